@@ -1,0 +1,177 @@
+// Package answers is the one model of what the user wants: the interactive
+// wizard fills it, `rpwizard --answers FILE` decodes it, and both call the
+// same Validate. Every value that reaches a config template has passed
+// through here.
+package answers
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Answers is the content of an answers file. Zero values mean "use the
+// default"; Validate fills the defaults in.
+type Answers struct {
+	App      string   `yaml:"app"`
+	Server   string   `yaml:"server,omitempty"`
+	Domain   string   `yaml:"domain"`
+	Aliases  []string `yaml:"aliases,omitempty"`
+	Upstream string   `yaml:"upstream,omitempty"`
+	BasePath string   `yaml:"base_path,omitempty"`
+	Restrict Restrict `yaml:"restrict,omitempty"`
+	TLS      TLS      `yaml:"tls"`
+	// HSTS sends Strict-Transport-Security (default true).
+	HSTS *bool `yaml:"hsts,omitempty"`
+	// MaxBodySize is the largest request body, nginx size syntax: "500M",
+	// "1G", "0" for unlimited.
+	MaxBodySize string `yaml:"max_body_size,omitempty"`
+	// SelfTest runs the self-test after applying (default true).
+	SelfTest *bool `yaml:"selftest,omitempty"`
+	// TrustedProxies are load balancers in front whose X-Forwarded-For is believed.
+	TrustedProxies []string `yaml:"trusted_proxies,omitempty"`
+	// ExpectedWebSockets is how many simultaneous WebSockets the site must
+	// carry; when set, the server's connection limits are raised to fit.
+	ExpectedWebSockets int `yaml:"expected_websockets,omitempty"`
+	// InstallMissing lets rpwizard install a missing server or module.
+	InstallMissing bool `yaml:"install_missing,omitempty"`
+	// TakeOver lets rpwizard replace an existing config for the same
+	// domain that it did not write (after a backup).
+	TakeOver bool `yaml:"take_over,omitempty"`
+}
+
+// Restrict limits who may reach the site or its admin GUI.
+type Restrict struct {
+	// AdminNetworks may reach the admin GUI (e.g. JATOS's /jatos).
+	AdminNetworks []string `yaml:"admin_networks,omitempty"`
+	// AdminPaths overrides the profile's admin paths (for generic apps).
+	AdminPaths []string `yaml:"admin_paths,omitempty"`
+	// SiteNetworks may reach the whole site.
+	SiteNetworks []string `yaml:"site_networks,omitempty"`
+	// BasicAuthFile is an htpasswd file that guards the whole site.
+	BasicAuthFile string `yaml:"basic_auth_file,omitempty"`
+	// ClientCAFile: clients must present a certificate signed by this CA.
+	ClientCAFile string `yaml:"client_ca_file,omitempty"`
+}
+
+// TLS says where the certificate comes from.
+type TLS struct {
+	Mode     string `yaml:"mode"` // self-signed | existing | acme
+	CertFile string `yaml:"cert_file,omitempty"`
+	KeyFile  string `yaml:"key_file,omitempty"`
+	// ACME
+	Email       string `yaml:"email,omitempty"`
+	Directory   string `yaml:"directory,omitempty"`
+	CABundle    string `yaml:"ca_bundle,omitempty"`
+	Challenge   string `yaml:"challenge,omitempty"`
+	DNSProvider string `yaml:"dns_provider,omitempty"`
+	KeyType     string `yaml:"key_type,omitempty"`
+	EABKID      string `yaml:"eab_kid,omitempty"`
+	// EABHMACFile is a root-only file holding the EAB HMAC key; the
+	// environment variable RPWIZARD_EAB_HMAC is used when it is empty.
+	EABHMACFile string `yaml:"eab_hmac_file,omitempty"`
+}
+
+// Load reads, decodes and validates an answers file. installed lists the
+// proxy servers found on the host (to default `server`).
+func Load(path string, installed []string) (*Answers, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Problems: []*FieldError{{Msg: fmt.Sprintf("cannot read the answers file: %v", errors.Unwrap(err))}}}
+	}
+	a, lines, err := Decode(path, data)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Validate(installed); err != nil {
+		var ve *Error
+		if errors.As(err, &ve) {
+			ve.File = path
+			for _, p := range ve.Problems {
+				p.Line = lines.lineOf(p.Key)
+			}
+		}
+		return nil, err
+	}
+	return a, nil
+}
+
+// Decode parses YAML strictly: unknown keys, wrong types and duplicate keys
+// are errors naming the file, the line and the key. It does not validate.
+func Decode(name string, data []byte) (*Answers, keyLines, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, nil, &Error{File: name, Problems: []*FieldError{yamlProblem(err, nil)}}
+	}
+	lines := keyLines{}
+	lines.collect(&root, "")
+	var a Answers
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&a); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil, &Error{File: name, Problems: []*FieldError{{Msg: "the file is empty: at least app, domain and tls.mode are required"}}}
+		}
+		return nil, nil, &Error{File: name, Problems: yamlProblems(err, lines)}
+	}
+	return &a, lines, nil
+}
+
+// Marshal renders a as YAML, for saving the wizard's answers.
+func (a *Answers) Marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString("# rpwizard answers: run again with `sudo rpwizard --answers FILE`\n")
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(a); err != nil {
+		return nil, fmt.Errorf("encode answers: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// keyLines maps a dotted key path ("restrict.admin_networks[1]") to its line.
+type keyLines map[string]int
+
+func (k keyLines) collect(n *yaml.Node, prefix string) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			k.collect(c, prefix)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			k[key] = n.Content[i].Line
+			k.collect(n.Content[i+1], key)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			key := fmt.Sprintf("%s[%d]", prefix, i)
+			k[key] = c.Line
+			k.collect(c, key)
+		}
+	}
+}
+
+// lineOf finds the line of key or of its closest parent (0 if unknown).
+func (k keyLines) lineOf(key string) int {
+	for key != "" {
+		if l, ok := k[key]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(key, ".[")
+		if i < 0 {
+			return 0
+		}
+		key = key[:i]
+	}
+	return 0
+}

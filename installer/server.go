@@ -1,0 +1,213 @@
+package installer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rpwizard/rpwizard/host"
+)
+
+// Server controls one proxy server: config test, reload, start, stop.
+// Commands never go through a shell.
+type Server struct {
+	Name    string // "nginx" or "apache"
+	Layout  host.Layout
+	Systemd bool // use systemctl when systemd runs
+}
+
+// NewServer returns the controller of server on h.
+func NewServer(h *host.Host, server string) *Server {
+	return &Server{Name: server, Layout: h.Layout, Systemd: h.Systemd}
+}
+
+// TestCommand is the config test command line.
+func (s *Server) TestCommand() []string {
+	if s.Name == "apache" {
+		return []string{s.Layout.ApacheCtl, "configtest"}
+	}
+	return []string{s.Layout.NginxBinary, "-t", "-q"}
+}
+
+// ReloadCommand is the reload command line (when the server runs).
+func (s *Server) ReloadCommand() []string {
+	switch {
+	case s.Systemd:
+		return []string{"systemctl", "reload", s.service()}
+	case s.Name == "apache":
+		return []string{s.Layout.ApacheCtl, "graceful"}
+	default:
+		return []string{s.Layout.NginxBinary, "-s", "reload"}
+	}
+}
+
+func (s *Server) startCommand() []string {
+	switch {
+	case s.Systemd:
+		return []string{"systemctl", "start", s.service()}
+	case s.Name == "apache":
+		return []string{s.Layout.ApacheCtl, "start"}
+	default:
+		return []string{s.Layout.NginxBinary}
+	}
+}
+
+func (s *Server) stopCommand() []string {
+	switch {
+	case s.Systemd:
+		return []string{"systemctl", "stop", s.service()}
+	case s.Name == "apache":
+		return []string{s.Layout.ApacheCtl, "stop"}
+	default:
+		return []string{s.Layout.NginxBinary, "-s", "quit"}
+	}
+}
+
+func (s *Server) service() string {
+	if s.Name == "apache" {
+		return s.Layout.ApacheService
+	}
+	return s.Layout.NginxService
+}
+
+func (s *Server) pidFile() string {
+	if s.Name == "apache" {
+		return s.Layout.ApachePIDFile
+	}
+	return s.Layout.NginxPIDFile
+}
+
+// ConfigTestError is a failed config test, with the server's own words.
+type ConfigTestError struct {
+	Command []string
+	Output  string
+}
+
+func (e *ConfigTestError) Error() string {
+	return fmt.Sprintf("config test failed (%s), nothing was reloaded:\n%s", strings.Join(e.Command, " "), e.Output)
+}
+
+// Test runs the config test.
+func (s *Server) Test(ctx context.Context) error {
+	argv := s.TestCommand()
+	out, err := run(ctx, argv)
+	if err != nil {
+		return &ConfigTestError{Command: argv, Output: strings.TrimSpace(out)}
+	}
+	return nil
+}
+
+// PID returns the main process of the server, or 0 when it is not running.
+func (s *Server) PID() int {
+	data, err := os.ReadFile(s.pidFile())
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return 0
+	}
+	return pid
+}
+
+// Running reports whether the server runs.
+func (s *Server) Running() bool { return s.PID() != 0 }
+
+// ReloadOrStart reloads a running server and waits until its new workers
+// serve the new config; it starts a stopped one.
+func (s *Server) ReloadOrStart(ctx context.Context) error {
+	pid := s.PID()
+	if pid == 0 {
+		if out, err := run(ctx, s.startCommand()); err != nil {
+			return fmt.Errorf("start %s: %w\n%s", s.Name, err, strings.TrimSpace(out))
+		}
+		return s.waitFor(ctx, func() bool { return s.PID() != 0 }, "start")
+	}
+	before := children(pid)
+	if out, err := run(ctx, s.ReloadCommand()); err != nil {
+		return fmt.Errorf("reload %s: %w\n%s", s.Name, err, strings.TrimSpace(out))
+	}
+	// The reload signal returns at once; the master then starts workers
+	// with the new config. Wait for one that was not there before.
+	return s.waitFor(ctx, func() bool {
+		for c := range children(pid) {
+			if !before[c] {
+				return true
+			}
+		}
+		return false
+	}, "reload")
+}
+
+// Stop stops the server.
+func (s *Server) Stop(ctx context.Context) error {
+	if !s.Running() {
+		return nil
+	}
+	if out, err := run(ctx, s.stopCommand()); err != nil {
+		return fmt.Errorf("stop %s: %w\n%s", s.Name, err, strings.TrimSpace(out))
+	}
+	return s.waitFor(ctx, func() bool { return !s.Running() }, "stop")
+}
+
+func (s *Server) waitFor(ctx context.Context, cond func() bool, what string) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s %s: still not done after 15 s; see its error log", what, s.Name)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s %s: %w", what, s.Name, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// children lists the processes whose parent is pid.
+func children(pid int) map[int]bool {
+	out := map[int]bool{}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may contain spaces.
+		s := string(data)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		fields := strings.Fields(s[i+1:])
+		if len(fields) < 2 {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(fields[1]); ppid == pid {
+			c, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+			out[c] = true
+		}
+	}
+	return out
+}
+
+func run(ctx context.Context, argv []string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	// A started server must not die with rpwizard's process group (Ctrl+C).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}

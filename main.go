@@ -1,0 +1,124 @@
+// Command rpwizard puts a web app (JATOS, JupyterHub, CryoSPARC or any
+// other) behind nginx or Apache with HTTPS and working WebSockets, and
+// proves it with a self-test.
+//
+//	sudo rpwizard                       # the interactive wizard
+//	sudo rpwizard --answers FILE        # the same, unattended
+//	sudo rpwizard --answers FILE --dry-run
+//	sudo rpwizard selftest --answers FILE
+//	sudo rpwizard renew [--force]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rpwizard/rpwizard/answers"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// Exit statuses.
+const (
+	exitOK     = 0
+	exitFailed = 1 // failed, and rolled back
+	exitUsage  = 2 // bad input, nothing touched
+)
+
+const usage = `rpwizard puts a web app behind nginx or Apache with HTTPS and WebSockets.
+
+Usage:
+  sudo rpwizard [--accessible]            interactive wizard
+  sudo rpwizard --answers FILE [--dry-run] unattended, from an answers file
+  sudo rpwizard selftest --answers FILE   prove HTTPS and WebSockets work
+  sudo rpwizard renew [--force]           renew ACME certificates that are due
+  rpwizard --version
+
+Options:
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// options are the command-line flags shared by the subcommands.
+type options struct {
+	answersFile string
+	dryRun      bool
+	accessible  bool
+	jsonOut     bool
+	force       bool
+	resolve     string
+	caBundle    string
+	domain      string
+	app         string
+	showVersion bool
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := ""
+	if len(args) > 0 && (args[0] == "selftest" || args[0] == "renew" || args[0] == "setup") {
+		cmd, args = args[0], args[1:]
+	}
+	var o options
+	fs := flag.NewFlagSet("rpwizard", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.answersFile, "answers", "", "answers `FILE` (YAML): run unattended")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "show the plan (each file's diff, each command) and change nothing")
+	fs.BoolVar(&o.accessible, "accessible", os.Getenv("ACCESSIBLE") != "", "plain prompts for screen readers and simple terminals")
+	fs.BoolVar(&o.jsonOut, "json", false, "selftest: print the report as JSON")
+	fs.BoolVar(&o.force, "force", false, "renew: renew now even if not due")
+	fs.StringVar(&o.resolve, "resolve", "", "selftest: `IP` to connect to instead of resolving the domain")
+	fs.StringVar(&o.caBundle, "ca-bundle", "", "selftest: extra trusted roots (PEM `FILE`)")
+	fs.StringVar(&o.domain, "domain", "", "selftest: the site's domain (without --answers)")
+	fs.StringVar(&o.app, "app", "generic", "selftest: the app (without --answers)")
+	fs.BoolVar(&o.showVersion, "version", false, "print the version")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if o.showVersion {
+		fmt.Fprintln(stdout, "rpwizard", version)
+		return exitOK
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "rpwizard: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	switch cmd {
+	case "selftest":
+		return runSelfTest(ctx, o, stdout, stderr)
+	case "renew":
+		return runRenew(ctx, o, stdout, stderr)
+	}
+	if o.answersFile != "" {
+		return runUnattended(ctx, o, stdout, stderr)
+	}
+	return runWizard(ctx, o, stdout, stderr)
+}
+
+// fail prints err and returns its exit status.
+func fail(stderr io.Writer, err error) int {
+	fmt.Fprintln(stderr, "rpwizard:", err)
+	if answers.IsInvalid(err) {
+		fmt.Fprintln(stderr, "nothing was changed.")
+		return exitUsage
+	}
+	return exitFailed
+}

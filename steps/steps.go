@@ -1,0 +1,170 @@
+// Package steps holds the ordered steps of a run — preflight, modules,
+// certificate, site config, enable, reload, ACME, renewal timer, self-test
+// — that both the wizard and `rpwizard --answers` execute. Each step only
+// plans: it looks at the host and returns installer.Changes; Apply hands
+// them to one installer transaction that rolls everything back on failure.
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/rpwizard/rpwizard/answers"
+	"github.com/rpwizard/rpwizard/host"
+	"github.com/rpwizard/rpwizard/installer"
+)
+
+// Env is what the steps work with.
+type Env struct {
+	Answers *answers.Answers
+	Host    *host.Host
+	Server  *installer.Server
+	// Now is the clock (tests may fix it).
+	Now func() time.Time
+	// Events receives progress; nil drops it.
+	Events func(Event)
+	// Log receives detail lines (lego's log, command output).
+	Log io.Writer
+}
+
+// NewEnv prepares the environment of a run for validated answers.
+func NewEnv(a *answers.Answers, h *host.Host) *Env {
+	return &Env{Answers: a, Host: h, Server: installer.NewServer(h, a.Server), Now: time.Now, Log: io.Discard}
+}
+
+func (e *Env) emit(ev Event) {
+	if e.Events != nil {
+		e.Events(ev)
+	}
+}
+
+// EventKind says what happened to a step.
+type EventKind int
+
+// Event kinds.
+const (
+	StepStarted EventKind = iota
+	StepDone
+	StepFailed
+	StepLog
+	RolledBack
+)
+
+// Event reports progress of Apply.
+type Event struct {
+	Step    string
+	Kind    EventKind
+	Msg     string
+	Elapsed time.Duration
+	Err     error
+}
+
+// Step is one stage of a run.
+type Step struct {
+	Name string
+	// Plan returns the changes the step wants; it reads, never writes.
+	Plan func(ctx context.Context, e *Env) ([]installer.Change, error)
+}
+
+// All returns the steps in the order they run.
+func All() []Step {
+	return []Step{
+		{Name: "preflight", Plan: planPreflight},
+		{Name: "modules", Plan: planModules},
+		{Name: "certificate", Plan: planCertificate},
+		{Name: "site config", Plan: planSiteConfig},
+		{Name: "enable", Plan: planEnable},
+		{Name: "config test and reload", Plan: planReload},
+		{Name: "ACME certificate", Plan: planACME},
+		{Name: "renewal", Plan: planRenewal},
+		{Name: "self-test", Plan: planSelfTest},
+	}
+}
+
+// Plan runs every step's planner and drops the changes the host already
+// matches, so that an empty plan means "nothing to do".
+func Plan(ctx context.Context, e *Env) (*installer.Plan, error) {
+	p := &installer.Plan{}
+	touched := false
+	for _, s := range All() {
+		changes, err := s.Plan(ctx, e)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Name, err)
+		}
+		var keep []installer.Change
+		for _, c := range changes {
+			switch {
+			case c.Touches() && c.Noop():
+				continue
+			case c.Kind == installer.Reload && !touched:
+				continue
+			case c.Touches():
+				touched = true
+			case c.Kind == installer.Reload:
+				touched = false
+			}
+			keep = append(keep, c)
+		}
+		p.Steps = append(p.Steps, installer.PlannedStep{Name: s.Name, Changes: keep})
+	}
+	return p, nil
+}
+
+// Result is the outcome of Apply.
+type Result struct {
+	Changed   bool   // files were changed
+	Reloaded  bool   // the server was reloaded or started
+	BackupDir string // where the old files are kept ("" when nothing changed)
+}
+
+// Apply performs plan in one transaction. On any error, or when ctx is
+// cancelled (a signal), every changed file is restored and the old config
+// reloaded; the returned error then says so.
+func Apply(ctx context.Context, e *Env, plan *installer.Plan) (*Result, error) {
+	logf := func(s string) { e.emit(Event{Kind: StepLog, Msg: s}) }
+	tx, err := installer.Begin(ctx, e.Host.Layout.StateDir, e.Server, logf)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range plan.Steps {
+		if len(s.Changes) == 0 {
+			continue
+		}
+		start := time.Now()
+		e.emit(Event{Step: s.Name, Kind: StepStarted})
+		for _, c := range s.Changes {
+			if c.Kind != installer.Action {
+				e.emit(Event{Step: s.Name, Kind: StepLog, Msg: c.Describe()})
+			}
+			if err := tx.Apply(ctx, c); err != nil {
+				e.emit(Event{Step: s.Name, Kind: StepFailed, Elapsed: time.Since(start), Err: err, Msg: err.Error()})
+				return nil, rollback(e, tx, fmt.Errorf("%s: %w", s.Name, err))
+			}
+		}
+		e.emit(Event{Step: s.Name, Kind: StepDone, Elapsed: time.Since(start)})
+	}
+	res := &Result{Changed: tx.Changed(), Reloaded: tx.Reloaded()}
+	if res.Changed {
+		res.BackupDir = tx.Dir()
+	}
+	if err := tx.Commit(); err != nil {
+		return res, fmt.Errorf("record the journal: %w", err)
+	}
+	return res, nil
+}
+
+// ErrRolledBack wraps the failure of a run whose changes were undone.
+var ErrRolledBack = errors.New("all changes were rolled back")
+
+func rollback(e *Env, tx *installer.Tx, cause error) error {
+	start := time.Now()
+	if err := tx.Rollback(); err != nil {
+		e.emit(Event{Step: "rollback", Kind: StepFailed, Elapsed: time.Since(start), Err: err, Msg: err.Error()})
+		return fmt.Errorf("%w; and the rollback failed too (backups in %s): %v", cause, tx.Dir(), err)
+	}
+	e.emit(Event{Step: "rollback", Kind: RolledBack, Elapsed: time.Since(start), Msg: "previous files restored, previous config serving"})
+	return fmt.Errorf("%w: %w", ErrRolledBack, cause)
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rpwizard/rpwizard/answers"
+	"github.com/rpwizard/rpwizard/host"
+	"github.com/rpwizard/rpwizard/steps"
+)
+
+// prepare detects the host and loads the answers file.
+func prepare(ctx context.Context, file string) (*steps.Env, error) {
+	h, err := host.Detect(ctx, "/")
+	if err != nil {
+		return nil, err
+	}
+	a, err := answers.Load(file, h.Installed)
+	if err != nil {
+		return nil, err
+	}
+	return steps.NewEnv(a, h), nil
+}
+
+// runUnattended is `rpwizard --answers FILE`: plan, apply, report, with
+// one progress line per step and no terminal UI.
+func runUnattended(ctx context.Context, o options, stdout, stderr io.Writer) int {
+	e, err := prepare(ctx, o.answersFile)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if os.Geteuid() != 0 && !o.dryRun {
+		fmt.Fprintf(stderr, "rpwizard: changing the web server needs root: run  sudo %s --answers %s  (or add --dry-run to only see the plan)\n", os.Args[0], o.answersFile)
+		return exitUsage
+	}
+	plan, err := steps.Plan(ctx, e)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if o.dryRun {
+		fmt.Fprint(stdout, plan.Render(true))
+		return exitOK
+	}
+	if plan.Empty() {
+		fmt.Fprintln(stdout, "no changes: the host already matches", o.answersFile)
+	}
+	e.Events = progressPrinter(stdout)
+	res, err := steps.Apply(ctx, e, plan)
+	if err != nil {
+		fmt.Fprintln(stderr, "rpwizard:", err)
+		if errors.Is(err, steps.ErrRolledBack) {
+			fmt.Fprintln(stderr, "the host was left as it was before this run.")
+		}
+		return exitFailed
+	}
+	printSummary(stdout, e, res)
+	return exitOK
+}
+
+// progressPrinter prints one line per finished step: result, step, time.
+func progressPrinter(w io.Writer) func(steps.Event) {
+	return func(ev steps.Event) {
+		switch ev.Kind {
+		case steps.StepDone:
+			fmt.Fprintf(w, "  ok    %-24s %s\n", ev.Step, ev.Elapsed.Round(time.Millisecond))
+		case steps.StepFailed:
+			fmt.Fprintf(w, "  FAIL  %-24s %s\n", ev.Step, ev.Elapsed.Round(time.Millisecond))
+			for _, l := range strings.Split(ev.Msg, "\n") {
+				fmt.Fprintf(w, "        %s\n", l)
+			}
+		case steps.RolledBack:
+			fmt.Fprintf(w, "  undo  %-24s %s  %s\n", ev.Step, ev.Elapsed.Round(time.Millisecond), ev.Msg)
+		case steps.StepLog:
+			if ev.Step == "" {
+				fmt.Fprintf(w, "        %s\n", ev.Msg)
+			}
+		}
+	}
+}
+
+func printSummary(w io.Writer, e *steps.Env, res *steps.Result) {
+	a := e.Answers
+	fmt.Fprintf(w, "\n%s is served at https://%s%s by %s\n", a.Profile().Title, a.Domain, a.BasePath, a.Server)
+	if res.BackupDir != "" {
+		fmt.Fprintf(w, "previous files: %s\n", res.BackupDir)
+	}
+	if !res.Reloaded {
+		fmt.Fprintln(w, "the server was not reloaded (nothing changed)")
+	}
+	for _, n := range a.Profile().Notes {
+		fmt.Fprintln(w, "note:", n)
+	}
+}
+
+func runSelfTest(ctx context.Context, o options, stdout, stderr io.Writer) int {
+	fmt.Fprintln(stderr, "rpwizard selftest: not built yet")
+	return exitFailed
+}
+
+func runRenew(ctx context.Context, o options, stdout, stderr io.Writer) int {
+	fmt.Fprintln(stderr, "rpwizard renew: not built yet")
+	return exitFailed
+}
+
+func runWizard(ctx context.Context, o options, stdout, stderr io.Writer) int {
+	fmt.Fprintln(stderr, "rpwizard: the interactive wizard is not built yet; use --answers FILE")
+	return exitUsage
+}
