@@ -107,7 +107,3 @@ func runRenew(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	return exitFailed
 }
 
-func runWizard(ctx context.Context, o options, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "rpwizard: the interactive wizard is not built yet; use --answers FILE")
-	return exitUsage
-}

@@ -1,0 +1,83 @@
+// Package testenv holds what tests that own the host share: the rule for
+// when they run, a lock so that only one of them touches nginx, Apache,
+// ports 80/443 and /etc at a time, and a fingerprint of config trees.
+package testenv
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"syscall"
+	"testing"
+)
+
+// Integration reports whether host-owning tests must run: they run when
+// RPWIZARD_INTEGRATION=1 (the README's test command sets it) and then a
+// missing prerequisite is a failure, not a skip.
+func Integration() bool { return os.Getenv("RPWIZARD_INTEGRATION") == "1" }
+
+// RequireHost skips t unless integration tests are on, fails it when they
+// are on but it cannot own the host (not root), and takes the host lock
+// for the rest of the test.
+func RequireHost(t testing.TB) {
+	t.Helper()
+	if !Integration() {
+		t.Skip("integration test: set RPWIZARD_INTEGRATION=1 (as root) to run it")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("integration tests need root: they run nginx and Apache and write under /etc")
+	}
+	LockHost(t)
+}
+
+// LockHost holds an exclusive lock on the host's web servers until the
+// test ends, so that host-owning tests in different packages (or different
+// developers' runs) never overlap.
+func LockHost(t testing.TB) {
+	t.Helper()
+	f, err := os.OpenFile("/run/lock/rpwizard-tests.lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatalf("host lock: %v", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("host lock: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
+}
+
+// TreeHash fingerprints every file, link and mode under the given roots.
+func TreeHash(t testing.TB, roots ...string) string {
+	t.Helper()
+	h := sha256.New()
+	for _, root := range roots {
+		var paths []string
+		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err == nil {
+				paths = append(paths, p)
+			}
+			return nil
+		})
+		sort.Strings(paths)
+		for _, p := range paths {
+			fi, err := os.Lstat(p)
+			if err != nil {
+				continue
+			}
+			h.Write([]byte(p + "\x00" + fi.Mode().String() + "\x00"))
+			switch {
+			case fi.Mode()&fs.ModeSymlink != 0:
+				l, _ := os.Readlink(p)
+				h.Write([]byte(l))
+			case fi.Mode().IsRegular():
+				data, _ := os.ReadFile(p)
+				h.Write(data)
+			}
+			h.Write([]byte{0})
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
