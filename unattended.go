@@ -106,4 +106,3 @@ func runRenew(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stderr, "rpwizard renew: not built yet")
 	return exitFailed
 }
-
