@@ -1,0 +1,330 @@
+package acme
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	stdlog "log"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-acme/lego/v4/acme"
+	"github.com/go-acme/lego/v4/challenge/dns01"
+	"github.com/go-acme/lego/v4/challenge/http01"
+	"github.com/go-acme/lego/v4/challenge/tlsalpn01"
+	"github.com/go-acme/lego/v4/lego"
+	legolog "github.com/go-acme/lego/v4/log"
+	"github.com/go-acme/lego/v4/providers/http/webroot"
+	"github.com/go-acme/lego/v4/registration"
+)
+
+// lego keeps its logger and the DNS-01 resolver list in package variables.
+// legoGuard (a one-slot semaphore, so that waiting honours the context)
+// serialises every use of lego in this package; the holder points lego's
+// logger at the request's Log and puts the previous logger back when done.
+var legoGuard = make(chan struct{}, 1)
+
+// stopGrace is how long a cancelled call waits for lego to notice (its HTTP
+// requests fail at once once the context is done) so that challenge servers
+// are closed and challenge files removed before the call returns.
+const stopGrace = 15 * time.Second
+
+const userAgent = "rpwizard"
+
+// quietLogger is lego's logger for one call. Fatal never exits the program.
+type quietLogger struct{ *stdlog.Logger }
+
+func (l quietLogger) Fatal(args ...any)                 { l.Print(args...) }
+func (l quietLogger) Fatalln(args ...any)               { l.Println(args...) }
+func (l quietLogger) Fatalf(format string, args ...any) { l.Printf(format, args...) }
+
+// withLego runs fn while holding legoGuard, with lego logging to c.log. fn
+// runs in its own goroutine because lego is not context-aware: when ctx is
+// done, withLego waits up to stopGrace for fn to wind down and returns
+// ctx.Err(); the guard is released and the logger restored only when fn has
+// really returned.
+func withLego[T any](ctx context.Context, c *config, fn func(ctx context.Context, lg *stdlog.Logger) (T, error)) (T, error) {
+	var zero T
+	select {
+	case legoGuard <- struct{}{}:
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+	lg := stdlog.New(c.log, "", 0)
+	prev := legolog.Logger
+	legolog.Logger = quietLogger{lg}
+
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			legolog.Logger = prev
+			<-legoGuard
+		}()
+		defer func() {
+			if p := recover(); p != nil {
+				done <- result{err: fmt.Errorf("internal error in the ACME client: %v", p)}
+			}
+		}()
+		v, err := fn(ctx, lg)
+		done <- result{v, err}
+	}()
+
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		lg.Printf("acme: cancelled, stopping")
+		select {
+		case <-done:
+		case <-time.After(stopGrace):
+		}
+		return zero, ctx.Err()
+	}
+}
+
+// ctxTransport binds every request lego makes to the call's context, so that
+// cancelling stops lego at its next request.
+type ctxTransport struct {
+	ctx  context.Context
+	base http.RoundTripper
+}
+
+func (t ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.base.RoundTrip(req.WithContext(t.ctx))
+}
+
+// httpClient is the client for the CA: proxy from the environment, system
+// roots plus tls.ca_bundle, bounded timeouts, bound to ctx.
+func (c *config) httpClient(ctx context.Context) (*http.Client, func()) {
+	tr := &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   min(c.timeout, 30*time.Second),
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		TLSHandshakeTimeout:   min(c.timeout, 30*time.Second),
+		ResponseHeaderTimeout: c.timeout,
+		ForceAttemptHTTP2:     true,
+		TLSClientConfig:       &tls.Config{RootCAs: c.roots, MinVersion: tls.VersionTLS12},
+	}
+	return &http.Client{Timeout: c.timeout, Transport: ctxTransport{ctx: ctx, base: tr}}, tr.CloseIdleConnections
+}
+
+// session is a lego client with its account.
+type session struct {
+	c      *config
+	lg     *stdlog.Logger
+	client *lego.Client
+	store  *accountStore
+	acct   *account
+	reused bool // the account came from account.json, not from the CA
+	close  func()
+}
+
+// newLegoClient makes a lego client for user. lego.NewConfig is not used: it
+// panics on a bad LEGO_CA_CERTIFICATES.
+func newLegoClient(ctx context.Context, c *config, user registration.User) (*lego.Client, func(), error) {
+	hc, closeIdle := c.httpClient(ctx)
+	cfg := &lego.Config{
+		CADirURL:   c.dirURL,
+		User:       user,
+		UserAgent:  userAgent,
+		HTTPClient: hc,
+		Certificate: lego.CertificateConfig{
+			KeyType: c.keyType,
+			Timeout: 30 * time.Second,
+		},
+	}
+	if cfg.Certificate.KeyType == "" {
+		cfg.Certificate.KeyType = keyTypes["ec256"]
+	}
+	client, err := lego.NewClient(cfg)
+	if err != nil {
+		closeIdle()
+		return nil, nil, &directoryError{url: c.dirURL, err: err}
+	}
+	return client, closeIdle, nil
+}
+
+// directoryError marks a failure to load the ACME directory.
+type directoryError struct {
+	url string
+	err error
+}
+
+func (e *directoryError) Error() string { return e.err.Error() }
+func (e *directoryError) Unwrap() error { return e.err }
+
+// newSession loads or creates the account and connects to the CA.
+func newSession(ctx context.Context, c *config, lg *stdlog.Logger) (*session, error) {
+	store := newAccountStore(c)
+	l, err := store.load(c.email)
+	if err != nil {
+		return nil, err
+	}
+	client, closeIdle, err := newLegoClient(ctx, c, l.acct)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{c: c, lg: lg, client: client, store: store, acct: l.acct, close: closeIdle}
+	if err := s.ensureAccount(l); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// ensureAccount reuses the stored account, finds it again by its key when
+// account.json is missing, or registers a new one.
+func (s *session) ensureAccount(l *loaded) error {
+	if l.registered {
+		s.reused = true
+		s.lg.Printf("acme: using the ACME account %s (%s)", s.acct.Registration.URI, s.store.accountFile())
+		return nil
+	}
+	if l.keyExisted {
+		reg, err := s.client.Registration.ResolveAccountByKey()
+		if err == nil {
+			s.acct.Registration = reg
+			s.lg.Printf("acme: found the ACME account %s by its key", reg.URI)
+			return s.store.save(s.acct)
+		}
+		if !isProblem(err, "accountDoesNotExist") {
+			return fmt.Errorf("looking up the ACME account of key %s: %w", s.store.keyFile(), err)
+		}
+	}
+	return s.register()
+}
+
+// register creates a new account (with external account binding when
+// configured) and saves account.json.
+func (s *session) register() error {
+	if tos := s.client.GetToSURL(); tos != "" {
+		s.lg.Printf("acme: registering an ACME account; the CA's terms of service are at %s", tos)
+	}
+	var (
+		reg *registration.Resource
+		err error
+	)
+	switch {
+	case s.c.eabKID != "":
+		reg, err = s.client.Registration.RegisterWithExternalAccountBinding(registration.RegisterEABOptions{
+			TermsOfServiceAgreed: true,
+			Kid:                  s.c.eabKID,
+			HmacEncoded:          s.c.eabHMAC,
+		})
+		if err != nil {
+			return &eabError{err: err}
+		}
+	case s.client.GetExternalAccountRequired():
+		return &Error{Summary: msgEABRequired, Err: errors.New("the ACME directory says externalAccountRequired and no tls.eab_kid is set")}
+	default:
+		reg, err = s.client.Registration.Register(registration.RegisterOptions{TermsOfServiceAgreed: true})
+		if err != nil {
+			return fmt.Errorf("registering an ACME account: %w", err)
+		}
+	}
+	s.acct.Registration = reg
+	s.reused = false
+	s.lg.Printf("acme: registered the ACME account %s", reg.URI)
+	return s.store.save(s.acct)
+}
+
+// eabError marks a failed registration with external account binding.
+type eabError struct{ err error }
+
+func (e *eabError) Error() string {
+	return "registering with external account binding: " + e.err.Error()
+}
+func (e *eabError) Unwrap() error { return e.err }
+
+// setChallenge configures the one challenge type the request asked for.
+func (s *session) setChallenge(ctx context.Context) error {
+	c := s.c
+	switch c.challenge {
+	case ChallengeHTTP01:
+		p, err := webroot.NewHTTPProvider(c.webroot)
+		if err != nil {
+			return fmt.Errorf("webroot: %w", err)
+		}
+		return s.client.Challenge.SetHTTP01Provider(p)
+	case ChallengeHTTP01Standalone:
+		return s.client.Challenge.SetHTTP01Provider(http01.NewProviderServer(c.httpHost, c.httpPort))
+	case ChallengeTLSALPN01:
+		return s.client.Challenge.SetTLSALPN01Provider(tlsalpn01.NewProviderServer(c.tlsHost, c.tlsPort))
+	case ChallengeDNS01:
+		p, err := newProvider(c.dnsProvider)
+		if err != nil {
+			return &FieldError{Field: "tls.dns_provider", Problem: fmt.Sprintf("cannot set up %s: %v", c.dnsProvider, err)}
+		}
+		resolvers := c.dnsResolvers
+		if len(resolvers) == 0 {
+			resolvers = systemResolvers("/etc/resolv.conf")
+		}
+		dns01.ClearFqdnCache()
+		opts := []dns01.ChallengeOption{
+			dns01.AddRecursiveNameservers(resolvers),
+			dns01.WrapPreCheck(func(_, fqdn, value string, check dns01.PreCheckFunc) (bool, error) {
+				if err := ctx.Err(); err != nil {
+					return true, err
+				}
+				return check(fqdn, value)
+			}),
+		}
+		if c.dnsResolversOnly {
+			opts = append(opts,
+				dns01.DisableAuthoritativeNssPropagationRequirement(),
+				dns01.RecursiveNSsPropagationRequirement())
+		}
+		return s.client.Challenge.SetDNS01Provider(p, opts...)
+	}
+	return fmt.Errorf("unknown challenge %q", c.challenge)
+}
+
+// systemResolvers reads the nameservers of resolv.conf; lego's fallback
+// (Google Public DNS) is used when there are none. lego keeps the resolver
+// list in a package variable, so it is set explicitly on every DNS-01 order.
+func systemResolvers(path string) []string {
+	var out []string
+	if f, err := os.Open(path); err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(io.LimitReader(f, 1<<20))
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) >= 2 && fields[0] == "nameserver" {
+				out = append(out, net.JoinHostPort(strings.SplitN(fields[1], "%", 2)[0], "53"))
+			}
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"8.8.8.8:53", "8.8.4.4:53"}
+	}
+	return out
+}
+
+// isProblem reports whether err carries an ACME problem of the given type
+// (without the urn:ietf:params:acme:error: prefix).
+func isProblem(err error, typ string) bool {
+	var pd *acme.ProblemDetails
+	if errors.As(err, &pd) && strings.TrimPrefix(pd.Type, "urn:ietf:params:acme:error:") == typ {
+		return true
+	}
+	return strings.Contains(errText(err), "urn:ietf:params:acme:error:"+typ)
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

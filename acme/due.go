@@ -1,0 +1,178 @@
+package acme
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	stdlog "log"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-acme/lego/v4/acme/api"
+	"github.com/go-acme/lego/v4/certcrypto"
+	"github.com/go-acme/lego/v4/certificate"
+)
+
+// Due says whether cur should be renewed at time now, and why, in a sentence
+// fit for a log or status line. In this order:
+//   - an expired certificate is due;
+//   - a certificate whose names differ from r.Domains is due;
+//   - when the CA offers ARI (RFC 9773), the certificate is due once now has
+//     reached a point inside the CA's suggested renewal window (the point is
+//     fixed per certificate, so that renewals spread over the window);
+//   - otherwise (api.ErrNoARI, or the CA could not be asked) it is due when
+//     less than a third of its lifetime is left (half, for certificates that
+//     live 10 days or less, as lego does).
+//
+// Due writes nothing and creates no account; the ARI request is anonymous.
+// Only r.Domains, r.Directory, r.CABundle, r.Log and r.HTTPClientTimeout are
+// used. err is non-nil only for an unusable Request or certificate, or a
+// cancelled ctx.
+func Due(ctx context.Context, r Request, cur *Certificate, now time.Time) (due bool, reason string, err error) {
+	c, err := check(r, scopeQuery)
+	if err != nil {
+		return false, "", err
+	}
+	leaf, err := leafOf(cur)
+	if err != nil {
+		return false, "", err
+	}
+	if due, reason, decided := dueBasic(leaf, c.domains, now); decided {
+		return due, reason, nil
+	}
+	w, err := withLego(ctx, c, func(ctx context.Context, lg *stdlog.Logger) (*ariWindow, error) {
+		return fetchARI(ctx, c, leaf)
+	})
+	if ctx.Err() != nil {
+		return false, "", ctx.Err()
+	}
+	if err == nil {
+		due, reason := dueByWindow(leaf, w, now)
+		return due, reason, nil
+	}
+	due, reason = dueByLifetime(leaf, now)
+	if errors.Is(err, api.ErrNoARI) {
+		return due, reason + " (the CA offers no renewal window, ARI)", nil
+	}
+	return due, reason + fmt.Sprintf(" (could not ask the CA for its renewal window: %v)", firstLine(err)), nil
+}
+
+// ariWindow is the CA's suggested renewal window for one certificate.
+type ariWindow struct {
+	start, end  time.Time
+	explanation string
+}
+
+// fetchARI asks the CA's renewalInfo endpoint about leaf, with a throwaway
+// key (renewalInfo needs no account).
+func fetchARI(ctx context.Context, c *config, leaf *x509.Certificate) (*ariWindow, error) {
+	key, err := certcrypto.GeneratePrivateKey(certcrypto.EC256)
+	if err != nil {
+		return nil, err
+	}
+	client, closeIdle, err := newLegoClient(ctx, c, &account{key: key})
+	if err != nil {
+		return nil, err
+	}
+	defer closeIdle()
+	ri, err := client.Certificate.GetRenewalInfo(certificate.RenewalInfoRequest{Cert: leaf})
+	if err != nil {
+		return nil, err
+	}
+	w := &ariWindow{start: ri.SuggestedWindow.Start, end: ri.SuggestedWindow.End, explanation: ri.ExplanationURL}
+	if w.start.IsZero() || w.end.Before(w.start) {
+		return nil, fmt.Errorf("the CA sent an unusable renewal window %v – %v", w.start, w.end)
+	}
+	return w, nil
+}
+
+// dueBasic decides the cases that need no CA: expiry and changed names.
+func dueBasic(leaf *x509.Certificate, domains []string, now time.Time) (due bool, reason string, decided bool) {
+	if !now.Before(leaf.NotAfter) {
+		return true, fmt.Sprintf("the certificate expired on %s", day(leaf.NotAfter)), true
+	}
+	have := certNames(leaf)
+	want := slices.Clone(domains)
+	slices.Sort(want)
+	if !slices.Equal(have, want) {
+		return true, fmt.Sprintf("the certificate is for %s but the configuration asks for %s",
+			strings.Join(have, ", "), strings.Join(want, ", ")), true
+	}
+	return false, "", false
+}
+
+// dueByWindow applies the CA's ARI window. The renewal point inside the
+// window is derived from the certificate's serial number, so repeated checks
+// agree with each other.
+func dueByWindow(leaf *x509.Certificate, w *ariWindow, now time.Time) (bool, string) {
+	at := w.start
+	if span := w.end.Sub(w.start); span > 0 {
+		h := sha256.Sum256(leaf.SerialNumber.Bytes())
+		at = w.start.Add(time.Duration(binary.BigEndian.Uint64(h[:8]) % uint64(span)))
+	}
+	window := fmt.Sprintf("the CA's renewal window (ARI) is %s – %s", stamp(w.start), stamp(w.end))
+	if w.explanation != "" {
+		window += "; the CA explains why at " + w.explanation
+	}
+	if !now.Before(at) {
+		return true, fmt.Sprintf("renewal is due: %s, and this certificate's turn came at %s", window, stamp(at))
+	}
+	return false, fmt.Sprintf("not due yet: %s; renewal planned for %s", window, stamp(at))
+}
+
+// dueByLifetime is the rule without ARI: renew when less than a third of the
+// lifetime is left (half for lifetimes of 10 days or less).
+func dueByLifetime(leaf *x509.Certificate, now time.Time) (bool, string) {
+	life := leaf.NotAfter.Sub(leaf.NotBefore)
+	threshold, part := life/3, "a third"
+	if life <= 10*24*time.Hour {
+		threshold, part = life/2, "half"
+	}
+	left := leaf.NotAfter.Sub(now)
+	from := leaf.NotAfter.Add(-threshold)
+	if left < threshold {
+		return true, fmt.Sprintf("renewal is due: %s left of a %s lifetime, less than %s (expires %s)",
+			span(left), span(life), part, stamp(leaf.NotAfter))
+	}
+	return false, fmt.Sprintf("not due yet: %s left of a %s lifetime; renewal from %s, when less than %s is left",
+		span(left), span(life), stamp(from), part)
+}
+
+// certNames returns the sorted, lower-cased DNS names of leaf (CN and SANs).
+func certNames(leaf *x509.Certificate) []string {
+	var out []string
+	for _, n := range certcrypto.ExtractDomains(leaf) {
+		n = strings.ToLower(strings.TrimSuffix(n, "."))
+		if n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func day(t time.Time) string   { return t.UTC().Format("2006-01-02") }
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+func span(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	days := d / (24 * time.Hour)
+	if days >= 2 {
+		return fmt.Sprintf("%d days", days)
+	}
+	return fmt.Sprintf("%.0f hours", d.Hours())
+}
+
+func firstLine(err error) string {
+	s := strings.TrimSpace(err.Error())
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
