@@ -20,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/rpwizard/rpwizard/answers"
+	"github.com/rpwizard/rpwizard/steps"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -59,7 +60,8 @@ type options struct {
 	caBundle    string
 	domain      string
 	app         string
-	showVersion bool
+	showVersion    bool
+	installMissing bool
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -83,6 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.caBundle, "ca-bundle", "", "selftest: extra trusted roots (PEM `FILE`)")
 	fs.StringVar(&o.domain, "domain", "", "selftest: the site's domain (without --answers)")
 	fs.StringVar(&o.app, "app", "generic", "selftest: the app (without --answers)")
+	fs.BoolVar(&o.installMissing, "install-missing", false, "install a missing web server or module (as install_missing: true)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -116,7 +119,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 // fail prints err and returns its exit status.
 func fail(stderr io.Writer, err error) int {
 	fmt.Fprintln(stderr, "rpwizard:", err)
-	if answers.IsInvalid(err) {
+	var refused *steps.RefusedError
+	if answers.IsInvalid(err) || errors.As(err, &refused) {
 		fmt.Fprintln(stderr, "nothing was changed.")
 		return exitUsage
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 // prepare detects the host and loads the answers file.
-func prepare(ctx context.Context, file string) (*steps.Env, error) {
+func prepare(ctx context.Context, file string, o options) (*steps.Env, error) {
 	h, err := host.Detect(ctx, "/")
 	if err != nil {
 		return nil, err
@@ -24,13 +24,16 @@ func prepare(ctx context.Context, file string) (*steps.Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.installMissing {
+		a.InstallMissing = true
+	}
 	return steps.NewEnv(a, h), nil
 }
 
 // runUnattended is `rpwizard --answers FILE`: plan, apply, report, with
 // one progress line per step and no terminal UI.
 func runUnattended(ctx context.Context, o options, stdout, stderr io.Writer) int {
-	e, err := prepare(ctx, o.answersFile)
+	e, err := prepare(ctx, o.answersFile, o)
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -42,6 +45,7 @@ func runUnattended(ctx context.Context, o options, stdout, stderr io.Writer) int
 	if err != nil {
 		return fail(stderr, err)
 	}
+	printWarnings(stdout, e)
 	if o.dryRun {
 		fmt.Fprint(stdout, plan.Render(true))
 		return exitOK
@@ -79,6 +83,15 @@ func progressPrinter(w io.Writer) func(steps.Event) {
 			if ev.Step == "" {
 				fmt.Fprintf(w, "        %s\n", ev.Msg)
 			}
+		}
+	}
+}
+
+func printWarnings(w io.Writer, e *steps.Env) {
+	for _, wn := range e.Warnings {
+		fmt.Fprintf(w, "  warn  %-24s %s\n", wn.Step, wn.Msg)
+		if wn.Fix != "" {
+			fmt.Fprintf(w, "        fix: %s\n", wn.Fix)
 		}
 	}
 }

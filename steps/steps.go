@@ -28,6 +28,33 @@ type Env struct {
 	Events func(Event)
 	// Log receives detail lines (lego's log, command output).
 	Log io.Writer
+	// Warnings gathered while planning (preflight findings that do not
+	// stop the run); shown by --dry-run, the review screen and the summary.
+	Warnings []Warning
+}
+
+// Warning is a finding that does not stop the run.
+type Warning struct {
+	Step, Msg, Fix string
+}
+
+// Warn records a warning.
+func (e *Env) Warn(step, msg, fix string) {
+	e.Warnings = append(e.Warnings, Warning{Step: step, Msg: msg, Fix: fix})
+}
+
+// RefusedError is a preflight finding that stops the run before anything
+// is touched (exit status 2, like bad answers).
+type RefusedError struct {
+	Check, Msg, Fix string
+}
+
+func (e *RefusedError) Error() string {
+	s := e.Check + ": " + e.Msg
+	if e.Fix != "" {
+		s += "\n  fix: " + e.Fix
+	}
+	return s
 }
 
 // NewEnv prepares the environment of a run for validated answers.

@@ -1,0 +1,9 @@
+package steps
+
+import (
+	"context"
+
+	"github.com/rpwizard/rpwizard/installer"
+)
+
+func planPreflight(ctx context.Context, e *Env) ([]installer.Change, error) { return nil, nil }
