@@ -51,15 +51,15 @@ func main() {
 
 // options are the command-line flags shared by the subcommands.
 type options struct {
-	answersFile string
-	dryRun      bool
-	accessible  bool
-	jsonOut     bool
-	force       bool
-	resolve     string
-	caBundle    string
-	domain      string
-	app         string
+	answersFile    string
+	dryRun         bool
+	accessible     bool
+	jsonOut        bool
+	force          bool
+	resolve        string
+	caBundle       string
+	domain         string
+	app            string
 	showVersion    bool
 	installMissing bool
 }
