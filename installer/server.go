@@ -138,15 +138,58 @@ func (s *Server) ReloadOrStart(ctx context.Context) error {
 		return fmt.Errorf("reload %s: %w\n%s", s.Name, err, strings.TrimSpace(out))
 	}
 	// The reload signal returns at once; the master then starts workers
-	// with the new config. Wait for one that was not there before.
+	// with the new config and tells the old ones to stop accepting. Wait
+	// until a new worker runs and no old worker still holds a listening
+	// socket, so that the next connection is served by the new config.
 	return s.waitFor(ctx, func() bool {
-		for c := range children(pid) {
+		now := children(pid)
+		fresh := false
+		for c := range now {
 			if !before[c] {
-				return true
+				fresh = true
 			}
 		}
-		return false
+		if !fresh {
+			return false
+		}
+		listeners := listeningInodes()
+		for c := range before {
+			if now[c] && holdsAny(c, listeners) {
+				return false
+			}
+		}
+		return true
 	}, "reload")
+}
+
+// listeningInodes returns the socket inodes of TCP sockets in LISTEN state.
+func listeningInodes() map[string]bool {
+	out := map[string]bool{}
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			fields := strings.Fields(line)
+			if len(fields) > 9 && fields[3] == "0A" {
+				out[fields[9]] = true
+			}
+		}
+	}
+	return out
+}
+
+// holdsAny reports whether process pid has one of the socket inodes open.
+func holdsAny(pid int, inodes map[string]bool) bool {
+	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+	for _, fd := range fds {
+		l, err := os.Readlink(fd)
+		if err == nil && strings.HasPrefix(l, "socket:[") && inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] {
+			return true
+		}
+	}
+	return false
 }
 
 // Stop stops the server.

@@ -63,6 +63,12 @@ func Begin(ctx context.Context, stateDir string, server *Server, log func(string
 	if log == nil {
 		log = func(string) {}
 	}
+	// The state directory holds the ACME webroot, which the web server
+	// must traverse; the backups inside it are root-only.
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	os.Chmod(stateDir, 0o755)
 	if err := os.MkdirAll(filepath.Join(stateDir, "backups"), 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
@@ -107,7 +113,9 @@ func recoverInterrupted(ctx context.Context, stateDir string, server *Server, lo
 			continue
 		}
 		log("an earlier run was interrupted (" + j.ID + "): restoring the files it changed")
-		tx := &Tx{dir: filepath.Dir(jf), journal: j, server: server, log: log, dirty: true, wasRunning: true}
+		// Whether it had reloaded is unknown: reload the restored files if
+		// the server runs, so that it serves them again.
+		tx := &Tx{dir: filepath.Dir(jf), journal: j, server: server, log: log, reloaded: server.Running(), wasRunning: true}
 		if err := tx.restore(ctx); err != nil {
 			return fmt.Errorf("restore interrupted run %s: %w", j.ID, err)
 		}
@@ -292,15 +300,17 @@ func (tx *Tx) restore(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if len(tx.journal.Entries) > 0 && (tx.reloaded || tx.dirty) {
+	// Only a server that was given the new config needs the old one back;
+	// when the config test failed, it still runs the old one.
+	if len(tx.journal.Entries) > 0 && tx.reloaded {
 		switch {
 		case tx.wasRunning:
 			if err := tx.server.Test(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("the restored config does not pass the config test either: %w", err))
+				errs = append(errs, fmt.Errorf("the restored config does not pass the config test: %w", err))
 			} else if err := tx.server.ReloadOrStart(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("reload the restored config: %w", err))
 			}
-		case tx.reloaded:
+		default:
 			if err := tx.server.Stop(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("stop the server this run started: %w", err))
 			}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/rpwizard/rpwizard/answers"
@@ -172,6 +173,9 @@ func Apply(ctx context.Context, e *Env, plan *installer.Plan) (*Result, error) {
 			}
 		}
 		e.emit(Event{Step: s.Name, Kind: StepDone, Elapsed: time.Since(start)})
+		if err := stallForTest(ctx, s.Name); err != nil {
+			return nil, rollback(e, tx, fmt.Errorf("%s: %w", s.Name, err))
+		}
 	}
 	res := &Result{Changed: tx.Changed(), Reloaded: tx.Reloaded()}
 	if res.Changed {
@@ -181,6 +185,21 @@ func Apply(ctx context.Context, e *Env, plan *installer.Plan) (*Result, error) {
 		return res, fmt.Errorf("record the journal: %w", err)
 	}
 	return res, nil
+}
+
+// stallForTest waits after the step named by RPWIZARD_TEST_STALL_AFTER
+// until the run is interrupted (at most 60 s): the integration tests use it
+// to deliver a signal in the middle of an apply. Unset, it does nothing.
+func stallForTest(ctx context.Context, step string) error {
+	if os.Getenv("RPWIZARD_TEST_STALL_AFTER") != step {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("interrupted: %w", ctx.Err())
+	case <-time.After(60 * time.Second):
+		return nil
+	}
 }
 
 // ErrRolledBack wraps the failure of a run whose changes were undone.

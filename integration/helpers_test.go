@@ -1,0 +1,265 @@
+// Package integration runs the real rpwizard binary against the real nginx
+// and Apache of this host, on loopback. These tests own the host: they run
+// only with RPWIZARD_INTEGRATION=1, as root, one at a time (see
+// internal/testenv), and each puts /etc/nginx, /etc/apache2, /etc/rpwizard
+// and /var/lib/rpwizard back as they were.
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/rpwizard/rpwizard/internal/testbackend"
+	"github.com/rpwizard/rpwizard/internal/testenv"
+)
+
+var binary string // the rpwizard binary under test
+
+func TestMain(m *testing.M) {
+	if testenv.Integration() {
+		dir, err := os.MkdirTemp("", "rpwizard-it-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		binary = filepath.Join(dir, "rpwizard")
+		out, err := exec.Command("go", "build", "-o", binary, "github.com/rpwizard/rpwizard").CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "build rpwizard: %v\n%s", err, out)
+			os.Exit(1)
+		}
+		code := m.Run()
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// managed are the trees the tests may change; snapshot restores them.
+var managed = []string{"/etc/nginx", "/etc/apache2", "/etc/rpwizard", "/var/lib/rpwizard"}
+
+// ownHost takes the host for t: stops both servers, snapshots the managed
+// trees, and on cleanup stops the servers and restores the snapshot.
+func ownHost(t *testing.T) {
+	t.Helper()
+	testenv.RequireHost(t)
+	stopServers(t)
+	snap := filepath.Join(t.TempDir(), "snapshot.tar")
+	var existing []string
+	for _, p := range managed {
+		if _, err := os.Stat(p); err == nil {
+			existing = append(existing, strings.TrimPrefix(p, "/"))
+		}
+	}
+	if out, err := exec.Command("tar", append([]string{"-C", "/", "-cpf", snap}, existing...)...).CombinedOutput(); err != nil {
+		t.Fatalf("snapshot: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		stopServers(t)
+		for _, p := range managed {
+			os.RemoveAll(p)
+		}
+		if out, err := exec.Command("tar", "-C", "/", "-xpf", snap).CombinedOutput(); err != nil {
+			t.Errorf("restore snapshot: %v\n%s", err, out)
+		}
+	})
+}
+
+func stopServers(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if pidAlive("/run/nginx.pid") {
+		exec.CommandContext(ctx, "nginx", "-s", "quit").Run()
+	}
+	if pidAlive("/run/apache2/apache2.pid") {
+		exec.CommandContext(ctx, "apache2ctl", "stop").Run()
+	}
+	for i := 0; i < 200 && (pidAlive("/run/nginx.pid") || pidAlive("/run/apache2/apache2.pid") || listening("127.0.0.1:443") || listening("127.0.0.1:80")); i++ {
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func pidAlive(pidFile string) bool {
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return false
+	}
+	p, err := os.FindProcess(pid)
+	return err == nil && p.Signal(syscallZero) == nil
+}
+
+func listening(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// result is one run of the binary.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// rpwizard runs the binary with args and extra environment.
+func rpwizard(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("run rpwizard: %v", err)
+	}
+	return r
+}
+
+// apply writes the answers to a file and runs rpwizard --answers on it.
+func apply(t *testing.T, answersYAML string, extra ...string) result {
+	t.Helper()
+	f := writeAnswers(t, answersYAML)
+	return rpwizard(t, nil, append([]string{"--answers", f}, extra...)...)
+}
+
+func writeAnswers(t *testing.T, answersYAML string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "answers.yaml")
+	if err := os.WriteFile(f, []byte(answersYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func mustApply(t *testing.T, answersYAML string) result {
+	t.Helper()
+	r := apply(t, answersYAML)
+	if r.code != 0 {
+		t.Fatalf("rpwizard exited %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// backend starts the test app on addr for the test's duration.
+func backend(t *testing.T, addr string) *testbackend.Backend {
+	t.Helper()
+	b, err := testbackend.Start(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// client reaches every name at 127.0.0.1 and trusts the site's
+// certificate from /etc/rpwizard. It does not follow redirects.
+func client(t *testing.T, domain string) *http.Client {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pem, err := os.ReadFile(filepath.Join("/etc/rpwizard/certs", domain, "fullchain.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool.AppendCertsFromPEM(pem)
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			_, port, _ := net.SplitHostPort(addr)
+			return dialer.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+		},
+		TLSClientConfig: &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}},
+		// WebSockets need HTTP/1.1: an h2 client sending Upgrade fails
+		// where browsers work.
+		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{
+		Transport:     tr,
+		Timeout:       60 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// echo GETs url and decodes the backend's echo; it fails t unless the
+// backend answered.
+func echo(t *testing.T, c *http.Client, url string) testbackend.Echo {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var e testbackend.Echo
+	if resp.StatusCode != 200 || json.Unmarshal(body, &e) != nil {
+		t.Fatalf("GET %s: %d %s, want the backend's echo", url, resp.StatusCode, body)
+	}
+	return e
+}
+
+func status(t *testing.T, c *http.Client, url string) (int, http.Header) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header
+}
+
+// wsEcho opens a WebSocket through the proxy and checks one round trip.
+func wsEcho(t *testing.T, c *http.Client, url string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: c})
+	if err != nil {
+		code := 0
+		if resp != nil {
+			code = resp.StatusCode
+		}
+		t.Fatalf("WebSocket %s: %v (HTTP %d)", url, err, code)
+	}
+	defer conn.CloseNow()
+	msg := []byte("hello through " + url)
+	if err := conn.Write(ctx, websocket.MessageText, msg); err != nil {
+		t.Fatalf("WebSocket %s: write: %v", url, err)
+	}
+	_, got, err := conn.Read(ctx)
+	if err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("WebSocket %s: echo %q, %v; want %q", url, got, err, msg)
+	}
+	conn.Close(websocket.StatusNormalClosure, "")
+}

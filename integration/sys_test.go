@@ -1,0 +1,5 @@
+package integration
+
+import "syscall"
+
+var syscallZero = syscall.Signal(0)
