@@ -1,0 +1,147 @@
+package answers
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestValidateDefaultsAndNormalises(t *testing.T) {
+	a, _, err := Decode("a.yaml", []byte(`
+app: jupyterhub
+domain: Hub.Example.ORG.
+aliases: [hub2.example.org]
+upstream: localhost:8000
+base_path: /jhub
+restrict:
+  admin_networks: [192.168.1.7/16, 10.1.2.3]
+tls:
+  mode: acme
+  directory: letsencrypt-staging
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Validate([]string{"nginx"}); err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct{ got, want string }{
+		{a.Server, "nginx"},
+		{a.Domain, "hub.example.org"},
+		{a.Upstream, "127.0.0.1:8000"},
+		{a.BasePath, "/jhub/"},
+		{a.Restrict.AdminNetworks[0], "192.168.0.0/16"},
+		{a.Restrict.AdminNetworks[1], "10.1.2.3/32"},
+		{a.TLS.Directory, LetsEncryptStaging},
+		{a.TLS.Challenge, "http-01"},
+		{a.TLS.KeyType, "ec256"},
+		{a.MaxBodySize, "0"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+	if !a.HSTSOn() || !a.SelfTestOn() {
+		t.Error("hsts and selftest should default to true")
+	}
+}
+
+func TestValidateProblems(t *testing.T) {
+	tests := []struct {
+		name      string
+		yaml      string
+		installed []string
+		key, msg  string
+		line      int
+	}{
+		{"server ambiguous", "app: jatos\ndomain: a.test\ntls: {mode: self-signed}\n", []string{"nginx", "apache"}, "server", "both nginx and Apache", 0},
+		{"server missing", "app: jatos\ndomain: a.test\ntls: {mode: self-signed}\n", nil, "server", "neither", 0},
+		{"generic needs upstream", "app: generic\nserver: nginx\ndomain: a.test\ntls: {mode: self-signed}\n", nil, "upstream", "required", 0},
+		{"ipv4 as domain", "app: jatos\nserver: nginx\ndomain: 10.0.0.1\ntls: {mode: self-signed}\n", nil, "domain", "IP address", 3},
+		{"duplicate alias", "app: jatos\nserver: nginx\ndomain: a.test\naliases: [A.test]\ntls: {mode: self-signed}\n", nil, "aliases[0]", "twice", 4},
+		{"label too long", "app: jatos\nserver: nginx\ndomain: " + strings.Repeat("a", 64) + ".test\ntls: {mode: self-signed}\n", nil, "domain", "not a valid DNS name", 3},
+		{"acme key in self-signed", "app: jatos\nserver: nginx\ndomain: a.test\ntls: {mode: self-signed, email: a@b.org}\n", nil, "tls.email", "only used with tls.mode acme", 4},
+		{"bad email", "app: jatos\nserver: nginx\ndomain: a.test\ntls: {mode: acme, email: 'a@b'}\n", nil, "tls.email", "not an e-mail", 4},
+		{"bad key type", "app: jatos\nserver: nginx\ndomain: a.test\ntls: {mode: acme, key_type: dsa}\n", nil, "tls.key_type", "unknown key type", 4},
+		{"provider with shell", "app: jatos\nserver: nginx\ndomain: a.test\ntls: {mode: acme, challenge: dns-01, dns_provider: 'exec;rm'}\n", nil, "tls.dns_provider", "provider name", 4},
+		{"admin paths alone", "app: generic\nserver: nginx\ndomain: a.test\nupstream: 127.0.0.1:1\nrestrict: {admin_paths: [/admin]}\ntls: {mode: self-signed}\n", nil, "restrict.admin_paths", "restrict nothing", 5},
+		{"expected websockets negative", "app: jatos\nserver: nginx\ndomain: a.test\nexpected_websockets: -1\ntls: {mode: self-signed}\n", nil, "expected_websockets", "out of range", 4},
+		{"tls missing", "app: jatos\nserver: nginx\ndomain: a.test\n", nil, "tls.mode", "required", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "a.yaml")
+			os.WriteFile(f, []byte(tc.yaml), 0o600)
+			_, err := Load(f, tc.installed)
+			e, ok := err.(*Error)
+			if !ok {
+				t.Fatalf("Load = %v, want *Error", err)
+			}
+			p := e.Field(tc.key)
+			if p == nil {
+				t.Fatalf("no problem reported for %s: %v", tc.key, err)
+			}
+			if !strings.Contains(p.Msg, tc.msg) {
+				t.Errorf("%s: %q, want it to mention %q", tc.key, p.Msg, tc.msg)
+			}
+			if tc.line != 0 && p.Line != tc.line {
+				t.Errorf("%s reported on line %d, want %d", tc.key, p.Line, tc.line)
+			}
+			if !strings.Contains(err.Error(), f+":") {
+				t.Errorf("error does not name the file: %v", err)
+			}
+		})
+	}
+}
+
+func TestDecodeStrict(t *testing.T) {
+	tests := []struct{ name, yaml, key, msg string }{
+		{"unknown nested key", "app: jatos\ntls:\n  mode: acme\n  emial: x@y.org\n", "tls.emial", "unknown key"},
+		{"wrong type", "app: jatos\naliases: a.test\n", "aliases", "wrong type"},
+		{"duplicate key", "app: jatos\napp: generic\n", "app", "twice"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Decode("f.yaml", []byte(tc.yaml))
+			e, ok := err.(*Error)
+			if !ok {
+				t.Fatalf("Decode = %v, want *Error", err)
+			}
+			p := e.Problems[0]
+			if p.Key != tc.key || !strings.Contains(p.Msg, tc.msg) {
+				t.Errorf("got key %q msg %q, want %q / %q", p.Key, p.Msg, tc.key, tc.msg)
+			}
+		})
+	}
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	in := &Answers{App: "jatos", Server: "nginx", Domain: "a.test", TLS: TLS{Mode: "self-signed"},
+		Restrict: Restrict{AdminNetworks: []string{"10.0.0.0/8"}}}
+	data, err := in.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := Decode("saved.yaml", data)
+	if err != nil {
+		t.Fatalf("saved answers do not decode: %v\n%s", err, data)
+	}
+	if out.Domain != in.Domain || out.Restrict.AdminNetworks[0] != "10.0.0.0/8" {
+		t.Errorf("round trip lost data:\n%s", data)
+	}
+}
+
+func TestExamplesDecode(t *testing.T) {
+	files, _ := filepath.Glob("../examples/*.yaml")
+	if len(files) < 4 {
+		t.Fatalf("want one example per app, found %v", files)
+	}
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		if _, _, err := Decode(f, data); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
