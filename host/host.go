@@ -1,14 +1,21 @@
 // Package host describes the machine rpwizard works on: the platform's
 // file layout (paths, service names, package manager), which proxy servers
-// are installed and their versions, and whether systemd runs. It only
-// reads; everything that writes lives in package installer.
+// are installed and their versions, SELinux, and whether systemd runs. It
+// only reads; everything that writes lives in package installer.
+//
+// Detect on a fake root (a temp dir in tests) runs no binary: a server
+// counts as installed when its binary exists under the root, and its
+// version is read from that file, which holds what `nginx -v` or
+// `httpd -v` would print (e.g. "nginx version: nginx/1.26.2").
 package host
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,141 +25,64 @@ import (
 	"time"
 )
 
-// Layout is where one platform keeps things. All paths include Root.
-type Layout struct {
-	Platform string // "debian" or "rhel"
-	Root     string // "/" on a real host; a temp dir in layout tests
-
-	PackageManager []string // e.g. ["apt-get", "install", "-y"]
-
-	NginxPackage   string
-	NginxBinary    string
-	NginxMain      string // main config file
-	NginxConfD     string // included inside http {}
-	NginxAvailable string // site files; equal to NginxEnabled where sites are not linked
-	NginxEnabled   string
-	NginxPIDFile   string
-	NginxService   string
-
-	ApachePackage    string
-	ApacheBinary     string // apache2 / httpd
-	ApacheCtl        string // apache2ctl / apachectl
-	ApacheMain       string
-	ApacheAvailable  string
-	ApacheEnabled    string
-	ApacheModsAvail  string // Debian: mods-available; "" where modules are loaded by conf.modules.d
-	ApacheModsEnable string
-	ApacheModulesDir string // *.so files
-	ApacheModuleConf string // RHEL: file rpwizard writes its LoadModule lines to
-	ApachePIDFile    string
-	ApacheService    string
-	ApacheLogDir     string
-	ApacheSSLPackage string // RHEL: mod_ssl
-
-	ConfigDir string // /etc/rpwizard: certificates, ACME accounts, saved answers
-	StateDir  string // /var/lib/rpwizard: backups, journal, lock
-	Webroot   string // ACME HTTP-01 webroot served on port 80
-	RunDir    string // /run/rpwizard: the self-test probe socket
-
-	SystemdUnitDir string
-	CronDir        string
-}
-
-// Debian returns the Debian/Ubuntu layout under root.
-func Debian(root string) Layout {
-	j := func(p string) string { return filepath.Join(root, p) }
-	return Layout{
-		Platform:       "debian",
-		Root:           root,
-		PackageManager: []string{"apt-get", "install", "-y", "--no-install-recommends"},
-		NginxPackage:   "nginx", NginxBinary: "/usr/sbin/nginx",
-		NginxMain: j("/etc/nginx/nginx.conf"), NginxConfD: j("/etc/nginx/conf.d"),
-		NginxAvailable: j("/etc/nginx/sites-available"), NginxEnabled: j("/etc/nginx/sites-enabled"),
-		NginxPIDFile: j("/run/nginx.pid"), NginxService: "nginx",
-		ApachePackage: "apache2", ApacheBinary: "/usr/sbin/apache2", ApacheCtl: "/usr/sbin/apache2ctl",
-		ApacheMain: j("/etc/apache2/apache2.conf"), ApacheAvailable: j("/etc/apache2/sites-available"),
-		ApacheEnabled: j("/etc/apache2/sites-enabled"), ApacheModsAvail: j("/etc/apache2/mods-available"),
-		ApacheModsEnable: j("/etc/apache2/mods-enabled"), ApacheModulesDir: j("/usr/lib/apache2/modules"),
-		ApachePIDFile: j("/run/apache2/apache2.pid"), ApacheService: "apache2", ApacheLogDir: j("/var/log/apache2"),
-		ConfigDir: j("/etc/rpwizard"), StateDir: j("/var/lib/rpwizard"), Webroot: j("/var/lib/rpwizard/acme-webroot"),
-		RunDir: j("/run/rpwizard"), SystemdUnitDir: j("/etc/systemd/system"), CronDir: j("/etc/cron.d"),
-	}
-}
-
-// RHEL returns the RHEL/Rocky/Alma/Fedora layout under root.
-func RHEL(root string) Layout {
-	j := func(p string) string { return filepath.Join(root, p) }
-	return Layout{
-		Platform:       "rhel",
-		Root:           root,
-		PackageManager: []string{"dnf", "install", "-y"},
-		NginxPackage:   "nginx", NginxBinary: "/usr/sbin/nginx",
-		NginxMain: j("/etc/nginx/nginx.conf"), NginxConfD: j("/etc/nginx/conf.d"),
-		NginxAvailable: j("/etc/nginx/conf.d"), NginxEnabled: j("/etc/nginx/conf.d"),
-		NginxPIDFile: j("/run/nginx.pid"), NginxService: "nginx",
-		ApachePackage: "httpd", ApacheBinary: "/usr/sbin/httpd", ApacheCtl: "/usr/sbin/apachectl",
-		ApacheMain: j("/etc/httpd/conf/httpd.conf"), ApacheAvailable: j("/etc/httpd/conf.d"),
-		ApacheEnabled: j("/etc/httpd/conf.d"), ApacheModulesDir: j("/usr/lib64/httpd/modules"),
-		ApacheModuleConf: j("/etc/httpd/conf.modules.d/90-rpwizard.conf"),
-		ApachePIDFile:    j("/run/httpd/httpd.pid"), ApacheService: "httpd", ApacheLogDir: j("/var/log/httpd"),
-		ApacheSSLPackage: "mod_ssl",
-		ConfigDir:        j("/etc/rpwizard"), StateDir: j("/var/lib/rpwizard"), Webroot: j("/var/lib/rpwizard/acme-webroot"),
-		RunDir: j("/run/rpwizard"), SystemdUnitDir: j("/etc/systemd/system"), CronDir: j("/etc/cron.d"),
-	}
-}
-
-// SitesLinked reports whether site files are enabled by a symlink.
-func (l Layout) SitesLinked(server string) bool {
-	if server == "apache" {
-		return l.ApacheAvailable != l.ApacheEnabled
-	}
-	return l.NginxAvailable != l.NginxEnabled
-}
-
 // OSRelease holds the fields of /etc/os-release rpwizard uses.
 type OSRelease struct{ ID, IDLike, VersionID, PrettyName string }
 
-// ReadOSRelease parses root/etc/os-release.
+// ReadOSRelease parses root/etc/os-release (or root/usr/lib/os-release).
 func ReadOSRelease(root string) (OSRelease, error) {
 	data, err := os.ReadFile(filepath.Join(root, "etc/os-release"))
+	if errors.Is(err, os.ErrNotExist) {
+		data, err = os.ReadFile(filepath.Join(root, "usr/lib/os-release"))
+	}
 	if err != nil {
 		return OSRelease{}, fmt.Errorf("read os-release: %w", err)
 	}
+	return ParseOSRelease(data), nil
+}
+
+// ParseOSRelease parses the content of an os-release file.
+func ParseOSRelease(data []byte) OSRelease {
 	var r OSRelease
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), "=")
-		if !ok {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		if !ok || strings.HasPrefix(k, "#") {
 			continue
 		}
 		v = strings.Trim(v, `"'`)
 		switch k {
 		case "ID":
-			r.ID = v
+			r.ID = strings.ToLower(v)
 		case "ID_LIKE":
-			r.IDLike = v
+			r.IDLike = strings.ToLower(v)
 		case "VERSION_ID":
 			r.VersionID = v
 		case "PRETTY_NAME":
 			r.PrettyName = v
 		}
 	}
-	return r, nil
+	return r
 }
 
-// LayoutFor picks the layout of a distribution, or an error naming the
-// supported ones.
-func LayoutFor(r OSRelease, root string) (Layout, error) {
-	ids := append([]string{r.ID}, strings.Fields(r.IDLike)...)
-	for _, id := range ids {
-		switch id {
-		case "debian", "ubuntu":
-			return Debian(root), nil
-		case "rhel", "centos", "fedora", "rocky", "almalinux":
-			return RHEL(root), nil
+// Runner runs a read-only command (argv, never through a shell) and
+// returns its standard output.
+type Runner func(ctx context.Context, argv ...string) ([]byte, error)
+
+// ExecRunner runs commands on this host, each bounded by timeout.
+func ExecRunner(timeout time.Duration) Runner {
+	return func(ctx context.Context, argv ...string) ([]byte, error) {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd.Env = append(os.Environ(), "LC_ALL=C")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return out, fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, strings.TrimSpace(stderr.String()))
 		}
+		return out, nil
 	}
-	return Layout{}, fmt.Errorf("unsupported platform %q (%s): rpwizard knows Debian, Ubuntu and the RHEL family (RHEL, Rocky, Alma, Fedora)", r.ID, r.PrettyName)
 }
 
 // Host is what rpwizard found on this machine.
@@ -162,7 +92,40 @@ type Host struct {
 	Systemd   bool              // systemd is PID 1
 	Installed []string          // proxy servers found: "nginx", "apache"
 	Versions  map[string]string // server → version, e.g. "1.22.1", "2.4.71"
+	SELinux   SELinux
+	// Run runs read-only commands (nft, semanage, apt-cache) for checks
+	// that cannot read files; nil on a fake root, where such checks are
+	// skipped unless a test sets it.
+	Run Runner
+	// Installing lists the servers the preflight step plans to install in
+	// this run (empty after Detect): later steps must plan from paths
+	// alone for them, since their files appear only when the plan runs.
+	Installing []string
 }
+
+// Fake reports whether the host is a fake root (layout tests).
+func (h *Host) Fake() bool { return h.Layout.Root != "/" }
+
+// Has reports whether server is installed.
+func (h *Host) Has(server string) bool { return contains(h.Installed, server) }
+
+// WillInstall reports whether the preflight step plans to install server.
+func (h *Host) WillInstall(server string) bool { return contains(h.Installing, server) }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Version patterns of `nginx -v` and `apache2 -v` / `httpd -v`.
+var (
+	nginxVersion  = regexp.MustCompile(`nginx/(\d+\.\d+\.\d+)`)
+	apacheVersion = regexp.MustCompile(`Apache/(\d+\.\d+\.\d+)`)
+)
 
 // Detect inspects the machine under root ("/" on a real host).
 func Detect(ctx context.Context, root string) (*Host, error) {
@@ -178,21 +141,48 @@ func Detect(ctx context.Context, root string) (*Host, error) {
 	if fi, err := os.Stat(filepath.Join(root, "run/systemd/system")); err == nil && fi.IsDir() {
 		h.Systemd = true
 	}
-	if root != "/" {
-		return h, nil // a fake root: no binaries to ask
+	h.SELinux = ReadSELinux(root)
+	fake := root != "/"
+	if !fake {
+		h.Run = ExecRunner(10 * time.Second)
 	}
-	if v, ok := version(ctx, l.NginxBinary, "-v", `nginx/(\d+\.\d+\.\d+)`); ok {
-		h.Installed = append(h.Installed, "nginx")
-		h.Versions["nginx"] = v
-	}
-	if v, ok := version(ctx, l.ApacheBinary, "-v", `Apache/(\d+\.\d+\.\d+)`); ok {
-		h.Installed = append(h.Installed, "apache")
-		h.Versions["apache"] = v
+	for _, s := range []struct {
+		name, bin string
+		re        *regexp.Regexp
+	}{{"nginx", l.NginxBinary, nginxVersion}, {"apache", l.ApacheBinary, apacheVersion}} {
+		var v string
+		var ok bool
+		if fake {
+			v, ok = fakeVersion(filepath.Join(root, s.bin), s.re)
+		} else {
+			v, ok = version(ctx, s.bin, "-v", s.re)
+		}
+		if ok {
+			h.Installed = append(h.Installed, s.name)
+			if v != "" {
+				h.Versions[s.name] = v
+			}
+		}
 	}
 	return h, nil
 }
 
-func version(ctx context.Context, bin, flag, pattern string) (string, bool) {
+// fakeVersion: on a fake root, the "binary" is a file holding what its
+// -v would print. It counts as installed when it exists.
+func fakeVersion(path string, re *regexp.Regexp) (string, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	head, _ := io.ReadAll(io.LimitReader(f, 4096))
+	if m := re.FindSubmatch(head); m != nil {
+		return string(m[1]), true
+	}
+	return "", true
+}
+
+func version(ctx context.Context, bin, flag string, re *regexp.Regexp) (string, bool) {
 	if _, err := os.Stat(bin); err != nil {
 		return "", false
 	}
@@ -208,11 +198,68 @@ func version(ctx context.Context, bin, flag, pattern string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	m := regexp.MustCompile(pattern).FindSubmatch(out)
+	m := re.FindSubmatch(out)
 	if m == nil {
 		return "", false
 	}
 	return string(m[1]), true
+}
+
+// CandidateVersion asks the package manager which upstream version of pkg
+// an install would bring ("" when it cannot tell). It reads the local
+// package cache only.
+func (h *Host) CandidateVersion(ctx context.Context, pkg string) string {
+	if h.Run == nil {
+		return ""
+	}
+	switch h.Layout.Platform {
+	case "debian":
+		out, err := h.Run(ctx, "apt-cache", "policy", pkg)
+		if err != nil {
+			return ""
+		}
+		return ParseAptCandidate(out)
+	case "rhel":
+		out, err := h.Run(ctx, "dnf", "-q", "--cacheonly", "repoquery", "--latest-limit", "1", "--qf", "%{version}\n", pkg)
+		if err != nil {
+			return ""
+		}
+		return UpstreamVersion(strings.TrimSpace(firstLine(string(out))))
+	}
+	return ""
+}
+
+// ParseAptCandidate reads the Candidate of `apt-cache policy PKG` as an
+// upstream version ("1.22.1-9+deb12u1" → "1.22.1").
+func ParseAptCandidate(out []byte) string {
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), ":")
+		if ok && k == "Candidate" {
+			v = strings.TrimSpace(v)
+			if v == "(none)" {
+				return ""
+			}
+			return UpstreamVersion(v)
+		}
+	}
+	return ""
+}
+
+var reUpstream = regexp.MustCompile(`^(\d+(\.\d+)*)`)
+
+// UpstreamVersion strips a package version's epoch and revision:
+// "1:2.4.52-1ubuntu4.6" → "2.4.52".
+func UpstreamVersion(v string) string {
+	if _, after, ok := strings.Cut(v, ":"); ok {
+		v = after
+	}
+	return reUpstream.FindString(v)
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
 }
 
 // AtLeast reports whether version v (e.g. "1.25.1") is >= min.
