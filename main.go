@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/steps"
@@ -62,6 +63,7 @@ type options struct {
 	app            string
 	showVersion    bool
 	installMissing bool
+	hold           time.Duration
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -85,6 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.caBundle, "ca-bundle", "", "selftest: extra trusted roots (PEM `FILE`)")
 	fs.StringVar(&o.domain, "domain", "", "selftest: the site's domain (without --answers)")
 	fs.StringVar(&o.app, "app", "generic", "selftest: the app (without --answers)")
+	fs.DurationVar(&o.hold, "hold", defaultHold, "selftest: how long to hold an idle WebSocket open through the proxy (0 skips)")
 	fs.BoolVar(&o.installMissing, "install-missing", false, "install a missing web server or module (as install_missing: true)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version")
 	if err := fs.Parse(args); err != nil {

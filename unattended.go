@@ -55,6 +55,10 @@ func runUnattended(ctx context.Context, o options, stdout, stderr io.Writer) int
 	}
 	e.Events = progressPrinter(stdout)
 	res, err := steps.Apply(ctx, e, plan)
+	if e.SelfTest != nil {
+		fmt.Fprintln(stdout)
+		e.SelfTest.WriteText(stdout)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "rpwizard:", err)
 		if errors.Is(err, steps.ErrRolledBack) {
@@ -108,11 +112,6 @@ func printSummary(w io.Writer, e *steps.Env, res *steps.Result) {
 	for _, n := range a.Profile().Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
-}
-
-func runSelfTest(ctx context.Context, o options, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "rpwizard selftest: not built yet")
-	return exitFailed
 }
 
 func runRenew(ctx context.Context, o options, stdout, stderr io.Writer) int {

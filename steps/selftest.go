@@ -1,9 +1,96 @@
 package steps
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"time"
 
 	"github.com/rpwizard/rpwizard/installer"
+	"github.com/rpwizard/rpwizard/selftest"
 )
 
-func planSelfTest(ctx context.Context, e *Env) ([]installer.Change, error) { return nil, nil }
+// SelfTestTarget describes the site of e to the self-test: reached on
+// loopback (so that it tests this host's proxy whatever public DNS says),
+// trusting the site's own certificate when it is self-signed.
+func (e *Env) SelfTestTarget(hold time.Duration) selftest.Target {
+	a := e.Answers
+	p := a.Profile()
+	cert, _ := e.CertPaths()
+	t := selftest.Target{
+		Domain: a.Domain, Aliases: a.Aliases, App: a.App, BasePath: a.BasePath,
+		Connect:     "127.0.0.1",
+		CertFile:    cert,
+		HSTS:        a.HSTSOn(),
+		MaxBody:     a.MaxBodyBytes(),
+		Hold:        hold,
+		ProbeSocket: e.ProbeSocket(),
+		Timeout:     5 * time.Second,
+	}
+	if info := e.currentCert(); info != nil && info.SelfSigned {
+		t.CABundle = cert
+	} else if a.TLS.Mode == "acme" && a.TLS.CABundle != "" {
+		t.CABundle = a.TLS.CABundle
+	}
+	for _, ws := range p.WebSocketProbes {
+		t.WebSocketPaths = append(t.WebSocketPaths, strings.TrimPrefix(ws, "/"))
+	}
+	if len(a.Restrict.AdminNetworks) > 0 {
+		for _, ap := range p.AdminPaths {
+			t.AdminPaths = append(t.AdminPaths, strings.TrimPrefix(ap, "/"))
+		}
+		t.AdminAllowedFromHere = containsLoopback(a.Restrict.AdminNetworks)
+	}
+	return t
+}
+
+func containsLoopback(nets []string) bool {
+	lo := netip.MustParseAddr("127.0.0.1")
+	for _, n := range nets {
+		if p, err := netip.ParsePrefix(n); err == nil && p.Contains(lo) {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrSelfTest means the site does not work through the proxy.
+var ErrSelfTest = errors.New("self-test failed")
+
+// SelfTestError carries the report of a failed self-test.
+type SelfTestError struct{ Report selftest.Report }
+
+func (e *SelfTestError) Error() string {
+	var failed []string
+	for _, c := range e.Report.Checks {
+		if c.Status == selftest.Fail {
+			failed = append(failed, c.Name)
+		}
+	}
+	return "self-test failed: " + strings.Join(failed, ", ")
+}
+
+func (e *SelfTestError) Unwrap() error { return ErrSelfTest }
+
+// planSelfTest ends every apply with the self-test; a failure rolls the
+// whole run back, because a proxy that does not work is worse than the
+// one before it. The idle-WebSocket hold is left to `rpwizard selftest`.
+func planSelfTest(ctx context.Context, e *Env) ([]installer.Change, error) {
+	if !e.Answers.SelfTestOn() {
+		return nil, nil
+	}
+	return []installer.Change{{Kind: installer.Action, Why: "self-test through the proxy: TLS, redirects, headers, WebSockets, limits",
+		Do: func(ctx context.Context, tx *installer.Tx) error {
+			rep := selftest.Run(ctx, e.SelfTestTarget(0))
+			e.SelfTest = &rep
+			var buf bytes.Buffer
+			rep.WriteText(&buf)
+			e.emit(Event{Step: "self-test", Kind: StepLog, Msg: strings.TrimRight(buf.String(), "\n")})
+			if !rep.OK() {
+				return &SelfTestError{Report: rep}
+			}
+			return nil
+		}}}, nil
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/installer"
+	"github.com/rpwizard/rpwizard/selftest"
 )
 
 // Env is what the steps work with.
@@ -32,6 +33,8 @@ type Env struct {
 	// Warnings gathered while planning (preflight findings that do not
 	// stop the run); shown by --dry-run, the review screen and the summary.
 	Warnings []Warning
+	// SelfTest is the report of the self-test step, once it ran.
+	SelfTest *selftest.Report
 }
 
 // Warning is a finding that does not stop the run.

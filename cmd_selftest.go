@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/rpwizard/rpwizard/selftest"
+)
+
+// runSelfTest is `rpwizard selftest`: the self-test of a site described
+// by an answers file, or by --domain and --app alone.
+func runSelfTest(ctx context.Context, o options, stdout, stderr io.Writer) int {
+	var t selftest.Target
+	switch {
+	case o.answersFile != "":
+		e, err := prepare(ctx, o.answersFile, o)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		t = e.SelfTestTarget(o.hold)
+		if o.resolve == "" {
+			t.Connect = "" // test the name as the world resolves it, unless told otherwise
+		}
+	case o.domain != "":
+		t = selftest.Target{Domain: o.domain, App: o.app, BasePath: "/", HSTS: true, Hold: o.hold}
+	default:
+		fmt.Fprintln(stderr, "rpwizard selftest: give --answers FILE, or --domain NAME (and --app)")
+		return exitUsage
+	}
+	if o.resolve != "" {
+		t.Connect = o.resolve
+	}
+	if o.caBundle != "" {
+		t.CABundle = o.caBundle
+	}
+	rep := selftest.Run(ctx, t)
+	if o.jsonOut {
+		rep.WriteJSON(stdout)
+	} else {
+		rep.WriteText(stdout)
+	}
+	if !rep.OK() {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// defaultHold outlasts nginx's and Apache's default 60 s proxy timeout, so
+// a passing hold proves the WebSocket timeouts were raised.
+const defaultHold = selftest.DefaultProductionHold
