@@ -14,6 +14,7 @@ import (
 	"time"
 
 	legoacme "github.com/go-acme/lego/v4/acme"
+	legolog "github.com/go-acme/lego/v4/log"
 )
 
 // Integration tests against Debian's Pebble. They run one after another (lego
@@ -108,7 +109,11 @@ func TestObtainTLSALPN01(t *testing.T) {
 	r.Challenge = "tls-alpn-01"
 	r.TLSAddr = fmt.Sprintf("127.0.0.1:%d", e.tlsPort)
 	r.KeyType = "ec384"
+	before := legolog.Logger
 	cert, err := Obtain(context.Background(), r)
+	if legolog.Logger != before {
+		t.Errorf("lego's global logger was not restored")
+	}
 	if err != nil {
 		t.Fatalf("Obtain: %v", err)
 	}
@@ -128,7 +133,7 @@ func execScript(t *testing.T, e *testEnv, present bool) (script, calls string) {
 	calls = filepath.Join(dir, "calls.log")
 	set := fmt.Sprintf(`curl -fsS -X POST -d "{\"host\":\"$2\",\"value\":\"$3\"}" %s/set-txt`, e.ctsMgmt)
 	if !present {
-		set = "true # never publishes the record"
+		set = ": never publishes the record"
 	}
 	body := fmt.Sprintf(`#!/bin/sh
 set -e
@@ -240,6 +245,7 @@ func TestEAB(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "this CA requires external account binding: set tls.eab_kid and RPWIZARD_EAB_HMAC") {
 			t.Fatalf("err = %v", err)
 		}
+		t.Logf("explained: %v", err)
 	})
 	t.Run("wrong HMAC", func(t *testing.T) {
 		r := e.request(t, p, "eab.test")
@@ -249,6 +255,7 @@ func TestEAB(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "the CA rejected the external account binding: check tls.eab_kid and RPWIZARD_EAB_HMAC") {
 			t.Fatalf("err = %v", err)
 		}
+		t.Logf("explained: %v", err)
 		var pd *legoacme.ProblemDetails
 		if !errors.As(err, &pd) {
 			t.Errorf("the CA's problem is not wrapped: %#v", err)
@@ -390,6 +397,7 @@ func TestObtainFailureExplained(t *testing.T) {
 	if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "open port 80 to the internet, or use tls.challenge: dns-01") {
 		t.Errorf("error does not explain the port-80 problem:\n%v", err)
 	}
+	t.Logf("explained: %v", err)
 	var ae *Error
 	var pd *legoacme.ProblemDetails
 	if !errors.As(err, &ae) || !errors.As(err, &pd) {
@@ -408,6 +416,7 @@ func TestObtainDirectoryErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "cannot reach the ACME directory "+p.dirURL) || !strings.Contains(err.Error(), "set tls.ca_bundle") {
 			t.Fatalf("err = %v", err)
 		}
+		t.Logf("explained: %v", err)
 	})
 	t.Run("refused", func(t *testing.T) {
 		port, _ := freePort(false)
@@ -418,5 +427,6 @@ func TestObtainDirectoryErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "cannot reach the ACME directory") || !strings.Contains(err.Error(), "connection refused") {
 			t.Fatalf("err = %v", err)
 		}
+		t.Logf("explained: %v", err)
 	})
 }

@@ -6,7 +6,6 @@ package acme
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -30,6 +29,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // eabKeys are the MAC keys of the EAB Pebble (from Debian's example config).
@@ -358,20 +359,19 @@ func (e *testEnv) dumpLogs(w io.Writer) {
 // lookupTXT asks challtestsrv's DNS server for the TXT records of name.
 func (e *testEnv) lookupTXT(t *testing.T, name string) []string {
 	t.Helper()
-	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, network, e.dnsAddr)
-	}}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	txt, err := r.LookupTXT(ctx, name)
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
-		return nil
-	}
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(name), dns.TypeTXT)
+	in, _, err := (&dns.Client{Timeout: 3 * time.Second}).Exchange(m, e.dnsAddr)
 	if err != nil {
 		t.Fatalf("looking up TXT %s on challtestsrv: %v", name, err)
 	}
-	return txt
+	var out []string
+	for _, rr := range in.Answer {
+		if txt, ok := rr.(*dns.TXT); ok {
+			out = append(out, strings.Join(txt.Txt, ""))
+		}
+	}
+	return out
 }
 
 // freePort returns a loopback port that is free now (TCP, and UDP too when
