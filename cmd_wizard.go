@@ -2,11 +2,91 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+
+	"golang.org/x/term"
+
+	"github.com/rpwizard/rpwizard/acme"
+	"github.com/rpwizard/rpwizard/host"
+	"github.com/rpwizard/rpwizard/wizard"
 )
 
+// exitAborted is the status of a wizard stopped with Ctrl+C (128+SIGINT);
+// nothing was changed.
+const exitAborted = 130
+
+// runWizard is `rpwizard` without --answers: the interactive wizard. It
+// runs the same validation and the same steps as runUnattended.
 func runWizard(ctx context.Context, o options, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "rpwizard: the interactive wizard is not built yet; use --answers FILE")
-	return exitUsage
+	if os.Geteuid() != 0 && !o.dryRun {
+		fmt.Fprintf(stderr, "rpwizard changes the web server's configuration and needs root.\n"+
+			"Run:  sudo %s\n"+
+			"(or  %s --dry-run  to answer the questions and see the plan without changing anything)\n", os.Args[0], os.Args[0])
+		return exitUsage
+	}
+	h, err := host.Detect(ctx, "/")
+	if err != nil {
+		return fail(stderr, err)
+	}
+	cfg := wizard.Config{
+		In:             os.Stdin,
+		Out:            stdout,
+		Accessible:     o.accessible || os.Getenv("TERM") == "dumb",
+		Plain:          os.Getenv("NO_COLOR") != "",
+		DryRun:         o.dryRun,
+		InstallMissing: o.installMissing,
+		Host:           h,
+		Found:          wizard.Detect(ctx),
+		Backend:        wizard.Steps{Host: h},
+		Providers:      acme.Providers(),
+		MissingEnv:     acme.MissingEnv,
+	}
+	if !cfg.Accessible && !(isTerminal(os.Stdin) && isTerminal(stdout)) {
+		// bubbletea would fall back to /dev/tty; plain prompts read what is
+		// piped in instead.
+		fmt.Fprintln(stderr, "rpwizard: not a terminal: using plain prompts (as with --accessible)")
+		cfg.Accessible = true
+	}
+	out := wizard.Run(ctx, cfg)
+	if out.Summary != "" {
+		fmt.Fprint(stdout, out.Summary)
+	}
+	if out.SavedTo != "" && !cfg.Accessible {
+		fmt.Fprintf(stdout, "\nanswers saved to %s: run again with  sudo rpwizard --answers %s\n", out.SavedTo, out.SavedTo)
+	}
+	switch out.Status {
+	case wizard.Applied:
+		return exitOK
+	case wizard.Failed:
+		if !cfg.Accessible && out.Err != nil {
+			fmt.Fprintln(stderr, "rpwizard:", out.Err)
+		}
+		return exitFailed
+	case wizard.Quit:
+		if !cfg.Accessible {
+			fmt.Fprintln(stderr, "rpwizard: quit; nothing was changed.")
+		}
+		return exitOK
+	}
+	// Aborted.
+	switch {
+	case errors.Is(out.Err, wizard.ErrInputEnded):
+		fmt.Fprintf(stderr, "rpwizard: %v; nothing was changed.\n", out.Err)
+		return exitUsage
+	case out.Err != nil:
+		fmt.Fprintln(stderr, "rpwizard:", out.Err)
+		fmt.Fprintln(stderr, "nothing was changed.")
+		return exitFailed
+	}
+	fmt.Fprintln(stderr, "rpwizard: stopped; nothing was changed.")
+	return exitAborted
+}
+
+// isTerminal reports whether f is an *os.File on a terminal.
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	return ok && term.IsTerminal(int(file.Fd()))
 }

@@ -1,0 +1,465 @@
+package wizard
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/spinner"
+	"charm.land/bubbles/v2/viewport"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/huh/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/rpwizard/rpwizard/answers"
+	"github.com/rpwizard/rpwizard/steps"
+)
+
+// phase is the screen the full-screen wizard shows.
+type phase int
+
+const (
+	phaseAsk      phase = iota // one question page
+	phasePlanning              // steps.Plan is running
+	phaseReview                // the plan, to apply, change or quit
+	phaseChange                // which answer to change
+	phaseApply                 // live progress
+	phaseResult                // summary and the offer to save
+)
+
+// planMsg carries the result of planning.
+type planMsg struct {
+	prep *Prepared
+	err  error
+}
+
+// model is the full-screen wizard: one bubbletea program hosting the
+// chain of question forms, the review, the progress and the result.
+type model struct {
+	ctx  context.Context
+	cfg  *Config
+	sess *session
+	st   Styles
+	flow *flow
+	s    *State
+
+	phase  phase
+	page   int
+	form   *huh.Form
+	first  huh.Field
+	notice string
+	width  int
+	height int
+	spin   spinner.Model
+
+	answers *answers.Answers
+	prep    *Prepared
+	planErr error
+	review  viewport.Model
+	change  string
+
+	prog   *progress
+	events chan tea.Msg
+
+	result   viewport.Model
+	saveStep int
+	save     bool
+	savePath string
+}
+
+func newModel(ctx context.Context, cfg *Config, sess *session) *model {
+	m := &model{ctx: ctx, cfg: cfg, sess: sess, st: NewStyles(cfg.Plain), flow: newFlow(), s: cfg.newState(),
+		width: 80, height: 24, savePath: cfg.SavePath}
+	m.spin = spinner.New(spinner.WithSpinner(spinner.MiniDot), spinner.WithStyle(m.st.Running))
+	m.review = viewport.New()
+	m.review.SoftWrap = true
+	m.result = viewport.New()
+	m.result.SoftWrap = true
+	return m
+}
+
+// Init shows the first page.
+func (m *model) Init() tea.Cmd {
+	return m.startPage(m.flow.next(m.s, -1))
+}
+
+// startPage builds the form of page i.
+func (m *model) startPage(i int) tea.Cmd {
+	m.phase, m.page = phaseAsk, i
+	b := &fields{}
+	m.flow.pages[i].build(m.s, b)
+	return m.setForm(b.list)
+}
+
+// setForm makes list the current form.
+func (m *model) setForm(list []huh.Field) tea.Cmd {
+	m.form = newForm(list, false, m.cfg.Plain, 0)
+	m.first = list[0]
+	cmd := m.form.Init()
+	m.form.Update(m.formSize())
+	return cmd
+}
+
+// formSize is the space a form gets: below the title and notice lines,
+// at most 100 columns wide.
+func (m *model) formSize() tea.WindowSizeMsg {
+	h := m.height - 2 - m.noticeHeight()
+	if m.phase == phaseResult {
+		h = max(m.height/2, 8)
+	}
+	return tea.WindowSizeMsg{Width: min(m.width, 100), Height: max(h, 6)}
+}
+
+func (m *model) noticeHeight() int {
+	if m.notice == "" {
+		return 1
+	}
+	return lipgloss.Height(m.noticeView())
+}
+
+// Update routes messages to the current screen.
+func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if ws, ok := msg.(tea.WindowSizeMsg); ok {
+		m.width, m.height = ws.Width, ws.Height
+		m.resize()
+		if m.form != nil {
+			m.form.Update(m.formSize())
+		}
+		if m.prog != nil {
+			m.prog.Update(ws)
+		}
+		return m, nil
+	}
+	switch m.phase {
+	case phaseAsk, phaseChange:
+		return m.updateForm(msg)
+	case phasePlanning:
+		return m.updatePlanning(msg)
+	case phaseReview:
+		return m.updateReview(msg)
+	case phaseApply:
+		return m.updateApply(msg)
+	case phaseResult:
+		return m.updateResult(msg)
+	}
+	return m, nil
+}
+
+// resize fits the review and result panes to the window.
+func (m *model) resize() {
+	m.review.SetWidth(m.width)
+	m.review.SetHeight(max(m.height-3, 3))
+	m.result.SetWidth(m.width)
+	formH := 0
+	if m.form != nil && m.phase == phaseResult {
+		formH = lipgloss.Height(m.form.View())
+	}
+	m.result.SetHeight(max(m.height-2-formH, 3))
+}
+
+// updateForm drives a question (or the "change which answer" menu).
+func (m *model) updateForm(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if k, ok := msg.(tea.KeyPressMsg); ok && k.String() == "shift+tab" && m.phase == phaseAsk && m.form.GetFocusedField() == m.first {
+		if prev := m.flow.prev(m.s, m.page); prev >= 0 {
+			m.notice = ""
+			return m, m.startPage(prev)
+		}
+		return m, nil
+	}
+	f, cmd := m.form.Update(msg)
+	m.form = f.(*huh.Form)
+	switch m.form.State {
+	case huh.StateAborted:
+		m.sess.outcome = Outcome{Status: Aborted}
+		return m, tea.Quit
+	case huh.StateCompleted:
+		if m.phase == phaseChange {
+			return m.changed()
+		}
+		m.notice = ""
+		next := m.flow.done(m.s, m.page)
+		switch {
+		case next < 0:
+			m.sess.outcome = Outcome{Status: Quit}
+			return m, tea.Quit
+		case next >= len(m.flow.pages):
+			return m, m.finishQuestions()
+		}
+		return m, m.startPage(next)
+	}
+	return m, cmd
+}
+
+// finishQuestions validates the whole answers (the same Validate as
+// --answers) and plans; a problem sends the user to its question.
+func (m *model) finishQuestions() tea.Cmd {
+	a, err := m.s.Validate()
+	if err != nil {
+		m.notice = "Please fix: " + explainError(err)
+		return m.startPage(m.problemPage(err))
+	}
+	m.answers = a
+	m.phase = phasePlanning
+	backend, ctx := m.cfg.Backend, m.ctx
+	return tea.Batch(m.spin.Tick, func() tea.Msg {
+		prep, err := backend.Plan(ctx, a)
+		return planMsg{prep, err}
+	})
+}
+
+// problemPage is the page of the first validation problem.
+func (m *model) problemPage(err error) int {
+	if i := pageOfProblem(m.flow, m.s, err); i >= 0 {
+		return i
+	}
+	return m.flow.prev(m.s, len(m.flow.pages))
+}
+
+func (m *model) updatePlanning(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case spinner.TickMsg:
+		var cmd tea.Cmd
+		m.spin, cmd = m.spin.Update(msg)
+		return m, cmd
+	case planMsg:
+		m.prep, m.planErr = msg.prep, msg.err
+		m.phase = phaseReview
+		m.resize()
+		if msg.err != nil {
+			m.review.SetContent(m.st.Fail.Render("rpwizard cannot go on with these answers:") + "\n\n" + explainError(msg.err) +
+				"\n\nNothing was changed. Press b to change an answer, or q to quit.")
+		} else {
+			m.review.SetContent(renderPlan(msg.prep, m.st))
+		}
+		m.review.GotoTop()
+	case tea.KeyPressMsg:
+		if msg.String() == "ctrl+c" {
+			m.sess.outcome = Outcome{Status: Aborted}
+			return m, tea.Quit
+		}
+	}
+	return m, nil
+}
+
+func (m *model) updateReview(msg tea.Msg) (tea.Model, tea.Cmd) {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return m, nil
+	}
+	switch k.String() {
+	case "a":
+		if m.canApply() {
+			return m, m.startApply()
+		}
+	case "b":
+		return m, m.startChange()
+	case "q":
+		m.sess.outcome = Outcome{Status: Quit, Answers: m.answers}
+		return m, tea.Quit
+	case "ctrl+c":
+		m.sess.outcome = Outcome{Status: Aborted, Answers: m.answers}
+		return m, tea.Quit
+	default:
+		var cmd tea.Cmd
+		m.review, cmd = m.review.Update(msg)
+		return m, cmd
+	}
+	return m, nil
+}
+
+func (m *model) canApply() bool { return !m.cfg.DryRun && m.planErr == nil && m.prep != nil }
+
+// startChange offers the questions asked so far.
+func (m *model) startChange() tea.Cmd {
+	m.phase = phaseChange
+	b := &fields{}
+	buildChange(m.flow, m.s, &m.change, b)
+	return m.setForm(b.list)
+}
+
+// changed goes to the chosen question; the questions after it are asked
+// again, with the earlier answers as defaults.
+func (m *model) changed() (tea.Model, tea.Cmd) {
+	if m.change == "" {
+		m.phase = phaseReview
+		m.form = nil
+		return m, nil
+	}
+	return m, m.startPage(m.flow.find(m.change))
+}
+
+// startApply runs steps.Apply in the background; its events and log
+// lines come back as messages through m.events.
+func (m *model) startApply() tea.Cmd {
+	m.phase = phaseApply
+	ctx, cancel := context.WithCancel(m.ctx)
+	a := m.prep.Answers
+	head := fmt.Sprintf("applying: %s at %s via %s", a.Profile().Title, a.Domain, a.Server)
+	m.prog = newProgress(m.st, head, applyNames(m.prep), cancel)
+	m.prog.Update(tea.WindowSizeMsg{Width: m.width, Height: m.height})
+	m.events = make(chan tea.Msg, 256)
+	m.sess.applyDone = make(chan struct{})
+	send := func(msg tea.Msg) {
+		select {
+		case m.events <- msg:
+		case <-m.sess.quit:
+		}
+	}
+	backend, prep, sess := m.cfg.Backend, m.prep, m.sess
+	go func() {
+		defer close(sess.applyDone)
+		defer cancel()
+		lw := newLineWriter(func(l string) { send(logMsg{l}) })
+		res, err := backend.Apply(ctx, prep, func(ev steps.Event) { send(eventMsg{ev}) }, lw)
+		lw.Flush()
+		send(applyDoneMsg{res, err})
+	}()
+	return tea.Batch(m.prog.Init(), m.listen())
+}
+
+// listen waits for the next message of the run.
+func (m *model) listen() tea.Cmd {
+	ch := m.events
+	return func() tea.Msg { return <-ch }
+}
+
+func (m *model) updateApply(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case eventMsg, logMsg:
+		m.prog.Update(msg)
+		return m, m.listen()
+	case applyDoneMsg:
+		m.prog.Update(msg)
+		m.sess.outcome = outcomeOf(m.prep, msg.res, msg.err)
+		m.sess.outcome.Summary = summaryText(m.report(), NewStyles(true), m.cfg.Now())
+		return m, nil
+	case tea.KeyPressMsg:
+		if m.prog.finished && (msg.String() == "enter" || msg.String() == "q") {
+			return m, m.startResult()
+		}
+	}
+	_, cmd := m.prog.Update(msg)
+	return m, cmd
+}
+
+// report collects what the summary needs.
+func (m *model) report() report {
+	return report{prep: m.prep, res: m.prog.res, err: m.prog.err, interrupted: m.prog.interrupted,
+		failedStep: m.prog.failedStep, selftest: m.prog.selftest}
+}
+
+// startResult shows the summary and asks whether to save the answers.
+func (m *model) startResult() tea.Cmd {
+	m.phase = phaseResult
+	m.result.SetContent(summaryText(m.report(), m.st, m.cfg.Now()))
+	m.save = m.prog.err == nil
+	m.saveStep = 0
+	b := &fields{}
+	buildSaveConfirm(b, &m.save, m.cfg.SavePath)
+	cmd := m.setForm(b.list)
+	m.resize()
+	return cmd
+}
+
+func (m *model) updateResult(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		switch k.String() {
+		case "up", "down", "pgup", "pgdown":
+			var cmd tea.Cmd
+			m.result, cmd = m.result.Update(msg)
+			return m, cmd
+		}
+	}
+	f, cmd := m.form.Update(msg)
+	m.form = f.(*huh.Form)
+	switch m.form.State {
+	case huh.StateAborted:
+		return m, tea.Quit
+	case huh.StateCompleted:
+		if !m.save {
+			return m, tea.Quit
+		}
+		if m.saveStep == 0 {
+			m.saveStep = 1
+			b := &fields{}
+			buildSavePath(b, &m.savePath)
+			cmd := m.setForm(b.list)
+			m.resize()
+			return m, cmd
+		}
+		if err := SaveAnswers(m.savePath, m.prep.Answers); err != nil {
+			m.notice = err.Error()
+			b := &fields{}
+			buildSavePath(b, &m.savePath)
+			return m, m.setForm(b.list)
+		}
+		m.sess.outcome.SavedTo = m.savePath
+		return m, tea.Quit
+	}
+	return m, cmd
+}
+
+// View draws the current screen; every screen fills the window.
+func (m *model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	return v
+}
+
+func (m *model) render() string {
+	switch m.phase {
+	case phaseAsk:
+		shown := m.flow.shown(m.s)
+		pos := 0
+		for i, p := range shown {
+			if p == m.page {
+				pos = i + 1
+			}
+		}
+		head := fmt.Sprintf("question %d of %d · %s", pos, len(shown), m.flow.pages[m.page].title)
+		if m.cfg.DryRun {
+			head += " · dry run"
+		}
+		return titleBar(m.st, head, m.width) + "\n" + m.noticeView() + "\n" + m.form.View()
+	case phasePlanning:
+		return titleBar(m.st, "planning", m.width) + "\n\n " + m.spin.View() + " reading the host and rendering the configuration…"
+	case phaseReview:
+		return titleBar(m.st, m.reviewHead(), m.width) + "\n" + m.review.View() + "\n" + m.reviewFooter()
+	case phaseChange:
+		return titleBar(m.st, "change an answer", m.width) + "\n\n" + m.form.View()
+	case phaseApply:
+		return m.prog.render()
+	case phaseResult:
+		return titleBar(m.st, "result", m.width) + "\n" + m.result.View() + "\n" + m.noticeView() + m.form.View()
+	}
+	return ""
+}
+
+func (m *model) noticeView() string {
+	if m.notice == "" {
+		return ""
+	}
+	return m.st.Fail.Width(max(m.width-1, 20)).Render(m.notice)
+}
+
+func (m *model) reviewHead() string {
+	if m.planErr != nil || m.prep == nil {
+		return "review: cannot apply these answers"
+	}
+	files, cmds := changeCount(m.prep.Plan)
+	return fmt.Sprintf("review the plan · %d file changes, %d commands", files, cmds)
+}
+
+func (m *model) reviewFooter() string {
+	k := m.st.Key.Render
+	var parts []string
+	switch {
+	case m.canApply():
+		parts = append(parts, k("a")+" apply")
+	case m.cfg.DryRun:
+		parts = append(parts, "dry run: nothing is applied")
+	}
+	parts = append(parts, k("b")+" change an answer", k("q")+" quit, change nothing", k("↑↓ pgup pgdn")+" scroll")
+	pct := fmt.Sprintf(" %3.0f%%", m.review.ScrollPercent()*100)
+	return strings.Join(parts, " · ") + m.st.Dim.Render(pct)
+}

@@ -1,0 +1,427 @@
+package wizard
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"charm.land/huh/v2"
+
+	"github.com/rpwizard/rpwizard/answers"
+	"github.com/rpwizard/rpwizard/profile"
+)
+
+// newFlow returns the questions, in the order they are asked.
+func newFlow() *flow {
+	return &flow{pages: []page{
+		{id: "welcome", title: "Welcome", build: buildWelcome},
+		{id: "app", title: "App", keys: []string{"app"}, build: buildApp, after: afterApp},
+		{id: "server", title: "Proxy server", keys: []string{"server", "install_missing"}, build: buildServer, after: afterServer},
+		{id: "names", title: "Domain", keys: []string{"domain", "aliases"}, build: buildNames, after: afterNames},
+		{id: "upstream", title: "Upstream", keys: []string{"upstream"}, build: buildUpstream},
+		{id: "basepath", title: "Base path", keys: []string{"base_path"}, show: showBasePath, build: buildBasePath},
+		{id: "restrict", title: "Restrictions", keys: []string{"restrict"}, build: buildRestrict, after: afterRestrict},
+		{id: "networks", title: "Allowed networks", keys: []string{"restrict"}, show: showNetworks, build: buildNetworks},
+		{id: "tls", title: "Certificate", keys: []string{"tls.mode", "tls"}, build: buildTLS},
+		{id: "acme", title: "ACME", keys: []string{"tls.challenge", "tls.email"}, show: showACME, build: buildACME},
+		{id: "dns", title: "DNS provider", keys: []string{"tls.dns_provider"}, show: showDNS, build: buildDNS},
+		{id: "dnsenv", title: "DNS credentials", show: showDNSEnv, build: buildDNSEnv, after: afterDNSEnv},
+		{id: "existing", title: "Certificate files", keys: []string{"tls.cert_file", "tls.key_file"}, show: showExisting, build: buildExisting},
+	}}
+}
+
+// appOrder is the order apps are offered in; others follow, sorted.
+var appOrder = []string{"jatos", "jupyterhub", "cryosparc", "generic"}
+
+func appNames() []string {
+	out := append([]string(nil), appOrder...)
+	for _, n := range profile.Names() {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func title(app string) string {
+	p, err := profile.Get(app)
+	if err != nil {
+		return app
+	}
+	if app == "generic" {
+		return "another web app"
+	}
+	return p.Title
+}
+
+func buildWelcome(s *State, b *fields) {
+	var lines []string
+	if s.Host != nil {
+		lines = append(lines, "Host:    "+s.Host.OS.PrettyName)
+		var srv []string
+		for _, n := range s.Host.Installed {
+			srv = append(srv, strings.TrimSpace(n+" "+s.Host.Versions[n]))
+		}
+		if len(srv) == 0 {
+			srv = []string{"none installed (rpwizard can install nginx or Apache)"}
+		}
+		lines = append(lines, "Servers: "+strings.Join(srv, ", "))
+	}
+	if len(s.Found.Listeners) == 0 {
+		lines = append(lines, "Apps:    none found on 9000, 8000 or 61000")
+	}
+	for _, l := range s.Found.Listeners {
+		lines = append(lines, fmt.Sprintf("Apps:    %s seems to run on %s", title(l.App), l.Upstream))
+	}
+	lines = append(lines, "",
+		"A few questions follow. Nothing changes until you approve the plan.",
+		"Keys: enter next · shift+tab back · ctrl+c quit")
+	b.note("rpwizard: your app over HTTPS, with WebSockets", strings.Join(lines, "\n"))
+}
+
+func buildApp(s *State, b *fields) {
+	sel := huh.NewSelect[string]().Value(&s.App)
+	var opts []huh.Option[string]
+	for _, n := range appNames() {
+		label := title(n)
+		if n == "generic" {
+			label = "Another web app (any HTTP app; WebSockets work too)"
+		}
+		if l, ok := s.Found.Listener(n); ok {
+			label += "  (found on " + l.Upstream + ")"
+		}
+		opts = append(opts, huh.NewOption(label, n))
+	}
+	hint := "Pick the app; its vendor's proxy settings are applied for you."
+	if len(s.Found.Listeners) > 0 {
+		l := s.Found.Listeners[0]
+		hint = fmt.Sprintf("%s seems to run on %s.", title(l.App), l.Upstream)
+	}
+	b.sel(sel, "Which app do you want to serve over HTTPS?", hint, opts, s.App)
+}
+
+// afterApp moves the upstream with the app when the user has not typed
+// one of their own, and drops answers the new app cannot use.
+func afterApp(s *State) string {
+	if s.Upstream == "" || s.Upstream == s.upstreamDefault(s.prevApp) {
+		s.Upstream = s.upstreamDefault(s.App)
+	}
+	s.prevApp = s.App
+	if !showBasePath(s) {
+		s.BasePath = "/"
+	}
+	if !slices.Contains(restrictChoices(s.App), s.Restrict) {
+		s.Restrict = restrictChoices(s.App)[0]
+	}
+	return ""
+}
+
+// upstreamDefault is where the app was found, else where its vendor
+// documents it listens.
+func (s *State) upstreamDefault(app string) string {
+	if app == "" {
+		return ""
+	}
+	if l, ok := s.Found.Listener(app); ok {
+		return l.Upstream
+	}
+	p, _ := profile.Get(app)
+	return p.DefaultUpstream
+}
+
+func buildServer(s *State, b *fields) {
+	sel := huh.NewSelect[string]().Value(&s.Server)
+	var opts []huh.Option[string]
+	for _, n := range answers.Servers {
+		label := n
+		if n == "apache" {
+			label = "Apache"
+		}
+		if v, ok := s.isInstalled(n); ok {
+			label += " " + v + " (installed)"
+		} else {
+			label += " (not installed: rpwizard installs it)"
+		}
+		opts = append(opts, huh.NewOption(label, n))
+	}
+	hint := "rpwizard writes one site file for the server you pick."
+	switch len(s.installed()) {
+	case 0:
+		hint = "Neither is installed; rpwizard installs the one you pick."
+	case 2:
+		hint = "Both are installed; pick the one that owns ports 80 and 443."
+	}
+	b.sel(sel, "Which web server should serve it?", hint, opts, s.Server)
+}
+
+func (s *State) isInstalled(server string) (string, bool) {
+	if !slices.Contains(s.installed(), server) {
+		return "", false
+	}
+	return s.Host.Versions[server], true
+}
+
+func afterServer(s *State) string {
+	if _, ok := s.isInstalled(s.Server); !ok {
+		s.InstallMissing = true
+	} else {
+		s.InstallMissing = s.installMissingFlag
+	}
+	return ""
+}
+
+func buildNames(s *State, b *fields) {
+	d := huh.NewInput().Value(&s.Domain).Placeholder("app.example.org").
+		Validate(s.validator(s.Domain, func(c *State, v string) { c.Domain = v }, "domain"))
+	b.input(d, "Domain name", "The name people type; its DNS must point to this host.", s.Domain)
+	al := huh.NewInput().Value(&s.Aliases).
+		Validate(s.validator(s.Aliases, func(c *State, v string) { c.Aliases = v }, "aliases"))
+	b.input(al, "Other names (optional)", "More names for the same site, separated by spaces (e.g. www.example.org).", s.Aliases)
+}
+
+// afterNames picks the default certificate source for the domain.
+func afterNames(s *State) string {
+	if s.TLSMode == "" {
+		s.TLSMode = "acme"
+		if privateName(s.Domain) {
+			s.TLSMode = "self-signed"
+		}
+	}
+	return ""
+}
+
+func buildUpstream(s *State, b *fields) {
+	t := fmt.Sprintf("Where does %s listen? (host:port)", title(s.App))
+	in := huh.NewInput().Value(&s.Upstream).Placeholder("127.0.0.1:8080").
+		Validate(s.validator(s.Upstream, func(c *State, v string) { c.Upstream = v }, "upstream"))
+	if b.accessible {
+		b.input(in, t, reachability(s.Upstream), s.Upstream)
+		return
+	}
+	b.input(in, t, "", s.Upstream)
+	in.DescriptionFunc(func() string { return reachability(s.Upstream) }, &s.Upstream)
+}
+
+// reachability is the hint under the upstream: whether anything answers.
+func reachability(addr string) string {
+	addr = strings.TrimSpace(addr)
+	if addr == "" {
+		return "The address the app listens on, e.g. 127.0.0.1:8080."
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	if err := Reachable(ctx, addr, 400*time.Millisecond); err != nil {
+		return "✗ nothing answers on " + addr + " yet: start the app before the self-test."
+	}
+	return "✓ something answers on " + addr + "."
+}
+
+func showBasePath(s *State) bool {
+	p, err := profile.Get(s.App)
+	return err == nil && p.BasePath
+}
+
+func buildBasePath(s *State, b *fields) {
+	hint := "/ serves the app at the top of the site; or a prefix such as /app/."
+	switch s.App {
+	case "jupyterhub":
+		hint = "/ or a prefix such as /jhub/ (the same as c.JupyterHub.base_url)."
+	case "jatos":
+		hint = "/ or a prefix such as /jatos-study/ (the same as jatos.urlBasePath)."
+	}
+	in := huh.NewInput().Value(&s.BasePath).
+		Validate(s.validator(s.BasePath, func(c *State, v string) { c.BasePath = v }, "base_path"))
+	b.input(in, "URL path of the app", hint, s.BasePath)
+}
+
+// restrictChoices are the restrictions that make sense for app; the first
+// is the default.
+func restrictChoices(app string) []string {
+	p, _ := profile.Get(app)
+	var out []string
+	if !p.NeedsBarrier {
+		out = append(out, RestrictNone)
+	}
+	if len(p.AdminPaths) > 0 || app == "generic" {
+		out = append(out, RestrictAdmin)
+	}
+	return append(out, RestrictSite)
+}
+
+func buildRestrict(s *State, b *fields) {
+	p, _ := profile.Get(s.App)
+	labels := map[string]string{
+		RestrictNone:  "No restriction: anyone may reach the site",
+		RestrictAdmin: "Admin GUI only from some networks",
+		RestrictSite:  "Whole site only from some networks",
+	}
+	if len(p.AdminPaths) > 0 {
+		labels[RestrictAdmin] = "Admin GUI (" + strings.Join(p.AdminPaths, ", ") + ") only from some networks"
+	}
+	var opts []huh.Option[string]
+	for _, c := range restrictChoices(s.App) {
+		opts = append(opts, huh.NewOption(labels[c], c))
+	}
+	hint := "Who may reach the site? Networks are asked next."
+	if p.NeedsBarrier {
+		hint = p.Title + "'s vendor requires an access barrier: limit it to your networks."
+	}
+	sel := huh.NewSelect[string]().Value(&s.Restrict)
+	b.sel(sel, "Restrict access?", hint, opts, s.Restrict)
+}
+
+func afterRestrict(s *State) string {
+	if s.Restrict != RestrictNone && strings.TrimSpace(s.Networks) == "" {
+		s.Networks = strings.Join(s.Found.Subnets, " ")
+	}
+	return ""
+}
+
+func showNetworks(s *State) bool { return s.Restrict == RestrictAdmin || s.Restrict == RestrictSite }
+
+func buildNetworks(s *State, b *fields) {
+	key := "restrict.site_networks"
+	what := "the site"
+	if s.Restrict == RestrictAdmin {
+		key, what = "restrict.admin_networks", "the admin GUI"
+	}
+	hint := "Networks (CIDR) allowed to reach " + what + ", separated by spaces."
+	if len(s.Found.Subnets) > 0 {
+		hint += " This host is on " + strings.Join(s.Found.Subnets, ", ") + "."
+	}
+	in := huh.NewInput().Value(&s.Networks).Placeholder("192.168.0.0/16 10.1.2.3").
+		Suggestions(s.Found.Subnets).
+		Validate(s.validator(s.Networks, func(c *State, v string) { c.Networks = v }, key, "restrict"))
+	b.input(in, "Allowed networks", hint, s.Networks)
+	if s.Restrict == RestrictAdmin && s.App == "generic" {
+		ap := huh.NewInput().Value(&s.AdminPaths).Placeholder("/admin").
+			Validate(s.validator(s.AdminPaths, func(c *State, v string) { c.AdminPaths = v }, "restrict.admin_paths", "restrict"))
+		b.input(ap, "Admin paths", "URL paths of the app's admin GUI, separated by spaces, e.g. /admin.", s.AdminPaths)
+	}
+}
+
+func buildTLS(s *State, b *fields) {
+	opts := []huh.Option[string]{
+		huh.NewOption("Let's Encrypt (ACME): a free, trusted certificate", "acme"),
+		huh.NewOption("Existing certificate files", "existing"),
+		huh.NewOption("Self-signed (tests and internal sites; browsers warn)", "self-signed"),
+	}
+	sel := huh.NewSelect[string]().Value(&s.TLSMode).
+		Validate(func(v string) error {
+			return s.problem(func(c *State) { c.TLSMode = v }, "domain", "aliases")
+		})
+	hint := "Let's Encrypt needs the domain to be reachable from the internet."
+	if privateName(s.Domain) {
+		hint = s.Domain + " is not a public name: Let's Encrypt cannot certify it."
+	}
+	b.sel(sel, "Where does the certificate come from?", hint, opts, s.TLSMode)
+}
+
+// privateName reports whether a domain can never get a public certificate.
+func privateName(d string) bool {
+	d = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
+	for _, tld := range []string{".test", ".local", ".localhost", ".internal", ".lan", ".home.arpa", ".example", ".invalid", ".localdomain"} {
+		if strings.HasSuffix(d, tld) {
+			return true
+		}
+	}
+	return false
+}
+
+func showACME(s *State) bool { return s.TLSMode == "acme" }
+
+func buildACME(s *State, b *fields) {
+	opts := []huh.Option[string]{
+		huh.NewOption("HTTP-01: Let's Encrypt fetches a file on port 80", "http-01"),
+		huh.NewOption("DNS-01: a TXT record through your DNS provider's API", "dns-01"),
+	}
+	sel := huh.NewSelect[string]().Value(&s.Challenge).
+		Validate(func(v string) error {
+			return s.problem(func(c *State) { c.Challenge = v }, "tls.challenge", "domain", "aliases")
+		})
+	b.sel(sel, "How should Let's Encrypt check the domain?", "HTTP-01 needs port 80 open to the internet; DNS-01 works behind firewalls.", opts, s.Challenge)
+	em := huh.NewInput().Value(&s.Email).Placeholder("admin@example.org").
+		Validate(s.validator(s.Email, func(c *State, v string) { c.Email = v }, "tls.email"))
+	b.input(em, "Contact e-mail (optional)", "Let's Encrypt writes here about problems with the certificate.", s.Email)
+}
+
+func showDNS(s *State) bool { return s.TLSMode == "acme" && s.Challenge == "dns-01" }
+
+func buildDNS(s *State, b *fields) {
+	var opts []huh.Option[string]
+	for _, p := range s.Providers {
+		opts = append(opts, huh.NewOption(p, p))
+	}
+	sel := huh.NewSelect[string]().Value(&s.DNSProvider).Height(8).
+		Validate(func(v string) error {
+			return s.problem(func(c *State) { c.DNSProvider = v }, "tls.dns_provider")
+		})
+	const t = "Your DNS provider"
+	if b.accessible {
+		b.sel(sel, t, "Its API credentials are read from environment variables.", opts, s.DNSProvider)
+		return
+	}
+	b.sel(sel, t, "", opts, s.DNSProvider)
+	sel.DescriptionFunc(func() string { return envHint(s, s.DNSProvider) }, &s.DNSProvider)
+}
+
+// envHint says which variables a provider needs and whether they are set.
+func envHint(s *State, provider string) string {
+	if provider == "" || s.MissingEnv == nil {
+		return "Its API credentials are read from environment variables."
+	}
+	if m := s.MissingEnv(provider); len(m) > 0 {
+		return "Needs " + strings.Join(m, ", ") + " (not set)."
+	}
+	return "✓ its credentials are set in the environment."
+}
+
+func showDNSEnv(s *State) bool {
+	return showDNS(s) && s.MissingEnv != nil && len(s.MissingEnv(s.DNSProvider)) > 0
+}
+
+func buildDNSEnv(s *State, b *fields) {
+	missing := s.MissingEnv(s.DNSProvider)
+	var assign []string
+	for _, m := range missing {
+		assign = append(assign, m+"=…")
+	}
+	body := fmt.Sprintf("%s reads its API credentials from the environment, and these are not set:\n  %s\n"+
+		"rpwizard needs them when it asks for the certificate. Quit and run:\n  sudo %s rpwizard\n"+
+		"(each can also be NAME_FILE, naming a root-only file that holds the value)",
+		s.DNSProvider, strings.Join(missing, "\n  "), strings.Join(assign, " "))
+	b.note("Credentials missing for "+s.DNSProvider, body)
+	if s.DNSEnv == "" {
+		s.DNSEnv = EnvQuit
+	}
+	opts := []huh.Option[string]{
+		huh.NewOption("Quit now, set them and run again (nothing is changed)", EnvQuit),
+		huh.NewOption("Pick another DNS provider", EnvOther),
+		huh.NewOption("Continue anyway (the certificate step will fail and roll back)", EnvContinue),
+	}
+	b.sel(huh.NewSelect[string]().Value(&s.DNSEnv), "What now?", "", opts, s.DNSEnv)
+}
+
+func afterDNSEnv(s *State) string {
+	switch s.DNSEnv {
+	case EnvQuit:
+		return jumpQuit
+	case EnvOther:
+		s.DNSEnv = ""
+		return "dns"
+	}
+	return ""
+}
+
+func showExisting(s *State) bool { return s.TLSMode == "existing" }
+
+func buildExisting(s *State, b *fields) {
+	c := huh.NewInput().Value(&s.CertFile).Placeholder("/etc/ssl/certs/site.pem").
+		Validate(s.validator(s.CertFile, func(c *State, v string) { c.CertFile = v }, "tls.cert_file"))
+	b.input(c, "Certificate file (PEM, full chain)", "The certificate followed by its intermediate certificates.", s.CertFile)
+	k := huh.NewInput().Value(&s.KeyFile).Placeholder("/etc/ssl/private/site.key").
+		Validate(s.validator(s.KeyFile, func(c *State, v string) { c.KeyFile = v }, "tls.key_file"))
+	b.input(k, "Private key file (PEM)", "The key of that certificate; it stays where it is.", s.KeyFile)
+}

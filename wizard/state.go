@@ -1,0 +1,211 @@
+package wizard
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/rpwizard/rpwizard/answers"
+	"github.com/rpwizard/rpwizard/host"
+	"github.com/rpwizard/rpwizard/profile"
+)
+
+// Restriction choices.
+const (
+	RestrictNone  = "none"
+	RestrictAdmin = "admin"
+	RestrictSite  = "site"
+)
+
+// DNS environment choices, when the provider's variables are missing.
+const (
+	EnvContinue = "continue"
+	EnvOther    = "other"
+	EnvQuit     = "quit"
+)
+
+// State is what the user has answered so far, as the forms edit it
+// (lists are comma- or space-separated text), plus what the wizard found
+// on the host. Answers turns it into the one model, answers.Answers.
+type State struct {
+	App      string
+	Server   string
+	Domain   string
+	Aliases  string
+	Upstream string
+	BasePath string
+
+	Restrict   string // none | admin | site
+	Networks   string
+	AdminPaths string // generic apps only
+
+	TLSMode     string
+	Challenge   string
+	DNSProvider string
+	DNSEnv      string // continue | other | quit, when variables are missing
+	Email       string
+	CertFile    string
+	KeyFile     string
+
+	InstallMissing bool
+
+	// Host and Found are what detection found; Installed lists the servers.
+	Host  *host.Host
+	Found Findings
+	// Accessible: forms run as plain prompts (an empty answer keeps the
+	// shown default).
+	Accessible bool
+	// Providers lists the DNS providers; MissingEnv names a provider's
+	// unset environment variables (package acme, or a fallback).
+	Providers  []string
+	MissingEnv func(provider string) []string
+
+	prevApp            string // the app the upstream default belongs to
+	installMissingFlag bool   // --install-missing was given
+}
+
+// NewState starts the answers from what was found on the host: the app
+// found listening (else JATOS), its address, the installed server.
+func NewState(h *host.Host, found Findings, accessible, installMissing bool) *State {
+	s := &State{Host: h, Found: found, Accessible: accessible, installMissingFlag: installMissing,
+		InstallMissing: installMissing, BasePath: "/", Challenge: "http-01"}
+	s.App = appOrder[0]
+	if len(found.Listeners) > 0 {
+		s.App = found.Listeners[0].App
+	}
+	s.prevApp = s.App
+	s.Upstream = s.upstreamDefault(s.App)
+	s.Server = "nginx"
+	if in := s.installed(); len(in) == 1 {
+		s.Server = in[0]
+	}
+	s.Restrict = restrictChoices(s.App)[0]
+	return s
+}
+
+// installed lists the proxy servers found on the host.
+func (s *State) installed() []string {
+	if s.Host == nil {
+		return nil
+	}
+	return s.Host.Installed
+}
+
+// Answers builds the answers model from the state (not yet validated).
+func (s *State) Answers() *answers.Answers {
+	a := &answers.Answers{
+		App:            s.App,
+		Server:         s.Server,
+		Domain:         strings.TrimSpace(s.Domain),
+		Aliases:        splitList(s.Aliases),
+		Upstream:       strings.TrimSpace(s.Upstream),
+		BasePath:       strings.TrimSpace(s.BasePath),
+		InstallMissing: s.InstallMissing,
+	}
+	if a.BasePath == "/" {
+		a.BasePath = ""
+	}
+	switch s.Restrict {
+	case RestrictAdmin:
+		a.Restrict.AdminNetworks = splitList(s.Networks)
+		if p, _ := profile.Get(s.App); len(p.AdminPaths) == 0 {
+			a.Restrict.AdminPaths = splitList(s.AdminPaths)
+		}
+	case RestrictSite:
+		a.Restrict.SiteNetworks = splitList(s.Networks)
+	}
+	a.TLS.Mode = s.TLSMode
+	switch s.TLSMode {
+	case "acme":
+		a.TLS.Challenge = s.Challenge
+		a.TLS.Email = strings.TrimSpace(s.Email)
+		if s.Challenge == "dns-01" {
+			a.TLS.DNSProvider = s.DNSProvider
+		}
+	case "existing":
+		a.TLS.CertFile = strings.TrimSpace(s.CertFile)
+		a.TLS.KeyFile = strings.TrimSpace(s.KeyFile)
+	}
+	return a
+}
+
+// Validate builds the answers and runs the one validation of rpwizard.
+// The returned answers are normalised, with the defaults filled in.
+func (s *State) Validate() (*answers.Answers, error) {
+	a := s.Answers()
+	if err := a.Validate(s.installed()); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// problem validates the answers as they would be with edit applied and
+// returns the first problem about one of keys (or a key below them), or
+// nil. Problems with questions not yet answered are ignored. An unanswered
+// certificate source counts as "existing files", which allows every name,
+// so that a wildcard domain is judged when the certificate is chosen.
+func (s *State) problem(edit func(*State), keys ...string) error {
+	c := *s
+	if edit != nil {
+		edit(&c)
+	}
+	a := c.Answers()
+	if a.TLS.Mode == "" {
+		a.TLS.Mode = "existing"
+	}
+	err := a.Validate(c.installed())
+	var ve *answers.Error
+	if !errors.As(err, &ve) {
+		return nil
+	}
+	for _, p := range ve.Problems {
+		for _, k := range keys {
+			if keyUnder(p.Key, k) {
+				return fieldError(p)
+			}
+		}
+	}
+	return nil
+}
+
+// validator returns a huh validation function for a text answer: set
+// stores the candidate value in a copy of the state, and the problems of
+// keys are reported. In accessible mode an empty answer means "keep the
+// default", so the default is what gets checked.
+func (s *State) validator(def string, set func(*State, string), keys ...string) func(string) error {
+	return func(v string) error {
+		if s.Accessible && strings.TrimSpace(v) == "" {
+			v = def
+		}
+		return s.problem(func(c *State) { set(c, v) }, keys...)
+	}
+}
+
+// keyUnder reports whether key is k or lies below it ("aliases[1]" under
+// "aliases", "restrict.site_networks[0]" under "restrict").
+func keyUnder(key, k string) bool {
+	if key == k {
+		return true
+	}
+	return strings.HasPrefix(key, k) && (key[len(k)] == '.' || key[len(k)] == '[')
+}
+
+// fieldError phrases a validation problem for one line under a field.
+func fieldError(p *answers.FieldError) error {
+	msg := p.Msg
+	if p.Value != "" && strings.Contains(p.Key, "[") {
+		msg = p.Value + ": " + msg
+	}
+	if p.Allowed != "" {
+		msg += " — " + p.Allowed
+	}
+	return errors.New(msg)
+}
+
+// splitList splits text at commas and white space.
+func splitList(s string) []string {
+	f := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+	if len(f) == 0 {
+		return nil
+	}
+	return f
+}

@@ -1,0 +1,175 @@
+package wizard
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rpwizard/rpwizard/answers"
+	"github.com/rpwizard/rpwizard/certs"
+	"github.com/rpwizard/rpwizard/installer"
+	"github.com/rpwizard/rpwizard/steps"
+)
+
+// Outcome is how a run of the wizard ended.
+type Outcome struct {
+	Status  Status
+	Answers *answers.Answers
+	Result  *steps.Result
+	Err     error
+	SavedTo string
+	// Summary is the result screen as plain text, printed after the
+	// full-screen view closes so that it stays in the terminal.
+	Summary string
+}
+
+// Status is the end state of a run.
+type Status int
+
+const (
+	// Aborted: the user pressed Ctrl+C (or input ended) before applying;
+	// nothing was changed.
+	Aborted Status = iota
+	// Quit: the user chose to quit at the review; nothing was changed.
+	Quit
+	// Applied: the plan was applied.
+	Applied
+	// Failed: applying failed (and was rolled back, see Err).
+	Failed
+)
+
+// report is what the progress of a run collected for the summary.
+type report struct {
+	prep        *Prepared
+	res         *steps.Result
+	err         error
+	interrupted bool
+	failedStep  string
+	selftest    []string // the self-test step's lines
+}
+
+// summaryText is the result screen: what is served where, the self-test,
+// the certificate and its renewal, backups and undo.
+func summaryText(r report, st Styles, now time.Time) string {
+	var b strings.Builder
+	a := r.prep.Answers
+	url := "https://" + a.Domain + a.BasePath
+	if r.err != nil {
+		fmt.Fprintf(&b, "%s %s\n", st.Fail.Render("✗ Failed"), firstLine(r.err.Error()))
+		switch {
+		case errors.Is(r.err, steps.ErrRolledBack) && r.interrupted:
+			b.WriteString("↺ Stopped by you (ctrl+c): every change was rolled back; the host is as before.\n")
+		case errors.Is(r.err, steps.ErrRolledBack):
+			b.WriteString("↺ Every change was rolled back; the host is as it was before this run.\n")
+		default:
+			b.WriteString("The log above shows what happened; see the backups below.\n")
+		}
+		if r.failedStep != "" {
+			fmt.Fprintf(&b, "The failing step was %q; its full log is on the progress screen.\n", r.failedStep)
+		}
+	} else {
+		fmt.Fprintf(&b, "%s %s is served at %s by %s\n", st.OK.Render("✓"), a.Profile().Title, url, a.Server)
+		fmt.Fprintf(&b, "  proxying to %s", a.Upstream)
+		if r.res != nil && !r.res.Reloaded {
+			b.WriteString("; nothing changed, so the server was not reloaded")
+		}
+		b.WriteString("\n")
+	}
+	if len(r.selftest) > 0 {
+		fmt.Fprintf(&b, "\n%s\n", st.Section.Render("Self-test"))
+		for _, l := range r.selftest {
+			b.WriteString("  " + l + "\n")
+		}
+	} else if r.err == nil && !a.SelfTestOn() {
+		b.WriteString("\nSelf-test: off (selftest: false)\n")
+	}
+	if r.err == nil {
+		fmt.Fprintf(&b, "\n%s\n", st.Section.Render("Certificate"))
+		b.WriteString(certText(r.prep, now))
+	}
+	if r.res != nil && r.res.BackupDir != "" {
+		fmt.Fprintf(&b, "\n%s\n", st.Section.Render("Backups and undo"))
+		b.WriteString(undoText(r.prep, r.res.BackupDir))
+	}
+	if r.err == nil {
+		for _, n := range a.Profile().Notes {
+			fmt.Fprintf(&b, "\nnote: %s\n", n)
+		}
+	}
+	return b.String()
+}
+
+// certText says what certificate is served, until when, and how it is
+// renewed.
+func certText(p *Prepared, now time.Time) string {
+	var b strings.Builder
+	a := p.Answers
+	cert, key := p.Env.CertPaths()
+	info, err := certs.Load(cert, key)
+	if err != nil {
+		fmt.Fprintf(&b, "  %s (cannot read it: %v)\n", cert, err)
+	} else {
+		kind := "issued by " + info.Leaf.Issuer.String()
+		if info.SelfSigned {
+			kind = "self-signed"
+		}
+		days := int(info.Leaf.NotAfter.Sub(now).Hours() / 24)
+		fmt.Fprintf(&b, "  %s, %s, valid until %s (%d days)\n", cert, kind, info.Leaf.NotAfter.Format("2006-01-02"), days)
+	}
+	switch a.TLS.Mode {
+	case "self-signed":
+		b.WriteString("  renewal: run `sudo rpwizard --answers FILE` again within the year;\n" +
+			"  it replaces the certificate when fewer than 30 days are left.\n")
+	case "existing":
+		b.WriteString("  renewal: yours — renew the files where they are, then reload " + a.Server + ".\n")
+	case "acme":
+		b.WriteString("  renewal: `rpwizard renew` renews it when due and reloads " + a.Server + ".\n")
+		for _, s := range p.Plan.Steps {
+			if s.Name != "renewal" {
+				continue
+			}
+			for _, c := range s.Changes {
+				b.WriteString("    " + c.Describe() + "\n")
+			}
+		}
+	}
+	return b.String()
+}
+
+// undoText says where the old files are and how to go back.
+func undoText(p *Prepared, backupDir string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  previous files: %s\n", backupDir)
+	var added, changed []string
+	for _, s := range p.Plan.Steps {
+		for _, c := range s.Changes {
+			if !c.Touches() || c.Kind == installer.Mkdir {
+				continue
+			}
+			if p.Existed[c.Path] {
+				changed = append(changed, c.Path)
+			} else {
+				added = append(added, c.Path)
+			}
+		}
+	}
+	b.WriteString("  to undo:\n")
+	if len(added) > 0 {
+		b.WriteString("    rm " + strings.Join(added, " \\\n       ") + "\n")
+	}
+	if len(changed) > 0 {
+		b.WriteString("    copy back from the backup (journal.json there lists each file):\n")
+		for _, c := range changed {
+			b.WriteString("      " + c + "\n")
+		}
+	}
+	srv := p.Env.Server
+	fmt.Fprintf(&b, "    %s && %s\n", strings.Join(srv.TestCommand(), " "), strings.Join(srv.ReloadCommand(), " "))
+	return b.String()
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
