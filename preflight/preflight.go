@@ -1,0 +1,145 @@
+// Package preflight checks a host before rpwizard changes anything: root,
+// platform, the proxy server (installed, version, modules), ports 80/443,
+// SELinux, the firewall, an existing config for the same name, DNS, the
+// upstream app and nginx's connection limits.
+//
+// Each check is a function of an Input, gathered once (Gather), and
+// returns Findings: a result that passed, a warning that does not stop the
+// run, or a refusal that stops it before anything is touched, each with
+// the command that fixes it. A fix the user consented to (install_missing,
+// take_over, expected_websockets) comes back as planned installer.Changes;
+// the checks themselves never write.
+package preflight
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+
+	"github.com/rpwizard/rpwizard/answers"
+	"github.com/rpwizard/rpwizard/host"
+	"github.com/rpwizard/rpwizard/installer"
+)
+
+// Severity says what a finding means for the run.
+type Severity int
+
+const (
+	// OK: the check passed; Msg says what was found.
+	OK Severity = iota
+	// Skip: the check could not be decided here (a fake root, no root).
+	Skip
+	// Warn: a problem that does not stop the run.
+	Warn
+	// Block: the run stops before anything is touched.
+	Block
+)
+
+func (s Severity) String() string {
+	return [...]string{"ok", "skip", "warn", "refused"}[s]
+}
+
+// Finding is the result of one check.
+type Finding struct {
+	Check    string
+	Severity Severity
+	Msg      string
+	// Fix says what to do (a command where there is one).
+	Fix string
+	// Changes are consented fixes, planned (never applied) by the check.
+	Changes []installer.Change
+	// Installs lists the servers that Changes install.
+	Installs []string
+}
+
+func (f Finding) String() string {
+	s := f.Check + ": " + f.Msg
+	if f.Fix != "" {
+		s += " (fix: " + f.Fix + ")"
+	}
+	return s
+}
+
+// Input is everything the checks look at.
+type Input struct {
+	Answers *answers.Answers
+	Host    *host.Host
+	// ApacheModules are the modules the site needs (from the steps).
+	ApacheModules []string
+	Euid          int
+	NumCPU        int
+	// Live: the facts below describe this machine (root "/"). On a fake
+	// root they are empty and the checks that need them are skipped.
+	Live      bool
+	Listeners []Listener
+	// LocalAddrs are the addresses of this host's interfaces.
+	LocalAddrs []netip.Addr
+	// Lookup resolves a name (nil: DNS checks are skipped).
+	Lookup func(ctx context.Context, name string) ([]netip.Addr, error)
+	// Dial connects to a local TCP address (nil: not tried).
+	Dial     func(ctx context.Context, addr string) error
+	Firewall Firewall
+}
+
+// Check is one preflight check.
+type Check struct {
+	Name string
+	Run  func(ctx context.Context, in *Input) []Finding
+}
+
+// Checks returns the checks in the order they run: what decides whether
+// rpwizard can work at all first, then what would break the new site.
+func Checks() []Check {
+	return []Check{
+		{"root", checkRoot},
+		{"platform", checkPlatform},
+		{"server", checkServer},
+		{"server version", checkVersion},
+		{"apache modules", checkModules},
+		{"ports", checkPorts},
+		{"selinux", checkSELinux},
+		{"firewall", checkFirewall},
+		{"existing config", checkSites},
+		{"dns", checkDNS},
+		{"upstream", checkUpstream},
+		{"connections", checkConnections},
+	}
+}
+
+// Run runs every check and returns all findings, in order.
+func Run(ctx context.Context, in *Input) []Finding {
+	var out []Finding
+	for _, c := range Checks() {
+		for _, f := range c.Run(ctx, in) {
+			if f.Check == "" {
+				f.Check = c.Name
+			}
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// one is a single finding of the running check.
+func one(sev Severity, msg, fix string) []Finding {
+	return []Finding{{Severity: sev, Msg: msg, Fix: fix}}
+}
+
+// serverTitle is how messages name a server.
+func serverTitle(s string) string {
+	if s == "apache" {
+		return "Apache"
+	}
+	return s
+}
+
+// andList joins "a", "a and b", "a, b and c".
+func andList(items []string) string {
+	switch len(items) {
+	case 0:
+		return ""
+	case 1:
+		return items[0]
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+}

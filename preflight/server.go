@@ -1,0 +1,257 @@
+package preflight
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/rpwizard/rpwizard/host"
+	"github.com/rpwizard/rpwizard/installer"
+)
+
+func checkRoot(ctx context.Context, in *Input) []Finding {
+	if in.Host.Fake() {
+		return one(Skip, "not checked on a fake root", "")
+	}
+	if in.Euid == 0 {
+		return one(OK, "running as root", "")
+	}
+	return one(Warn, "not running as root: the plan can be shown, but applying it needs root, and the programs holding ports cannot always be named",
+		"run it with sudo: sudo rpwizard --answers FILE")
+}
+
+// minRelease is the oldest release of each distribution rpwizard is
+// tested on (major version).
+var minRelease = map[string]int{"debian": 11, "ubuntu": 20, "rhel": 8, "rocky": 8, "almalinux": 8, "centos": 8, "ol": 8, "fedora": 38}
+
+func checkPlatform(ctx context.Context, in *Input) []Finding {
+	h := in.Host
+	l := h.Layout
+	name := h.OS.PrettyName
+	if name == "" {
+		name = strings.TrimSpace(h.OS.ID + " " + h.OS.VersionID)
+	}
+	if _, ok := host.PlatformFor(h.OS); l.Platform == "" || (!ok && h.OS.ID != "") {
+		var names []string
+		for _, p := range host.Platforms {
+			names = append(names, p.Title)
+		}
+		return one(Block, fmt.Sprintf("unsupported platform %q (%s)", h.OS.ID, name),
+			"rpwizard knows "+andList(names)+"; on another system, write the proxy config by hand")
+	}
+	server := in.Answers.Server
+	var sites string
+	switch {
+	case l.SitesLinked(server) && server == "apache":
+		sites = "sites-available → sites-enabled, a2enmod"
+	case l.SitesLinked(server):
+		sites = "sites-available → sites-enabled"
+	case server == "apache":
+		sites = shortPath(l, l.ApacheEnabled) + ", modules in " + shortPath(l, l.ApacheModulesD)
+	default:
+		sites = shortPath(l, l.NginxEnabled)
+	}
+	desc := fmt.Sprintf("%s: %s layout (%s; %s; service %s)", name, l.Platform, l.PackageManager[0], sites, l.Service(server))
+	if !h.Systemd {
+		desc += "; no systemd: the server is controlled by its own commands"
+	}
+	if min, ok := minRelease[h.OS.ID]; ok {
+		major, err := strconv.Atoi(strings.SplitN(h.OS.VersionID, ".", 2)[0])
+		if err == nil && major < min {
+			return one(Warn, fmt.Sprintf("%s is older than the releases rpwizard is tested on (Debian 11+, Ubuntu 20.04+, RHEL/Rocky/Alma 8+, Fedora 38+)", name),
+				"upgrade the system, or read the --dry-run plan carefully before applying it")
+		}
+	}
+	return one(OK, desc, "")
+}
+
+// shortPath shows a layout path without the fake root.
+func shortPath(l host.Layout, p string) string {
+	if l.Root == "/" || l.Root == "" {
+		return p
+	}
+	if rel, err := filepath.Rel(l.Root, p); err == nil {
+		return "/" + rel
+	}
+	return p
+}
+
+// consentHint tells how to let rpwizard apply a fix itself.
+const consentHint = "install_missing: true in the answers (or --install-missing)"
+
+// installChanges plans the install of pkgs (after fetching the package
+// lists when there are none), undone by removing them on rollback.
+func installChanges(in *Input, why string, pkgs ...string) []installer.Change {
+	l := in.Host.Layout
+	var changes []installer.Change
+	if refresh := l.RefreshCommand(); refresh != nil && !hasPackageLists(l) {
+		changes = append(changes, installer.Change{Kind: installer.Run, Argv: refresh, Why: "fetch the package lists (there are none)"})
+	}
+	return append(changes, installer.Change{Kind: installer.Run, Argv: l.InstallCommand(pkgs...), Undo: l.RemoveCommand(pkgs...), Why: why})
+}
+
+func hasPackageLists(l host.Layout) bool {
+	if l.PackageLists == "" {
+		return true
+	}
+	m, _ := filepath.Glob(filepath.Join(l.PackageLists, "*_Packages*"))
+	return len(m) > 0
+}
+
+func checkServer(ctx context.Context, in *Input) []Finding {
+	a, h := in.Answers, in.Host
+	s := a.Server
+	if h.Has(s) {
+		v := h.Versions[s]
+		if v == "" {
+			v = "(version unknown)"
+		}
+		return one(OK, fmt.Sprintf("%s %s is installed (%s)", serverTitle(s), v, h.Layout.Binary(s)), "")
+	}
+	pkgs := h.Layout.ServerPackages(s)
+	if !a.InstallMissing {
+		return one(Block, fmt.Sprintf("%s is not installed (%s not found)", serverTitle(s), h.Layout.Binary(s)),
+			"install it: "+strings.Join(h.Layout.PackageManager[:2], " ")+" "+strings.Join(pkgs, " ")+" — or let rpwizard install it: "+consentHint)
+	}
+	return []Finding{{Severity: OK, Msg: fmt.Sprintf("%s is not installed: rpwizard installs %s (install_missing)", serverTitle(s), strings.Join(pkgs, " ")),
+		Changes:  installChanges(in, "install "+strings.Join(pkgs, " ")+" (install_missing)", pkgs...),
+		Installs: []string{s}}}
+}
+
+// Server versions that rpwizard's templates need.
+const (
+	nginxMin      = "1.15.3" // keepalive_requests in upstream blocks
+	nginxHTTP2On  = "1.25.1" // "http2 on;" instead of "listen … http2"
+	apacheMin     = "2.4.0"
+	apacheUpgrade = "2.4.47" // ProxyPass … upgrade=websocket
+)
+
+func checkVersion(ctx context.Context, in *Input) []Finding {
+	s := in.Answers.Server
+	h := in.Host
+	v, src := h.Versions[s], ""
+	if !h.Has(s) {
+		pkgs := h.Layout.ServerPackages(s)
+		v, src = h.CandidateVersion(ctx, pkgs[0]), " (the version the package manager would install)"
+	}
+	if v == "" {
+		return one(Skip, serverTitle(s)+" version unknown: not checked", "")
+	}
+	return versionFindings(s, v, src, h.Layout.Platform)
+}
+
+// versionFindings judges a server version.
+func versionFindings(server, v, src, platform string) []Finding {
+	if server == "apache" {
+		switch {
+		case !host.AtLeast(v, apacheMin):
+			return one(Block, fmt.Sprintf("Apache %s%s cannot proxy WebSockets (Apache 2.4 or later is needed)", v, src),
+				"upgrade Apache to 2.4.47 or later, or choose server: nginx")
+		case !host.AtLeast(v, apacheUpgrade):
+			return one(Block, fmt.Sprintf("Apache %s%s is older than 2.4.47: rpwizard's config proxies WebSockets with `ProxyPass … upgrade=websocket`, which Apache learned in 2.4.47", v, src),
+				"upgrade Apache to 2.4.47 or later (Ubuntu 20.04 ships 2.4.41: use Ubuntu 22.04 or later), or choose server: nginx")
+		}
+		return one(OK, fmt.Sprintf("Apache %s%s: WebSockets through mod_proxy_http (upgrade=websocket)", v, src), "")
+	}
+	if !host.AtLeast(v, nginxMin) {
+		fix := "install nginx 1.18 or later"
+		if platform == "rhel" {
+			fix = "install a newer nginx module stream: dnf module reset nginx && dnf module enable nginx:1.24 && dnf install nginx"
+		}
+		return one(Block, fmt.Sprintf("nginx %s%s is too old for rpwizard's config (it needs %s or later: keepalive_requests in upstream blocks)", v, src, nginxMin), fix)
+	}
+	syntax := "`listen 443 ssl http2` (nginx before 1.25.1)"
+	if host.AtLeast(v, nginxHTTP2On) {
+		syntax = "`http2 on;` (nginx 1.25.1 or later)"
+	}
+	return one(OK, fmt.Sprintf("nginx %s%s: WebSockets supported; HTTP/2 written as %s", v, src, syntax), "")
+}
+
+func checkModules(ctx context.Context, in *Input) []Finding {
+	a, h := in.Answers, in.Host
+	if a.Server != "apache" {
+		return nil
+	}
+	l := h.Layout
+	if !h.Has("apache") {
+		return one(OK, "modules come with "+strings.Join(l.ServerPackages("apache"), " "), "")
+	}
+	loaded := l.ApacheLoaded()
+	var missing, notLoaded []string
+	pkgs := map[string][]string{} // package → its missing modules
+	var pkgOrder []string
+	for _, m := range in.ApacheModules {
+		if !l.ApacheAvailableModule(m) {
+			missing = append(missing, m)
+			p := l.ApacheModulePackage(m)
+			if pkgs[p] == nil {
+				pkgOrder = append(pkgOrder, p)
+			}
+			pkgs[p] = append(pkgs[p], m)
+			continue
+		}
+		if !loaded[m] {
+			notLoaded = append(notLoaded, m)
+		}
+	}
+	var out []Finding
+	if len(missing) > 0 {
+		// Modules of their own package can be installed; the others
+		// belong to the server's package, which is broken.
+		var installable []string
+		for _, p := range pkgOrder {
+			if p != l.ApachePackage {
+				installable = append(installable, p)
+			}
+		}
+		switch {
+		case len(installable) < len(pkgOrder):
+			where := l.ApacheModsAvail
+			if where == "" {
+				where = l.ApacheModulesDir
+			}
+			out = append(out, Finding{Severity: Block, Msg: fmt.Sprintf("Apache modules %s are missing from %s", strings.Join(pkgs[l.ApachePackage], ", "), shortPath(l, where)),
+				Fix: "reinstall Apache: " + strings.Join(l.PackageManager[:2], " ") + " --reinstall " + apacheBinPackage(l)})
+		case a.InstallMissing:
+			out = append(out, Finding{Severity: OK, Msg: fmt.Sprintf("Apache modules %s are not installed: rpwizard installs %s (install_missing)", strings.Join(missing, ", "), strings.Join(installable, " ")),
+				Changes: installChanges(in, "install "+strings.Join(installable, " ")+" (install_missing)", installable...)})
+		case len(missing) == 1 && missing[0] == "http2":
+			out = append(out, Finding{Severity: Warn, Msg: "Apache module http2 is not installed: the site is served over HTTP/1.1 only",
+				Fix: "install it: " + strings.Join(l.PackageManager[:2], " ") + " " + l.ApacheModulePackage("http2") + " — or " + consentHint})
+		default:
+			out = append(out, Finding{Severity: Block, Msg: fmt.Sprintf("Apache modules %s are not installed", strings.Join(missing, ", ")),
+				Fix: "install them: " + strings.Join(l.PackageManager[:2], " ") + " " + strings.Join(installable, " ") + " — or let rpwizard install them: " + consentHint})
+		}
+	}
+	switch {
+	case len(notLoaded) == 0:
+		out = append(out, Finding{Severity: OK, Msg: "needed modules are loaded: " + strings.Join(in.ApacheModules, ", ")})
+	case l.ApacheModsAvail != "":
+		out = append(out, Finding{Severity: OK, Msg: "modules to enable (a2enmod): " + strings.Join(notLoaded, ", ")})
+	default:
+		var lines []string
+		for _, m := range notLoaded {
+			lines = append(lines, l.ApacheLoadModule(m))
+		}
+		out = append(out, Finding{Severity: Warn, Msg: fmt.Sprintf("Apache does not load %s (%s)", strings.Join(notLoaded, ", "), shortPath(l, l.ApacheModulesD)),
+			Fix: "add to " + shortPath(l, l.ApacheModuleConf) + ": " + strings.Join(lines, "; ")})
+	}
+	return out
+}
+
+// apacheBinPackage is the package holding Apache's standard modules.
+func apacheBinPackage(l host.Layout) string {
+	if l.Platform == "debian" {
+		return "apache2-bin"
+	}
+	return l.ApachePackage
+}
+
+// exists reports whether path exists (without following a last link).
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
