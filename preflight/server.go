@@ -180,7 +180,7 @@ func checkModules(ctx context.Context, in *Input) []Finding {
 		return one(OK, "modules come with "+strings.Join(l.ServerPackages("apache"), " "), "")
 	}
 	loaded := l.ApacheLoaded()
-	var missing, notLoaded []string
+	var missing, present, notLoaded []string
 	pkgs := map[string][]string{} // package → its missing modules
 	var pkgOrder []string
 	for _, m := range in.ApacheModules {
@@ -193,6 +193,7 @@ func checkModules(ctx context.Context, in *Input) []Finding {
 			pkgs[p] = append(pkgs[p], m)
 			continue
 		}
+		present = append(present, m)
 		if !loaded[m] {
 			notLoaded = append(notLoaded, m)
 		}
@@ -228,7 +229,7 @@ func checkModules(ctx context.Context, in *Input) []Finding {
 	}
 	switch {
 	case len(notLoaded) == 0:
-		out = append(out, Finding{Severity: OK, Msg: "needed modules are loaded: " + strings.Join(in.ApacheModules, ", ")})
+		out = append(out, Finding{Severity: OK, Msg: "needed modules are loaded: " + strings.Join(present, ", ")})
 	case l.ApacheModsAvail != "":
 		out = append(out, Finding{Severity: OK, Msg: "modules to enable (a2enmod): " + strings.Join(notLoaded, ", ")})
 	default:
