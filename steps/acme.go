@@ -2,8 +2,115 @@ package steps
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
+	"github.com/rpwizard/rpwizard/acme"
+	"github.com/rpwizard/rpwizard/certs"
 	"github.com/rpwizard/rpwizard/installer"
 )
 
-func planACME(ctx context.Context, e *Env) ([]installer.Change, error) { return nil, nil }
+// ACMERequest is the certificate order of the answers. The EAB HMAC key
+// comes from RPWIZARD_EAB_HMAC or the root-only tls.eab_hmac_file; extra
+// resolvers for the DNS-01 propagation check (split-horizon DNS) from
+// RPWIZARD_DNS_RESOLVERS (comma-separated host[:port]).
+func (e *Env) ACMERequest() (acme.Request, error) {
+	a := e.Answers
+	t := a.TLS
+	hmac := os.Getenv("RPWIZARD_EAB_HMAC")
+	if t.EABHMACFile != "" {
+		data, err := os.ReadFile(t.EABHMACFile)
+		if err != nil {
+			return acme.Request{}, fmt.Errorf("tls.eab_hmac_file: %w", err)
+		}
+		hmac = strings.TrimSpace(string(data))
+	}
+	if t.EABKID != "" && hmac == "" {
+		return acme.Request{}, &RefusedError{Check: "tls.eab_kid", Msg: "an external account binding key id is set but no HMAC key",
+			Fix: "export RPWIZARD_EAB_HMAC=<key from your CA>, or put it in a root-only file named by tls.eab_hmac_file"}
+	}
+	var resolvers []string
+	if r := os.Getenv("RPWIZARD_DNS_RESOLVERS"); r != "" {
+		resolvers = strings.Split(r, ",")
+	}
+	return acme.Request{
+		Domains: a.Names(), Email: t.Email, Directory: t.Directory, CABundle: t.CABundle,
+		Challenge: t.Challenge, Webroot: e.Host.Layout.Webroot, DNSProvider: t.DNSProvider,
+		DNSResolvers: resolvers, KeyType: t.KeyType, EABKID: t.EABKID, EABHMAC: hmac,
+		StateDir: filepath.Join(e.Host.Layout.ConfigDir, "acme"), Log: e.Log,
+	}, nil
+}
+
+// acmeNeeded reports whether the certificate on disk must be ordered:
+// missing, self-signed (the placeholder), not covering every name, or with
+// less than a third of its lifetime left.
+func (e *Env) acmeNeeded() bool {
+	info := e.currentCert()
+	if info == nil || info.SelfSigned {
+		return true
+	}
+	life := info.Leaf.NotAfter.Sub(info.Leaf.NotBefore)
+	return info.Usable(e.Answers.Names(), e.Now(), life/3) != nil
+}
+
+// beforeServer: standalone challenges need ports 80/443 themselves, so
+// they run before the server is (re)loaded; webroot and DNS-01 run after,
+// while the new port-80 config serves the challenge path.
+func (e *Env) acmeBeforeServer() bool {
+	c := e.Answers.TLS.Challenge
+	return c == acme.ChallengeHTTP01Standalone || c == acme.ChallengeTLSALPN01
+}
+
+func planACMEBefore(ctx context.Context, e *Env) ([]installer.Change, error) {
+	if e.Answers.TLS.Mode != "acme" || !e.acmeBeforeServer() {
+		return nil, nil
+	}
+	return e.planObtain()
+}
+
+func planACME(ctx context.Context, e *Env) ([]installer.Change, error) {
+	if e.Answers.TLS.Mode != "acme" || e.acmeBeforeServer() {
+		return nil, nil
+	}
+	return e.planObtain()
+}
+
+func (e *Env) planObtain() ([]installer.Change, error) {
+	if !e.acmeNeeded() {
+		return nil, nil
+	}
+	req, err := e.ACMERequest()
+	if err != nil {
+		return nil, err
+	}
+	if req.Challenge == acme.ChallengeDNS01 {
+		if missing := acme.MissingEnv(req.DNSProvider); len(missing) > 0 {
+			return nil, &RefusedError{Check: "tls.dns_provider", Msg: fmt.Sprintf("DNS provider %s needs %s in the environment", req.DNSProvider, strings.Join(missing, ", ")),
+				Fix: "export them (or the *_FILE variants lego documents) before running rpwizard"}
+		}
+	}
+	why := fmt.Sprintf("obtain a certificate for %s from %s (%s)", strings.Join(req.Domains, ", "), e.Answers.TLS.Directory, req.Challenge)
+	return []installer.Change{{Kind: installer.Action, Why: why, Do: func(ctx context.Context, tx *installer.Tx) error {
+		start := time.Now()
+		cert, err := acme.Obtain(ctx, req)
+		if err != nil {
+			return err
+		}
+		e.emit(Event{Step: "ACME certificate", Kind: StepLog, Msg: fmt.Sprintf("certificate issued in %s, valid until %s", time.Since(start).Round(time.Millisecond), cert.Leaf.NotAfter.Format("2006-01-02"))})
+		return e.InstallCert(ctx, tx, certs.Pair{CertPEM: cert.CertPEM, KeyPEM: cert.KeyPEM}, "certificate from the CA")
+	}}}, nil
+}
+
+// InstallCert writes a certificate pair through the transaction and
+// reloads the server so that it serves it.
+func (e *Env) InstallCert(ctx context.Context, tx *installer.Tx, p certs.Pair, why string) error {
+	for _, c := range e.CertChanges(p, why) {
+		if err := tx.Apply(ctx, c); err != nil {
+			return err
+		}
+	}
+	return tx.Reload(ctx)
+}

@@ -36,6 +36,11 @@ func (e *Env) EnabledLink() string {
 	return filepath.Join(dir, "rpwizard-"+e.Answers.SiteName()+".conf")
 }
 
+// SavedAnswers is where the answers of the site are kept (root only).
+func (e *Env) SavedAnswers() string {
+	return filepath.Join(e.Host.Layout.ConfigDir, "sites", e.Answers.SiteName()+".yaml")
+}
+
 // SharedFile is the nginx file shared by all rpwizard sites.
 func (e *Env) SharedFile() string { return filepath.Join(e.Host.Layout.NginxConfD, "rpwizard.conf") }
 
@@ -99,6 +104,12 @@ func planSiteConfig(ctx context.Context, e *Env) ([]installer.Change, error) {
 	}
 	changes = append(changes, installer.Change{Kind: installer.WriteFile, Path: e.SiteFile(), Data: data, Mode: 0o644,
 		Why: e.Answers.Profile().Title + " site"})
+	saved, err := e.Answers.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	changes = append(changes, installer.Change{Kind: installer.WriteFile, Path: e.SavedAnswers(), Data: saved, Mode: 0o600,
+		Why: "the answers of this site, for rpwizard renew and selftest"})
 	return changes, nil
 }
 

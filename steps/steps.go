@@ -108,6 +108,7 @@ func All() []Step {
 		{Name: "certificate", Plan: planCertificate},
 		{Name: "site config", Plan: planSiteConfig},
 		{Name: "enable", Plan: planEnable},
+		{Name: "ACME certificate", Plan: planACMEBefore},
 		{Name: "config test and reload", Plan: planReload},
 		{Name: "ACME certificate", Plan: planACME},
 		{Name: "renewal", Plan: planRenewal},
@@ -156,6 +157,11 @@ type Result struct {
 // reloaded; the returned error then says so.
 func Apply(ctx context.Context, e *Env, plan *installer.Plan) (*Result, error) {
 	logf := func(s string) { e.emit(Event{Kind: StepLog, Msg: s}) }
+	// The configuration directory is created outside the journal, so that
+	// a rollback never takes the ACME account with it.
+	if err := os.MkdirAll(e.Host.Layout.ConfigDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", e.Host.Layout.ConfigDir, err)
+	}
 	tx, err := installer.Begin(ctx, e.Host.Layout.StateDir, e.Server, logf)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,151 @@
+package integration
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rpwizard/rpwizard/internal/testenv"
+	"github.com/rpwizard/rpwizard/internal/testpebble"
+)
+
+// pebble starts a real ACME CA validating on ports 80/443 of 127.0.0.1,
+// and a CA bundle that trusts both its ACME listener and its issuing root
+// (as an institution's bundle would).
+func pebble(t *testing.T, o testpebble.Options) (*testpebble.CA, string) {
+	t.Helper()
+	if o.HTTPPort == 0 {
+		o.HTTPPort, o.TLSPort = 80, 443
+	}
+	ca, err := testpebble.Start(t.TempDir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ca.Stop)
+	a, _ := os.ReadFile(ca.ListenerRoot)
+	b, _ := os.ReadFile(ca.RootFile)
+	bundle := filepath.Join(t.TempDir(), "bundle.pem")
+	os.WriteFile(bundle, append(a, b...), 0o644)
+	return ca, bundle
+}
+
+// served returns the certificate chain the server presents for name.
+func served(t *testing.T, name string) []*x509.Certificate {
+	t.Helper()
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", "127.0.0.1:443",
+		&tls.Config{ServerName: name, InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("TLS to %s: %v", name, err)
+	}
+	defer c.Close()
+	return c.ConnectionState().PeerCertificates
+}
+
+func verifyIssuedBy(t *testing.T, chain []*x509.Certificate, rootFile string, names ...string) {
+	t.Helper()
+	roots := x509.NewCertPool()
+	data, _ := os.ReadFile(rootFile)
+	roots.AppendCertsFromPEM(data)
+	inter := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		inter.AddCert(c)
+	}
+	for _, n := range names {
+		if _, err := chain[0].Verify(x509.VerifyOptions{DNSName: n, Roots: roots, Intermediates: inter}); err != nil {
+			t.Errorf("served certificate for %s does not chain to the CA's root: %v", n, err)
+		}
+	}
+}
+
+func acmeAnswers(server, directory, bundle string) string {
+	return fmt.Sprintf(`app: jatos
+server: %s
+domain: jatos.test
+aliases: [www.jatos.test]
+tls:
+  mode: acme
+  email: it@example.org
+  directory: %s
+  ca_bundle: %s
+`, server, directory, bundle)
+}
+
+// TestACMEWebroot obtains a certificate by HTTP-01 through the webroot
+// that the freshly configured server serves on port 80, for nginx and
+// Apache; a second apply does not ask the CA again.
+func TestACMEWebroot(t *testing.T) {
+	for _, server := range []string{"nginx", "apache"} {
+		t.Run(server, func(t *testing.T) {
+			ownHost(t)
+			backend(t, "127.0.0.1:9000")
+			ca, bundle := pebble(t, testpebble.Options{})
+			answers := acmeAnswers(server, ca.DirectoryURL, bundle)
+			r := mustApply(t, answers)
+			verifyIssuedBy(t, served(t, "jatos.test"), ca.RootFile, "jatos.test", "www.jatos.test")
+			for _, f := range []string{"/etc/rpwizard/certs/jatos.test/privkey.pem"} {
+				if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+					t.Errorf("%s: %v, want mode 0600", f, fi.Mode())
+				}
+			}
+			keys, _ := filepath.Glob("/etc/rpwizard/acme/accounts/*/*/keys/*.key")
+			if len(keys) != 1 {
+				t.Fatalf("account keys: %v", keys)
+			}
+			if fi, _ := os.Stat(keys[0]); fi.Mode().Perm() != 0o600 {
+				t.Errorf("account key mode %v, want 0600", fi.Mode())
+			}
+			if !strings.Contains(r.stdout, "self-test") {
+				t.Errorf("no self-test in the output:\n%s", r.stdout)
+			}
+			orders := ca.Orders()
+			if orders == 0 {
+				t.Fatalf("Pebble saw no order; log:\n%s", ca.Logs())
+			}
+			r = mustApply(t, answers)
+			if !strings.Contains(r.stdout, "no changes") || ca.Orders() != orders {
+				t.Errorf("second apply: %d orders (was %d)\n%s", ca.Orders(), orders, r.stdout)
+			}
+		})
+	}
+}
+
+// TestACMEFailureKeepsOldSite: when the CA cannot validate (port 80 is
+// answered by something else), the site keeps serving its previous config
+// and certificate, rpwizard exits 1 and names the cause.
+func TestACMEFailureKeepsOldSite(t *testing.T) {
+	ownHost(t)
+	backend(t, "127.0.0.1:9000")
+	mustApply(t, "app: jatos\nserver: nginx\ndomain: jatos.test\ntls: {mode: self-signed}\n")
+	oldSerial := served(t, "jatos.test")[0].SerialNumber
+	// The CA validates on a port where another program answers 404.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.NotFoundHandler()}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	ca, bundle := pebble(t, testpebble.Options{HTTPPort: ln.Addr().(*net.TCPAddr).Port, TLSPort: 1})
+	before := testenv.TreeHash(t, "/etc/nginx", "/etc/apache2", "/etc/rpwizard/certs", "/etc/rpwizard/sites")
+	r := apply(t, strings.Replace(acmeAnswers("nginx", ca.DirectoryURL, bundle), "aliases: [www.jatos.test]\n", "", 1))
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "port 80") {
+		t.Errorf("the message does not name the cause:\n%s", r.stderr)
+	}
+	if after := testenv.TreeHash(t, "/etc/nginx", "/etc/apache2", "/etc/rpwizard/certs", "/etc/rpwizard/sites"); after != before {
+		t.Error("files differ after the failed ACME run")
+	}
+	if got := served(t, "jatos.test")[0].SerialNumber; got.Cmp(oldSerial) != 0 {
+		t.Errorf("served certificate changed: %v, was %v", got, oldSerial)
+	}
+	echo(t, client(t, "jatos.test"), "https://jatos.test/still/serving")
+}
