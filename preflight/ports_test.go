@@ -52,7 +52,6 @@ func fakeProc(t *testing.T, tcp string, procs map[int][3]string) string {
 	return root
 }
 
-
 func TestReadListeners(t *testing.T) {
 	tcp := "header\n   0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 111 1\n" +
 		"   1: 00000000:01BB 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 222 1\n" +

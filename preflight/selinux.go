@@ -63,11 +63,11 @@ func checkSELinux(ctx context.Context, in *Input) []Finding {
 		cmds = append(cmds, []string{"semanage", "port", op, "-t", "http_port_t", "-p", "tcp", port})
 		undos = append(undos, undo)
 		why = append(why, "label the upstream port "+port+" http_port_t")
-		label := "not labelled"
+		label := "not labelled http_port_t"
 		if len(portTypes) > 0 {
-			label = "labelled " + strings.Join(portTypes, ", ")
+			label = "labelled " + strings.Join(portTypes, ", ") + ", not http_port_t"
 		}
-		problems = append(problems, fmt.Sprintf("port %s is %s, not http_port_t", port, label))
+		problems = append(problems, fmt.Sprintf("port %s is %s", port, label))
 		needSemanage = !exists(filepath.Join(in.Host.Layout.Root, "usr/sbin/semanage"))
 	}
 	if len(cmds) == 0 {
