@@ -2,6 +2,7 @@ package wizard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -38,7 +39,7 @@ type accessibleRun struct {
 // runAccessible runs the wizard in huh's accessible mode.
 func runAccessible(ctx context.Context, cfg *Config) Outcome {
 	r := &accessibleRun{ctx: ctx, cfg: cfg, w: &syncWriter{w: cfg.Out}, lr: newLineReader(cfg.In),
-		st: NewStyles(true), flow: newFlow(), s: cfg.newState()}
+		st: Styles{}, flow: newFlow(), s: cfg.newState()}
 	return r.run()
 }
 
@@ -84,7 +85,7 @@ func (r *accessibleRun) questions(i int) int {
 		b := &fields{accessible: true}
 		p.build(r.s, b)
 		if err := r.ask(b.list); err != nil {
-			r.err = err
+			r.err = inputErr(err)
 			return -2
 		}
 		i = r.flow.done(r.s, i)
@@ -94,7 +95,8 @@ func (r *accessibleRun) questions(i int) int {
 
 // ask runs one form as plain prompts. huh's accessible mode neither sees
 // Ctrl+C (the terminal turns it into a signal, which cancels ctx) nor
-// reports the end of input, so both are checked here.
+// reports the end of input, so both are watched here; the prompt left
+// waiting is abandoned, as the wizard ends.
 func (r *accessibleRun) ask(list []huh.Field) error {
 	form := newForm(list, true, true, 0).WithInput(r.lr).WithOutput(r.w)
 	done := make(chan error, 1)
@@ -104,10 +106,9 @@ func (r *accessibleRun) ask(list []huh.Field) error {
 		if err != nil {
 			return fmt.Errorf("ask: %w", err)
 		}
-		if r.lr.EOF() {
-			return ErrInputEnded
-		}
 		return nil
+	case <-r.lr.Ended():
+		return ErrInputEnded
 	case <-r.ctx.Done():
 		return errAborted
 	}
@@ -138,7 +139,7 @@ func (r *accessibleRun) review(prep *Prepared, planErr error) (int, *Outcome) {
 		b.sel(huh.NewSelect[string]().Value(&choice), "What now?", "", opts, choice)
 		if err := r.ask(b.list); err != nil {
 			r.printf("\nStopped: nothing was changed.\n")
-			return 0, &Outcome{Status: Aborted, Answers: answersOf(prep)}
+			return 0, &Outcome{Status: Aborted, Answers: answersOf(prep), Err: inputErr(err)}
 		}
 		switch choice {
 		case choiceApply:
@@ -152,7 +153,7 @@ func (r *accessibleRun) review(prep *Prepared, planErr error) (int, *Outcome) {
 		buildChange(r.flow, r.s, &change, b)
 		if err := r.ask(b.list); err != nil {
 			r.printf("\nStopped: nothing was changed.\n")
-			return 0, &Outcome{Status: Aborted}
+			return 0, &Outcome{Status: Aborted, Err: inputErr(err)}
 		}
 		if change != "" {
 			return r.flow.find(change), nil
@@ -250,4 +251,13 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// inputErr keeps the end of input as the reason a run stopped; Ctrl+C
+// needs no explanation.
+func inputErr(err error) error {
+	if errors.Is(err, ErrInputEnded) {
+		return err
+	}
+	return nil
 }

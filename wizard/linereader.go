@@ -11,29 +11,33 @@ import (
 // ahead as much as it can: with piped input, the first field would
 // swallow every answer. Shared by the whole chain of forms, lineReader
 // makes piped answers work, one per line. A last line without a newline
-// gets one, so that running out of input is only ever seen by a prompt
-// that has no answer left (EOF then reports it).
+// gets one.
+//
+// huh handles the end of input badly (it takes the last rejected answer,
+// and may index out of range with it), so a prompt never sees EOF: the
+// Read that finds no input left closes Ended and blocks for good; the
+// caller stops waiting for that prompt when Ended is closed.
 type lineReader struct {
 	mu      sync.Mutex
 	r       *bufio.Reader
 	pending []byte
-	eof     bool
+	ended   chan struct{}
+	once    sync.Once
 }
 
-func newLineReader(r io.Reader) *lineReader { return &lineReader{r: bufio.NewReader(r)} }
+func newLineReader(r io.Reader) *lineReader {
+	return &lineReader{r: bufio.NewReader(r), ended: make(chan struct{})}
+}
 
 // Read implements io.Reader.
 func (l *lineReader) Read(p []byte) (int, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if len(l.pending) == 0 {
-		line, err := l.r.ReadBytes('\n')
+		line, _ := l.r.ReadBytes('\n')
 		if len(line) == 0 {
-			if err == nil {
-				err = io.EOF
-			}
-			l.eof = true
-			return 0, err
+			l.mu.Unlock()
+			l.once.Do(func() { close(l.ended) })
+			select {} // see the type's comment
 		}
 		if line[len(line)-1] != '\n' {
 			line = append(line, '\n')
@@ -42,12 +46,9 @@ func (l *lineReader) Read(p []byte) (int, error) {
 	}
 	n := copy(p, l.pending)
 	l.pending = l.pending[n:]
+	l.mu.Unlock()
 	return n, nil
 }
 
-// EOF reports whether a prompt found no input left.
-func (l *lineReader) EOF() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.eof
-}
+// Ended is closed when a prompt found no input left.
+func (l *lineReader) Ended() <-chan struct{} { return l.ended }

@@ -52,19 +52,21 @@ type model struct {
 	height int
 	spin   spinner.Model
 
-	answers *answers.Answers
-	prep    *Prepared
-	planErr error
-	review  viewport.Model
-	change  string
+	answers    *answers.Answers
+	prep       *Prepared
+	planErr    error
+	review     viewport.Model
+	reviewText string
+	change     string
 
 	prog   *progress
 	events chan tea.Msg
 
-	result   viewport.Model
-	saveStep int
-	save     bool
-	savePath string
+	result     viewport.Model
+	resultText string
+	saveStep   int
+	save       bool
+	savePath   string
 }
 
 func newModel(ctx context.Context, cfg *Config, sess *session) *model {
@@ -95,9 +97,9 @@ func (m *model) startPage(i int) tea.Cmd {
 func (m *model) setForm(list []huh.Field) tea.Cmd {
 	m.form = newForm(list, false, m.cfg.Plain, 0)
 	m.first = list[0]
-	cmd := m.form.Init()
-	m.form.Update(m.formSize())
-	return cmd
+	init := m.form.Init()
+	_, size := m.form.Update(m.formSize())
+	return tea.Batch(init, size)
 }
 
 // formSize is the space a form gets: below the title and notice lines,
@@ -122,13 +124,14 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if ws, ok := msg.(tea.WindowSizeMsg); ok {
 		m.width, m.height = ws.Width, ws.Height
 		m.resize()
+		var cmd tea.Cmd
 		if m.form != nil {
-			m.form.Update(m.formSize())
+			_, cmd = m.form.Update(m.formSize())
 		}
 		if m.prog != nil {
 			m.prog.Update(ws)
 		}
-		return m, nil
+		return m, cmd
 	}
 	switch m.phase {
 	case phaseAsk, phaseChange:
@@ -148,8 +151,10 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // resize fits the review and result panes to the window.
 func (m *model) resize() {
 	m.review.SetWidth(m.width)
-	m.review.SetHeight(max(m.height-3, 3))
+	m.review.SetHeight(max(m.height-2, 3))
+	m.review.SetContent(wrapText(m.reviewText, m.width))
 	m.result.SetWidth(m.width)
+	m.result.SetContent(wrapText(m.resultText, m.width))
 	formH := 0
 	if m.form != nil && m.phase == phaseResult {
 		formH = lipgloss.Height(m.form.View())
@@ -224,13 +229,13 @@ func (m *model) updatePlanning(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case planMsg:
 		m.prep, m.planErr = msg.prep, msg.err
 		m.phase = phaseReview
-		m.resize()
 		if msg.err != nil {
-			m.review.SetContent(m.st.Fail.Render("rpwizard cannot go on with these answers:") + "\n\n" + explainError(msg.err) +
-				"\n\nNothing was changed. Press b to change an answer, or q to quit.")
+			m.reviewText = m.st.Fail.Render("rpwizard cannot go on with these answers:") + "\n\n" + explainError(msg.err) +
+				"\n\nNothing was changed. Press b to change an answer, or q to quit."
 		} else {
-			m.review.SetContent(renderPlan(msg.prep, m.st))
+			m.reviewText = renderPlan(msg.prep, m.st)
 		}
+		m.resize()
 		m.review.GotoTop()
 	case tea.KeyPressMsg:
 		if msg.String() == "ctrl+c" {
@@ -351,7 +356,7 @@ func (m *model) report() report {
 // startResult shows the summary and asks whether to save the answers.
 func (m *model) startResult() tea.Cmd {
 	m.phase = phaseResult
-	m.result.SetContent(summaryText(m.report(), m.st, m.cfg.Now()))
+	m.resultText = summaryText(m.report(), m.st, m.cfg.Now())
 	m.save = m.prog.err == nil
 	m.saveStep = 0
 	b := &fields{}
@@ -457,9 +462,9 @@ func (m *model) reviewFooter() string {
 	case m.canApply():
 		parts = append(parts, k("a")+" apply")
 	case m.cfg.DryRun:
-		parts = append(parts, "dry run: nothing is applied")
+		parts = append(parts, "dry run")
 	}
-	parts = append(parts, k("b")+" change an answer", k("q")+" quit, change nothing", k("↑↓ pgup pgdn")+" scroll")
+	parts = append(parts, k("b")+" change an answer", k("q")+" quit (no changes)", k("↑↓ pgup pgdn")+" scroll")
 	pct := fmt.Sprintf(" %3.0f%%", m.review.ScrollPercent()*100)
 	return strings.Join(parts, " · ") + m.st.Dim.Render(pct)
 }

@@ -3,6 +3,7 @@ package wizard
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -75,9 +76,12 @@ func buildWelcome(s *State, b *fields) {
 	for _, l := range s.Found.Listeners {
 		lines = append(lines, fmt.Sprintf("Apps:    %s seems to run on %s", title(l.App), l.Upstream))
 	}
-	lines = append(lines, "",
-		"A few questions follow. Nothing changes until you approve the plan.",
-		"Keys: enter next · shift+tab back · ctrl+c quit")
+	lines = append(lines, "", "A few questions follow. Nothing changes until you approve the plan.")
+	if b.accessible {
+		lines = append(lines, "Press enter to keep the answer shown in brackets. Ctrl+C quits.")
+	} else {
+		lines = append(lines, "Keys: enter next · shift+tab back · ctrl+c quit")
+	}
 	b.note("rpwizard: your app over HTTPS, with WebSockets", strings.Join(lines, "\n"))
 }
 
@@ -209,6 +213,9 @@ func reachability(addr string) string {
 	addr = strings.TrimSpace(addr)
 	if addr == "" {
 		return "The address the app listens on, e.g. 127.0.0.1:8080."
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return "host:port, e.g. 127.0.0.1:8080 (no http://)."
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 	defer cancel()

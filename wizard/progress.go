@@ -194,7 +194,7 @@ func (p *progress) refresh() {
 		lines = append(append(append([]string{}, p.failLog...), "", "── full log ──"), p.log...)
 		follow = false
 	}
-	p.vp.SetContentLines(lines)
+	p.vp.SetContent(wrapText(strings.Join(lines, "\n"), p.vp.Width()))
 	if follow {
 		p.vp.GotoBottom()
 	} else if len(p.failLog) > 0 && p.finished {

@@ -76,10 +76,16 @@ func summaryText(r report, st Styles, now time.Time) string {
 		}
 		b.WriteString("\n")
 	}
-	if len(r.selftest) > 0 {
+	selftest := r.selftest
+	if rep := r.prep.Env.SelfTest; rep != nil {
+		var buf strings.Builder
+		rep.WriteText(&buf)
+		selftest = strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+	}
+	if len(selftest) > 0 {
 		fmt.Fprintf(&b, "\n%s\n", st.Section.Render("Self-test"))
-		for _, l := range r.selftest {
-			b.WriteString("  " + l + "\n")
+		for _, l := range selftest {
+			b.WriteString(l + "\n")
 		}
 	} else if r.err == nil && !a.SelfTestOn() {
 		b.WriteString("\nSelf-test: off (selftest: false)\n")
