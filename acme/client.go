@@ -51,6 +51,9 @@ func (l quietLogger) Fatalf(format string, args ...any) { l.Printf(format, args.
 // really returned.
 func withLego[T any](ctx context.Context, c *config, fn func(ctx context.Context, lg *stdlog.Logger) (T, error)) (T, error) {
 	var zero T
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
 	select {
 	case legoGuard <- struct{}{}:
 	case <-ctx.Done():
@@ -81,6 +84,10 @@ func withLego[T any](ctx context.Context, c *config, fn func(ctx context.Context
 
 	select {
 	case r := <-done:
+		if r.err != nil && ctx.Err() != nil {
+			// lego failed because its requests were cancelled.
+			return zero, ctx.Err()
+		}
 		return r.v, r.err
 	case <-ctx.Done():
 		lg.Printf("acme: cancelled, stopping")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -233,11 +234,39 @@ func TestObtainCancel(t *testing.T) {
 	}
 }
 
+// TestObtainCancelStandalone: cancelling while lego waits for the CA stops
+// the built-in challenge server before Obtain returns.
+func TestObtainCancelStandalone(t *testing.T) {
+	e := env(t)
+	p := e.ca(t, false)
+	r := e.request(t, p, "cancel2.test")
+	r.Challenge, r.HTTPAddr = "http-01-standalone", fmt.Sprintf("127.0.0.1:%d", e.httpPort)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		// Cancel as soon as lego's challenge server listens.
+		// (dial, not listen: listening could steal the port from lego).
+		_ = waitFor(20*time.Second, func() error {
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", e.httpPort), time.Second)
+			if err == nil {
+				c.Close()
+			}
+			return err
+		})
+		cancel()
+	}()
+	_, err := Obtain(ctx, r)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Obtain = %v, want context.Canceled", err)
+	}
+	if !portFree(e.httpPort) {
+		t.Errorf("the challenge server still listens on %d after Obtain returned", e.httpPort)
+	}
+}
+
 func TestEAB(t *testing.T) {
 	e := env(t)
 	p := e.ca(t, true)
-	webroot := t.TempDir()
-
 	t.Run("missing", func(t *testing.T) {
 		r := e.request(t, p, "eab.test")
 		r.Challenge, r.HTTPAddr = "http-01-standalone", fmt.Sprintf("127.0.0.1:%d", e.httpPort)
@@ -265,7 +294,6 @@ func TestEAB(t *testing.T) {
 		}
 	})
 	t.Run("right HMAC", func(t *testing.T) {
-		_ = webroot
 		r := e.request(t, p, "eab.test")
 		r.Challenge, r.HTTPAddr = "http-01-standalone", fmt.Sprintf("127.0.0.1:%d", e.httpPort)
 		r.EABKID, r.EABHMAC = "kid-1", eabKeys["kid-1"]

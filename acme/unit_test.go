@@ -539,3 +539,29 @@ func TestAccountStore(t *testing.T) {
 		t.Errorf("damaged account.json: %+v %v", l3, err)
 	}
 }
+
+func TestReplacesRefused(t *testing.T) {
+	pd := func(status int, typ, detail string) *acme.ProblemDetails {
+		return &acme.ProblemDetails{HTTPStatus: status, Type: "urn:ietf:params:acme:error:" + typ, Detail: detail}
+	}
+	yes := []error{
+		&acme.AlreadyReplacedError{ProblemDetails: pd(409, "alreadyReplaced", "certificate already has a replacement order")},
+		fmt.Errorf("x: %w", pd(403, "unauthorized", "requester account did not request the certificate being replaced by this order")),
+		errors.New("acme: error: 409 :: POST :: https://x/new-order :: urn:ietf:params:acme:error:alreadyReplaced :: dup"),
+	}
+	no := []error{
+		pd(400, "connection", "connection refused"),
+		pd(500, "serverInternal", "replace the server"),
+		errors.New("some network error"),
+	}
+	for _, err := range yes {
+		if !replacesRefused(err) {
+			t.Errorf("replacesRefused(%v) = false", err)
+		}
+	}
+	for _, err := range no {
+		if replacesRefused(err) {
+			t.Errorf("replacesRefused(%v) = true", err)
+		}
+	}
+}
