@@ -246,13 +246,12 @@ func TestObtainCancelStandalone(t *testing.T) {
 	go func() {
 		// Cancel as soon as lego's challenge server listens.
 		// (dial, not listen: listening could steal the port from lego).
-		_ = waitFor(20*time.Second, func() error {
-			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", e.httpPort), time.Second)
-			if err == nil {
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+			if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", e.httpPort), time.Second); err == nil {
 				c.Close()
+				break
 			}
-			return err
-		})
+		}
 		cancel()
 	}()
 	_, err := Obtain(ctx, r)
