@@ -106,15 +106,13 @@ func printSummary(w io.Writer, e *steps.Env, res *steps.Result) {
 	if res.BackupDir != "" {
 		fmt.Fprintf(w, "previous files: %s\n", res.BackupDir)
 	}
+	if a.TLS.Mode == "acme" {
+		fmt.Fprintln(w, "renewal:", e.RenewalSchedule())
+	}
 	if !res.Reloaded {
 		fmt.Fprintln(w, "the server was not reloaded (nothing changed)")
 	}
 	for _, n := range a.Profile().Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
-}
-
-func runRenew(ctx context.Context, o options, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "rpwizard renew: not built yet")
-	return exitFailed
 }

@@ -149,3 +149,75 @@ func TestACMEFailureKeepsOldSite(t *testing.T) {
 	}
 	echo(t, client(t, "jatos.test"), "https://jatos.test/still/serving")
 }
+
+// TestRenewForceWithoutDowntime: `rpwizard renew --force` replaces the
+// certificate (a new serial is served) while a client loop on loopback
+// sees no failed request; without --force nothing is due.
+func TestRenewForceWithoutDowntime(t *testing.T) {
+	for _, server := range []string{"nginx", "apache"} {
+		t.Run(server, func(t *testing.T) {
+			ownHost(t)
+			backend(t, "127.0.0.1:9000")
+			ca, bundle := pebble(t, testpebble.Options{})
+			r := mustApply(t, acmeAnswers(server, ca.DirectoryURL, bundle))
+			if !strings.Contains(r.stdout, "renewal: cron entry") {
+				t.Errorf("summary does not say how the certificate renews:\n%s", r.stdout)
+			}
+			if cron, err := os.ReadFile("/etc/cron.d/rpwizard"); err != nil || !strings.Contains(string(cron), binary+" renew") {
+				t.Errorf("cron entry: %q, %v", cron, err)
+			}
+			old := served(t, "jatos.test")[0].SerialNumber
+
+			nr := rpwizard(t, nil, "renew")
+			if nr.code != 0 || !strings.Contains(nr.stdout, "jatos.test: not due") {
+				t.Fatalf("renew without --force: exit %d\n%s%s", nr.code, nr.stdout, nr.stderr)
+			}
+
+			c := client(t, "jatos.test")
+			roots := x509.NewCertPool()
+			data, _ := os.ReadFile(bundle)
+			roots.AppendCertsFromPEM(data)
+			c.Transport.(*http.Transport).TLSClientConfig.RootCAs = roots
+			c.Transport.(*http.Transport).DisableKeepAlives = true
+			stop := make(chan struct{})
+			done := make(chan [2]int)
+			go func() {
+				var ok, failed int
+				for i := 0; i < 100000; i++ {
+					select {
+					case <-stop:
+						done <- [2]int{ok, failed}
+						return
+					default:
+					}
+					resp, err := c.Get("https://jatos.test/loop")
+					if err != nil || resp.StatusCode != 200 {
+						failed++
+						if err == nil {
+							resp.Body.Close()
+						}
+						continue
+					}
+					resp.Body.Close()
+					ok++
+				}
+				done <- [2]int{ok, failed}
+			}()
+			rr := rpwizard(t, nil, "renew", "--force")
+			time.Sleep(200 * time.Millisecond)
+			close(stop)
+			counts := <-done
+			if rr.code != 0 || !strings.Contains(rr.stdout, "renewed") {
+				t.Fatalf("renew --force: exit %d\n%s%s", rr.code, rr.stdout, rr.stderr)
+			}
+			if counts[1] != 0 || counts[0] < 10 {
+				t.Errorf("client loop during the renewal: %d ok, %d failed", counts[0], counts[1])
+			}
+			now := served(t, "jatos.test")
+			if now[0].SerialNumber.Cmp(old) == 0 {
+				t.Error("the same certificate is served after renew --force")
+			}
+			verifyIssuedBy(t, now, ca.RootFile, "jatos.test", "www.jatos.test")
+		})
+	}
+}

@@ -53,7 +53,7 @@ func TestMain(m *testing.M) {
 }
 
 // managed are the trees the tests may change; snapshot restores them.
-var managed = []string{"/etc/nginx", "/etc/apache2", "/etc/rpwizard", "/var/lib/rpwizard"}
+var managed = []string{"/etc/nginx", "/etc/apache2", "/etc/rpwizard", "/var/lib/rpwizard", "/etc/cron.d"}
 
 // ownHost takes the host for t: stops both servers, snapshots the managed
 // trees, and on cleanup stops the servers and restores the snapshot.
