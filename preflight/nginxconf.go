@@ -21,9 +21,9 @@ type NginxLimits struct {
 }
 
 var (
-	reWorkerProcesses   = regexp.MustCompile(`(?m)^\s*worker_processes\s+(\S+?)\s*;`)
-	reWorkerConnections = regexp.MustCompile(`(?m)^(\s*worker_connections\s+)(\d+)(\s*;)`)
-	reRlimitNofile      = regexp.MustCompile(`(?m)^(\s*worker_rlimit_nofile\s+)(\d+)(\s*;)`)
+	reWorkerProcesses   = regexp.MustCompile(`(?:^|[\s;{])worker_processes\s+(\S+?)\s*;`)
+	reWorkerConnections = regexp.MustCompile(`(?:^|[\s;{])(worker_connections\s+)(\d+)(\s*;)`)
+	reRlimitNofile      = regexp.MustCompile(`(?:^|[\s;{])(worker_rlimit_nofile\s+)(\d+)(\s*;)`)
 	reEvents            = regexp.MustCompile(`(?m)^[ \t]*events\s*\{[ \t]*\n`)
 )
 
@@ -93,7 +93,7 @@ func NeededConnections(want, workers int) int {
 // reports false when conf has no events block to put them in.
 func SetNginxLimits(conf []byte, wc, rlimit int) ([]byte, bool) {
 	out := conf
-	if loc := reWorkerConnections.FindSubmatchIndex(out); loc != nil && !commented(out, loc[0]) {
+	if loc := liveMatch(reWorkerConnections, out); loc != nil {
 		out = append(append(append([]byte{}, out[:loc[4]]...), strconv.Itoa(wc)...), out[loc[5]:]...)
 	} else {
 		ev := reEvents.FindIndex(out)
@@ -102,7 +102,7 @@ func SetNginxLimits(conf []byte, wc, rlimit int) ([]byte, bool) {
 		}
 		out = append(append(append([]byte{}, out[:ev[1]]...), fmt.Sprintf("\tworker_connections %d;\n", wc)...), out[ev[1]:]...)
 	}
-	if loc := reRlimitNofile.FindSubmatchIndex(out); loc != nil && !commented(out, loc[0]) {
+	if loc := liveMatch(reRlimitNofile, out); loc != nil {
 		if cur, _ := strconv.Atoi(string(out[loc[4]:loc[5]])); cur < rlimit {
 			out = append(append(append([]byte{}, out[:loc[4]]...), strconv.Itoa(rlimit)...), out[loc[5]:]...)
 		}
@@ -114,6 +114,16 @@ func SetNginxLimits(conf []byte, wc, rlimit int) ([]byte, bool) {
 		out = append(append(append([]byte{}, out[:ev[0]]...), fmt.Sprintf("worker_rlimit_nofile %d;\n", rlimit)...), out[ev[0]:]...)
 	}
 	return out, true
+}
+
+// liveMatch is the first match of re that is not in a comment.
+func liveMatch(re *regexp.Regexp, b []byte) []int {
+	for _, loc := range re.FindAllSubmatchIndex(b, -1) {
+		if !commented(b, loc[2]) {
+			return loc
+		}
+	}
+	return nil
 }
 
 // commented: the match at i follows a # on its line.

@@ -119,11 +119,7 @@ func ScanSites(l host.Layout, server, ownBase string) []SiteFile {
 				continue
 			}
 			seen[f] = true
-			fi, err := os.Stat(f)
-			if err != nil || !fi.Mode().IsRegular() {
-				continue
-			}
-			data, err := os.ReadFile(f)
+			data, err := readSite(l, f)
 			if err != nil {
 				continue
 			}
@@ -136,6 +132,23 @@ func ScanSites(l host.Layout, server, ownBase string) []SiteFile {
 		}
 	}
 	return out
+}
+
+// readSite reads a site file through its link; on a fake root an
+// absolute link target is taken under the root.
+func readSite(l host.Layout, f string) ([]byte, error) {
+	p := f
+	if target, err := os.Readlink(f); err == nil && filepath.IsAbs(target) && l.Root != "/" && l.Root != "" {
+		p = filepath.Join(l.Root, target)
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a file", f)
+	}
+	return os.ReadFile(p)
 }
 
 func firstLines(data []byte, n int) []byte {

@@ -1,0 +1,97 @@
+package preflight
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/rpwizard/rpwizard/answers"
+)
+
+const debianNginxConf = "user www-data;\nworker_processes auto;\npid /run/nginx.pid;\n\nevents {\n\tworker_connections 768;\n\t# multi_accept on;\n}\n\nhttp {\n}\n"
+
+func TestParseNginxLimits(t *testing.T) {
+	tests := []struct {
+		conf      string
+		want      NginxLimits
+		workers   int // with 4 CPUs
+		websocket int
+	}{
+		{debianNginxConf, NginxLimits{WorkerProcesses: "auto", WorkerConnections: 768}, 4, 1536},
+		{"worker_processes 2;\n#worker_connections 4096;\nevents {}\n", NginxLimits{WorkerProcesses: "2"}, 2, 512},
+		{"worker_rlimit_nofile 65535;\nevents { worker_connections 10240; }\n", NginxLimits{WorkerConnections: 10240, RlimitNofile: 65535}, 1, 5120},
+	}
+	for _, tt := range tests {
+		got := ParseNginxLimits([]byte(tt.conf))
+		if got != tt.want {
+			t.Errorf("%q: %+v, want %+v", tt.conf, got, tt.want)
+		}
+		if got.Workers(4) != tt.workers || got.WebSockets(4) != tt.websocket {
+			t.Errorf("%q: workers %d websockets %d", tt.conf, got.Workers(4), got.WebSockets(4))
+		}
+	}
+	if n := NeededConnections(5000, 2); n != 6016 {
+		t.Errorf("needed %d", n)
+	}
+}
+
+func TestSetNginxLimits(t *testing.T) {
+	out, ok := SetNginxLimits([]byte(debianNginxConf), 6016, 12032)
+	want := "user www-data;\nworker_processes auto;\npid /run/nginx.pid;\n\nworker_rlimit_nofile 12032;\nevents {\n\tworker_connections 6016;\n\t# multi_accept on;\n}\n\nhttp {\n}\n"
+	if !ok || string(out) != want {
+		t.Errorf("edited:\n%s\nwant:\n%s", out, want)
+	}
+	// No directive yet: added to the events block; a larger rlimit stays.
+	out, ok = SetNginxLimits([]byte("worker_rlimit_nofile 100000;\nevents {\n}\n"), 2048, 4096)
+	if !ok || string(out) != "worker_rlimit_nofile 100000;\nevents {\n\tworker_connections 2048;\n}\n" {
+		t.Errorf("edited:\n%s", out)
+	}
+	if _, ok := SetNginxLimits([]byte("events { use epoll; }\n"), 2048, 4096); ok {
+		t.Error("a one-line events block cannot be edited safely")
+	}
+}
+
+func TestCheckConnections(t *testing.T) {
+	tests := []struct {
+		name     string
+		files    map[string]string
+		expected int
+		sev      Severity
+		msg, fix string
+		data     string // the rewritten nginx.conf, if planned
+	}{
+		{"not set", debianNginx, 0, OK,
+			"nginx allows about 768 simultaneous WebSockets (worker_connections 768 × 2 worker processes ÷ 2: each proxied WebSocket holds 2 connections); set expected_websockets to check your number", "", ""},
+		{"enough", debianNginx, 500, OK,
+			"nginx allows about 768 simultaneous WebSockets (worker_connections 768 × 2 worker processes ÷ 2: each proxied WebSocket holds 2 connections): enough for expected_websockets 500", "", ""},
+		{"too few: raised", debianNginx, 5000, OK,
+			"nginx allows about 768 simultaneous WebSockets (worker_connections 768 × 2 worker processes ÷ 2: each proxied WebSocket holds 2 connections), fewer than expected_websockets 5000: rpwizard raises worker_connections to 6016 (and worker_rlimit_nofile to 12032)", "",
+			"worker_connections 6016;"},
+		{"too few, cannot edit", with(debianNginx, map[string]string{"etc/nginx/nginx.conf": "worker_processes 1;\nevents { worker_connections 256; }\n"}), 1000, Warn,
+			"nginx allows about 128 simultaneous WebSockets (worker_connections 256 × 1 worker processes ÷ 2: each proxied WebSocket holds 2 connections), fewer than expected_websockets 1000",
+			"set worker_connections 2432; in the events block and worker_rlimit_nofile 4864; in /etc/nginx/nginx.conf", ""},
+		{"nginx to be installed", without(debianNginx, "usr/sbin/nginx", "etc/nginx/nginx.conf"), 100, Skip, "nginx.conf does not exist yet: worker_connections not checked", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := newInput(t, fakeHost(t, tt.files), "nginx", func(a *answers.Answers) { a.ExpectedWebSockets, a.InstallMissing = tt.expected, true })
+			f := only(t, checkConnections(ctx, in))
+			expect(t, f, tt.sev, tt.msg, tt.fix)
+			switch {
+			case tt.data == "" && f.Changes != nil:
+				t.Errorf("unexpected changes %v", f.Changes)
+			case tt.data != "":
+				if len(f.Changes) != 1 || f.Changes[0].Path != in.Host.Layout.NginxMain || !strings.Contains(string(f.Changes[0].Data), tt.data) ||
+					f.Changes[0].Mode != 0o644 || f.Changes[0].Why != "worker_connections 6016 for 5000 WebSockets (expected_websockets)" {
+					t.Errorf("changes %+v", f.Changes)
+				}
+			}
+		})
+	}
+	t.Run("apache: not checked", func(t *testing.T) {
+		in := newInput(t, fakeHost(t, with(debianNginx, map[string]string{"usr/sbin/apache2": "Apache/2.4.62"})), "apache", nil)
+		if got := checkConnections(ctx, in); !reflect.DeepEqual(got, []Finding(nil)) {
+			t.Errorf("got %v", got)
+		}
+	})
+}
