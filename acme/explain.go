@@ -22,6 +22,7 @@ type Error struct {
 	Err error
 }
 
+// Error returns the summary followed by the original error's text.
 func (e *Error) Error() string {
 	if e.Err == nil {
 		return e.Summary
@@ -116,10 +117,12 @@ func summarise(err error, h hints, now time.Time) string {
 
 	// External account binding.
 	var eab *eabError
+	var eabProblem *acme.ProblemDetails
 	switch {
 	case strings.Contains(lower, "acme:error:externalaccountrequired"):
 		return msgEABRequired
-	case errors.As(err, &eab), strings.Contains(lower, "could not decode hmac"),
+	case errors.As(err, &eab) && errors.As(err, &eabProblem) && eabProblem.HTTPStatus >= 400 && eabProblem.HTTPStatus < 500,
+		strings.Contains(lower, "could not decode hmac"),
 		(strings.Contains(lower, "acme:error:unauthorized") || strings.Contains(lower, "acme:error:malformed")) &&
 			(strings.Contains(lower, "external account") || strings.Contains(lower, "eab") || strings.Contains(lower, "hmac")):
 		return msgEABRejected

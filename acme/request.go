@@ -107,14 +107,19 @@ var (
 	keyTypeNames = []string{"ec256", "ec384", "rsa2048", "rsa4096"}
 )
 
-// FieldError is a problem with one setting of a Request. Field is the
-// answers-file key (for example "tls.challenge") or, for settings that are
-// not in the answers file, the Request field name.
+// FieldError is a problem with one setting of a Request.
 type FieldError struct {
-	Field   string
+	// Field names the setting: an answers-file key (tls.email,
+	// tls.directory, tls.ca_bundle, tls.challenge, tls.dns_provider,
+	// tls.key_type, tls.eab_kid), "RPWIZARD_EAB_HMAC", or for settings that
+	// the caller derives itself "domains", "webroot", "HTTPAddr", "TLSAddr"
+	// or "DNSResolvers".
+	Field string
+	// Problem says what is wrong and what is allowed, in plain words.
 	Problem string
 }
 
+// Error returns "field: problem".
 func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
 
 func fieldErr(field, format string, args ...any) error {
