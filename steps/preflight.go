@@ -86,7 +86,7 @@ func isPackageCommand(argv []string) bool {
 // refusal is the first blocking finding; the others are listed with it so
 // that the user can fix everything in one go.
 func refusal(fs []preflight.Finding) error {
-	r := &RefusedError{Check: "preflight: " + fs[0].Check, Msg: fs[0].Msg, Fix: fs[0].Fix}
+	r := &RefusedError{Check: fs[0].Check, Msg: fs[0].Msg, Fix: fs[0].Fix}
 	if len(fs) > 1 {
 		var b strings.Builder
 		b.WriteString(r.Fix)

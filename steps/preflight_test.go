@@ -198,7 +198,7 @@ func TestPreflightRefusesWithEveryReason(t *testing.T) {
 	if !errors.As(err, &r) {
 		t.Fatalf("err = %v, want a refusal", err)
 	}
-	if r.Check != "preflight: server version" || !strings.Contains(r.Msg, "nginx 1.14.2 is too old") {
+	if r.Check != "server version" || !strings.Contains(r.Msg, "nginx 1.14.2 is too old") {
 		t.Errorf("refusal %q: %q", r.Check, r.Msg)
 	}
 	if !strings.Contains(r.Fix, "also refused: existing config: jatos.example.org is already served by /etc/nginx/sites-enabled/jatos") ||
