@@ -177,6 +177,13 @@ func readProc(dir string, pid int) Proc {
 	}
 	if cmd, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
 		p.Cmdline = strings.TrimSpace(strings.Join(strings.FieldsFunc(string(cmd), func(r rune) bool { return r == 0 }), " "))
+		// comm is cut at 15 characters: prefer the command's own name
+		// when it continues it ("integration.tes" → "integration.test").
+		if first := strings.Fields(p.Cmdline); len(first) > 0 && len(p.Program) == 15 {
+			if base := filepath.Base(first[0]); strings.HasPrefix(base, p.Program) {
+				p.Program = base
+			}
+		}
 		if len(p.Cmdline) > 120 {
 			p.Cmdline = p.Cmdline[:117] + "..."
 		}

@@ -59,7 +59,7 @@ func TestReadListeners(t *testing.T) {
 	proc := fakeProc(t, tcp, map[int][3]string{
 		700: {"apache2", "/usr/sbin/apache2\x00-k\x00start\x00", "111"},
 		701: {"apache2", "/usr/sbin/apache2\x00-k\x00start\x00", "111"}, // a child sharing it
-		900: {"caddy", "caddy\x00run\x00", "222"},
+		900: {"integration.tes", "/tmp/go-build1/b001/integration.test\x00-test.v\x00", "222"},
 	})
 	got, err := ReadListeners(proc, 80, 443)
 	if err != nil {
@@ -67,7 +67,7 @@ func TestReadListeners(t *testing.T) {
 	}
 	want := []Listener{
 		{Addr: netip.MustParseAddr("0.0.0.0"), Port: 80, Inode: 111, Pid: 700, Program: "apache2", Cmdline: "/usr/sbin/apache2 -k start"},
-		{Addr: netip.MustParseAddr("0.0.0.0"), Port: 443, Inode: 222, Pid: 900, Program: "caddy", Cmdline: "caddy run"},
+		{Addr: netip.MustParseAddr("0.0.0.0"), Port: 443, Inode: 222, Pid: 900, Program: "integration.test", Cmdline: "/tmp/go-build1/b001/integration.test -test.v"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("listeners\n got: %+v\nwant: %+v", got, want)
@@ -75,7 +75,7 @@ func TestReadListeners(t *testing.T) {
 	if w := got[0].Who(); w != "apache2 (pid 700: /usr/sbin/apache2 -k start)" {
 		t.Errorf("who %q", w)
 	}
-	if !ProgramRunning(proc, "caddy") || ProgramRunning(proc, "firewalld") {
+	if !ProgramRunning(proc, "integration.tes") || ProgramRunning(proc, "firewalld") {
 		t.Error("ProgramRunning")
 	}
 	if _, err := ReadListeners(t.TempDir()); err == nil {
