@@ -14,7 +14,12 @@ var reLoadModule = regexp.MustCompile(`^\s*LoadModule\s+(\w+)_module\s`)
 // ApacheLoaded lists the modules the Apache config loads: on Debian the
 // links in mods-enabled (*.load), on the RHEL family the LoadModule lines
 // of conf.modules.d/*.conf (and of the main config).
-func (l Layout) ApacheLoaded() map[string]bool {
+func (l Layout) ApacheLoaded() map[string]bool { return l.ApacheLoadedWithout("") }
+
+// ApacheLoadedWithout is ApacheLoaded not counting the file skip (on the
+// RHEL family, rpwizard's own ApacheModuleConf, so that rewriting it does
+// not drop lines it holds itself).
+func (l Layout) ApacheLoadedWithout(skip string) map[string]bool {
 	loaded := map[string]bool{}
 	if l.ApacheModsEnable != "" {
 		links, _ := filepath.Glob(filepath.Join(l.ApacheModsEnable, "*.load"))
@@ -28,6 +33,9 @@ func (l Layout) ApacheLoaded() map[string]bool {
 	files, _ := filepath.Glob(filepath.Join(l.ApacheModulesD, "*.conf"))
 	sort.Strings(files)
 	for _, f := range append(files, l.ApacheMain) {
+		if f == skip {
+			continue
+		}
 		fh, err := os.Open(f)
 		if err != nil {
 			continue

@@ -224,6 +224,9 @@ func TestDetectFakeRoot(t *testing.T) {
 		if !loaded["alias"] || !loaded["proxy"] || !loaded["proxy_wstunnel"] || loaded["rewrite"] {
 			t.Errorf("loaded %v", loaded)
 		}
+		if without := h.Layout.ApacheLoadedWithout(filepath.Join(root, "etc/httpd/conf.modules.d/00-proxy.conf")); without["proxy"] || !without["alias"] {
+			t.Errorf("loaded without 00-proxy.conf: %v", without)
+		}
 		if !h.Layout.ApacheAvailableModule("proxy_wstunnel") || h.Layout.ApacheAvailableModule("ssl") {
 			t.Error("module availability from the .so files")
 		}

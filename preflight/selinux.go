@@ -87,7 +87,11 @@ func checkSELinux(ctx context.Context, in *Input) []Finding {
 	}
 	var changes []installer.Change
 	if needSemanage {
-		changes = append(changes, installChanges(in, "install semanage (install_missing)", semanagePackage)...)
+		// No undo: the tool may stay, and the undos below need it (the
+		// journal runs undos in the order the changes were applied).
+		install := installChanges(in, "install semanage (install_missing)", semanagePackage)
+		install[len(install)-1].Undo = nil
+		changes = append(changes, install...)
 	}
 	for i, c := range cmds {
 		changes = append(changes, installer.Change{Kind: installer.Run, Argv: c, Undo: undos[i], Why: why[i] + " (install_missing)"})

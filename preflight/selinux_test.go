@@ -44,7 +44,7 @@ func TestCheckSELinux(t *testing.T) {
 			[]string{"semanage port -a -t http_port_t -p tcp 5555 | undo: semanage port -d -p tcp 5555"}},
 		{"semanage missing, consent", without(enforcing, "usr/sbin/semanage"), "127.0.0.1:61000", true, OK,
 			"SELinux is enforcing and httpd_can_network_connect is off and port 61000 is not labelled http_port_t: rpwizard fixes it (install_missing)", "",
-			[]string{"dnf install -y policycoreutils-python-utils | undo: dnf remove -y policycoreutils-python-utils",
+			[]string{"dnf install -y policycoreutils-python-utils",
 				"setsebool -P httpd_can_network_connect 1 | undo: setsebool -P httpd_can_network_connect 0",
 				"semanage port -a -t http_port_t -p tcp 61000 | undo: semanage port -d -p tcp 61000"}},
 		{"semanage missing, no consent", without(enforcing, "usr/sbin/semanage"), "127.0.0.1:61000", false, Block,
