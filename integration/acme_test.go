@@ -221,3 +221,70 @@ func TestRenewForceWithoutDowntime(t *testing.T) {
 		})
 	}
 }
+
+// TestACMEOtherChallenges obtains certificates for a live site with
+// TLS-ALPN-01 (before the server takes port 443) and with DNS-01 through
+// lego's exec provider, which sets the TXT records on challtestsrv.
+func TestACMEOtherChallenges(t *testing.T) {
+	t.Run("tls-alpn-01", func(t *testing.T) {
+		ownHost(t)
+		backend(t, "127.0.0.1:9000")
+		ca, bundle := pebble(t, testpebble.Options{})
+		mustApply(t, acmeAnswers("nginx", ca.DirectoryURL, bundle)+"  challenge: tls-alpn-01\n")
+		verifyIssuedBy(t, served(t, "jatos.test"), ca.RootFile, "jatos.test", "www.jatos.test")
+	})
+	t.Run("dns-01", func(t *testing.T) {
+		ownHost(t)
+		backend(t, "127.0.0.1:9000")
+		ca, bundle := pebble(t, testpebble.Options{HTTPPort: 1, TLSPort: 1}) // only DNS can validate
+		script := filepath.Join(t.TempDir(), "dns-hook")
+		os.WriteFile(script, []byte(`#!/bin/sh
+# lego exec provider: $1 = present|cleanup, $2 = FQDN, $3 = value
+case "$1" in
+present) curl -sf -d "{\"host\":\"$2\",\"value\":\"$3\"}" `+ca.ChallMgmt+`/set-txt ;;
+cleanup) curl -sf -d "{\"host\":\"$2\"}" `+ca.ChallMgmt+`/clear-txt ;;
+esac
+`), 0o755)
+		answers := strings.Replace(acmeAnswers("apache", ca.DirectoryURL, bundle), "aliases: [www.jatos.test]", "aliases: ['*.jatos.test']", 1) +
+			"  challenge: dns-01\n  dns_provider: exec\n"
+		f := writeAnswers(t, answers)
+		// Missing provider credentials are named before the CA is asked.
+		r := rpwizard(t, nil, "--answers", f)
+		if r.code != 2 || !strings.Contains(r.stderr, "EXEC_PATH") || ca.Orders() != 0 {
+			t.Fatalf("without EXEC_PATH: exit %d, %d orders\n%s", r.code, ca.Orders(), r.stderr)
+		}
+		r = rpwizard(t, []string{"EXEC_PATH=" + script, "RPWIZARD_DNS_RESOLVERS=" + ca.DNSAddr,
+			"EXEC_PROPAGATION_TIMEOUT=30", "EXEC_POLLING_INTERVAL=1", "EXEC_SEQUENCE_INTERVAL=1"}, "--answers", f)
+		if r.code != 0 {
+			t.Fatalf("dns-01: exit %d\n%s\n%s\n%s", r.code, r.stdout, r.stderr, ca.Logs())
+		}
+		verifyIssuedBy(t, served(t, "jatos.test"), ca.RootFile, "jatos.test", "anything.jatos.test")
+	})
+}
+
+// TestACMEExternalAccountBinding: an institutional CA that requires EAB
+// issues with the right HMAC key and refuses a wrong one with a message
+// that says what to check; the host is left as it was.
+func TestACMEExternalAccountBinding(t *testing.T) {
+	ownHost(t)
+	backend(t, "127.0.0.1:9000")
+	const hmac = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+	ca, bundle := pebble(t, testpebble.Options{EABKeys: map[string]string{"kid-1": hmac}})
+	f := writeAnswers(t, acmeAnswers("nginx", ca.DirectoryURL, bundle)+"  eab_kid: kid-1\n")
+	before := testenv.TreeHash(t, "/etc/nginx", "/etc/apache2")
+	r := rpwizard(t, []string{"RPWIZARD_EAB_HMAC=" + strings.Repeat("A", len(hmac))}, "--answers", f)
+	if r.code != 1 || !strings.Contains(r.stderr, "external account binding") || !strings.Contains(r.stderr, "RPWIZARD_EAB_HMAC") {
+		t.Fatalf("wrong HMAC: exit %d\n%s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, hmac) || strings.Contains(r.stdout+r.stderr, strings.Repeat("A", 20)) {
+		t.Error("the HMAC key was printed")
+	}
+	if after := testenv.TreeHash(t, "/etc/nginx", "/etc/apache2"); after != before {
+		t.Error("a failed EAB run changed the server config")
+	}
+	r = rpwizard(t, []string{"RPWIZARD_EAB_HMAC=" + hmac}, "--answers", f)
+	if r.code != 0 {
+		t.Fatalf("right HMAC: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	verifyIssuedBy(t, served(t, "jatos.test"), ca.RootFile, "jatos.test")
+}

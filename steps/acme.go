@@ -16,7 +16,8 @@ import (
 // ACMERequest is the certificate order of the answers. The EAB HMAC key
 // comes from RPWIZARD_EAB_HMAC or the root-only tls.eab_hmac_file; extra
 // resolvers for the DNS-01 propagation check (split-horizon DNS) from
-// RPWIZARD_DNS_RESOLVERS (comma-separated host[:port]).
+// RPWIZARD_DNS_RESOLVERS (comma-separated host[:port]), which are then the
+// only servers asked.
 func (e *Env) ACMERequest() (acme.Request, error) {
 	a := e.Answers
 	t := a.TLS
@@ -39,7 +40,7 @@ func (e *Env) ACMERequest() (acme.Request, error) {
 	return acme.Request{
 		Domains: a.Names(), Email: t.Email, Directory: t.Directory, CABundle: t.CABundle,
 		Challenge: t.Challenge, Webroot: e.Host.Layout.Webroot, DNSProvider: t.DNSProvider,
-		DNSResolvers: resolvers, KeyType: t.KeyType, EABKID: t.EABKID, EABHMAC: hmac,
+		DNSResolvers: resolvers, DNSResolversOnly: len(resolvers) > 0, KeyType: t.KeyType, EABKID: t.EABKID, EABHMAC: hmac,
 		StateDir: filepath.Join(e.Host.Layout.ConfigDir, "acme"), Log: e.Log,
 	}, nil
 }
