@@ -2,6 +2,7 @@ package wizard
 
 import (
 	"fmt"
+	"strings"
 
 	"charm.land/huh/v2"
 )
@@ -112,6 +113,18 @@ func (f *flow) shown(s *State) []int {
 type fields struct {
 	accessible bool
 	list       []huh.Field
+	live       *liveHint
+}
+
+// liveHint is a hint that follows what is typed (full-screen mode only):
+// after each key the model recomputes it for the current value, in the
+// background when it may block (a network dial), and shows it with set.
+// Computing from a copy of the value keeps the forms' data race-free.
+type liveHint struct {
+	value   func() string
+	compute func(string) string
+	set     func(string)
+	async   bool
 }
 
 // input adds a text field with its one-line hint. In accessible mode the
@@ -163,10 +176,14 @@ func (b *fields) confirm(c *huh.Confirm, title, hint string) {
 func (b *fields) note(title, body string) {
 	n := huh.NewNote().Title(title).Description(body)
 	if !b.accessible {
-		n.Next(true).NextLabel("Continue")
+		// The full-screen note reads _ * ` as markup (accessible mode
+		// prints the text as it is).
+		n.Description(noteEscaper.Replace(body)).Next(true).NextLabel("Continue")
 	}
 	b.list = append(b.list, n)
 }
+
+var noteEscaper = strings.NewReplacer(`\`, `\\`, "_", `\_`, "*", `\*`, "`", "\\`")
 
 func (b *fields) hint(h string) {
 	if h != "" {
@@ -176,6 +193,14 @@ func (b *fields) hint(h string) {
 
 // form wraps the page's fields in a one-group form.
 func newForm(list []huh.Field, accessible, plain bool, width int) *huh.Form {
+	if len(list) > 1 {
+		// huh skips a note that shares its group: no "Continue" button.
+		for _, f := range list {
+			if n, ok := f.(*huh.Note); ok {
+				n.Next(false)
+			}
+		}
+	}
 	f := huh.NewForm(huh.NewGroup(list...)).WithAccessible(accessible).WithShowHelp(!accessible)
 	if accessible {
 		return f.WithTheme(accessibleTheme())

@@ -3,13 +3,13 @@ package wizard
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"charm.land/bubbles/v2/spinner"
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/steps"
@@ -47,6 +47,8 @@ type model struct {
 	page   int
 	form   *huh.Form
 	first  huh.Field
+	live   *liveHint
+	liveV  string // the value the live hint was last asked for
 	notice string
 	width  int
 	height int
@@ -90,7 +92,26 @@ func (m *model) startPage(i int) tea.Cmd {
 	m.phase, m.page = phaseAsk, i
 	b := &fields{}
 	m.flow.pages[i].build(m.s, b)
-	return m.setForm(b.list)
+	cmd := m.setForm(b.list)
+	m.live, m.liveV = b.live, "\x00"
+	return tea.Batch(cmd, m.updateLive())
+}
+
+// liveHintMsg is a live hint computed in the background for value.
+type liveHintMsg struct{ value, hint string }
+
+// updateLive recomputes the live hint when its value changed.
+func (m *model) updateLive() tea.Cmd {
+	if m.live == nil || m.live.value() == m.liveV {
+		return nil
+	}
+	m.liveV = m.live.value()
+	if !m.live.async {
+		m.live.set(m.live.compute(m.liveV))
+		return nil
+	}
+	v, compute := m.liveV, m.live.compute
+	return func() tea.Msg { return liveHintMsg{v, compute(v)} }
 }
 
 // setForm makes list the current form.
@@ -159,7 +180,7 @@ func (m *model) resize() {
 	if m.form != nil && m.phase == phaseResult {
 		formH = lipgloss.Height(m.form.View())
 	}
-	m.result.SetHeight(max(m.height-2-formH, 3))
+	m.result.SetHeight(max(m.height-3-formH-m.noticeHeight()+1, 3))
 }
 
 // updateForm drives a question (or the "change which answer" menu).
@@ -170,6 +191,9 @@ func (m *model) updateForm(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, m.startPage(prev)
 		}
 		return m, nil
+	}
+	if h, ok := msg.(liveHintMsg); ok && m.live != nil && h.value == m.live.value() {
+		m.live.set(h.hint)
 	}
 	f, cmd := m.form.Update(msg)
 	m.form = f.(*huh.Form)
@@ -191,6 +215,9 @@ func (m *model) updateForm(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, m.finishQuestions()
 		}
 		return m, m.startPage(next)
+	}
+	if m.phase == phaseAsk {
+		cmd = tea.Batch(cmd, m.updateLive())
 	}
 	return m, cmd
 }
@@ -276,7 +303,7 @@ func (m *model) canApply() bool { return !m.cfg.DryRun && m.planErr == nil && m.
 
 // startChange offers the questions asked so far.
 func (m *model) startChange() tea.Cmd {
-	m.phase = phaseChange
+	m.phase, m.live = phaseChange, nil
 	b := &fields{}
 	buildChange(m.flow, m.s, &m.change, b)
 	return m.setForm(b.list)
@@ -435,7 +462,11 @@ func (m *model) render() string {
 	case phaseApply:
 		return m.prog.render()
 	case phaseResult:
-		return titleBar(m.st, "result", m.width) + "\n" + m.result.View() + "\n" + m.noticeView() + m.form.View()
+		more := ""
+		if m.result.TotalLineCount() > m.result.Height() {
+			more = fitLine(m.width, m.st.Dim.Render(fmt.Sprintf("↑↓ pgup pgdn: scroll the summary (%.0f%%)", m.result.ScrollPercent()*100)))
+		}
+		return titleBar(m.st, "result", m.width) + "\n" + m.result.View() + "\n" + more + "\n" + m.noticeView() + m.form.View()
 	}
 	return ""
 }
@@ -457,14 +488,26 @@ func (m *model) reviewHead() string {
 
 func (m *model) reviewFooter() string {
 	k := m.st.Key.Render
-	var parts []string
+	lead := ""
 	switch {
 	case m.canApply():
-		parts = append(parts, k("a")+" apply")
+		lead = k("a") + " apply · "
 	case m.cfg.DryRun:
-		parts = append(parts, "dry run")
+		lead = "dry run · "
 	}
-	parts = append(parts, k("b")+" change an answer", k("q")+" quit (no changes)", k("↑↓ pgup pgdn")+" scroll")
-	pct := fmt.Sprintf(" %3.0f%%", m.review.ScrollPercent()*100)
-	return strings.Join(parts, " · ") + m.st.Dim.Render(pct)
+	pct := m.st.Dim.Render(fmt.Sprintf(" %3.0f%%", m.review.ScrollPercent()*100))
+	return fitLine(m.width,
+		lead+k("b")+" change an answer · "+k("q")+" quit (no changes) · "+k("↑↓ pgup pgdn")+" scroll"+pct,
+		lead+k("b")+" change · "+k("q")+" quit · "+k("↑↓")+" scroll"+pct)
+}
+
+// fitLine returns the first variant that fits in width, else the last
+// one cut to width.
+func fitLine(width int, variants ...string) string {
+	for _, v := range variants {
+		if ansi.StringWidth(v) <= width {
+			return v
+		}
+	}
+	return ansi.Truncate(variants[len(variants)-1], width, "…")
 }

@@ -25,7 +25,7 @@ func newFlow() *flow {
 		{id: "basepath", title: "Base path", keys: []string{"base_path"}, show: showBasePath, build: buildBasePath},
 		{id: "restrict", title: "Restrictions", keys: []string{"restrict"}, build: buildRestrict, after: afterRestrict},
 		{id: "networks", title: "Allowed networks", keys: []string{"restrict"}, show: showNetworks, build: buildNetworks},
-		{id: "tls", title: "Certificate", keys: []string{"tls.mode", "tls"}, build: buildTLS},
+		{id: "tls", title: "Certificate", keys: []string{"tls.mode"}, build: buildTLS},
 		{id: "acme", title: "ACME", keys: []string{"tls.challenge", "tls.email"}, show: showACME, build: buildACME},
 		{id: "dns", title: "DNS provider", keys: []string{"tls.dns_provider"}, show: showDNS, build: buildDNS},
 		{id: "dnsenv", title: "DNS credentials", show: showDNSEnv, build: buildDNSEnv, after: afterDNSEnv},
@@ -204,8 +204,9 @@ func buildUpstream(s *State, b *fields) {
 		b.input(in, t, reachability(s.Upstream), s.Upstream)
 		return
 	}
-	b.input(in, t, "", s.Upstream)
-	in.DescriptionFunc(func() string { return reachability(s.Upstream) }, &s.Upstream)
+	b.input(in, t, "checking…", s.Upstream)
+	b.live = &liveHint{value: func() string { return s.Upstream }, compute: reachability, async: true,
+		set: func(h string) { in.Description(h) }}
 }
 
 // reachability is the hint under the upstream: whether anything answers.
@@ -370,8 +371,9 @@ func buildDNS(s *State, b *fields) {
 		b.sel(sel, t, "Its API credentials are read from environment variables.", opts, s.DNSProvider)
 		return
 	}
-	b.sel(sel, t, "", opts, s.DNSProvider)
-	sel.DescriptionFunc(func() string { return envHint(s, s.DNSProvider) }, &s.DNSProvider)
+	b.sel(sel, t, envHint(s, s.DNSProvider), opts, s.DNSProvider)
+	b.live = &liveHint{value: func() string { return s.DNSProvider }, compute: func(p string) string { return envHint(s, p) },
+		set: func(h string) { sel.Description(h) }}
 }
 
 // envHint says which variables a provider needs and whether they are set.

@@ -256,13 +256,15 @@ func (p *progress) footer() string {
 	k := p.st.Key.Render
 	switch {
 	case p.finished && p.err != nil:
-		return p.st.Fail.Render("✗ failed") + "  " + k("enter") + " summary · " + k("↑↓ pgup pgdn") + " scroll the log"
+		return fitLine(p.width, p.st.Fail.Render("✗ failed")+"  "+k("enter")+" summary · "+k("↑↓ pgup pgdn")+" scroll the log",
+			p.st.Fail.Render("✗ failed")+"  "+k("enter")+" summary")
 	case p.finished:
-		return p.st.OK.Render("✓ done") + "  " + k("enter") + " summary · " + k("↑↓") + " scroll the log"
+		return fitLine(p.width, p.st.OK.Render("✓ done")+"  "+k("enter")+" summary · "+k("↑↓")+" scroll the log",
+			p.st.OK.Render("✓ done")+"  "+k("enter")+" summary")
 	case p.interrupted:
-		return p.st.Warn.Render("stopping: rolling back every change, please wait…")
+		return fitLine(p.width, p.st.Warn.Render("stopping: rolling back every change, please wait…"), p.st.Warn.Render("rolling back…"))
 	}
-	return k("ctrl+c") + " stop and roll back · " + k("↑↓") + " scroll the log"
+	return fitLine(p.width, k("ctrl+c")+" stop and roll back · "+k("↑↓")+" scroll the log", k("ctrl+c")+" stop, roll back")
 }
 
 // fmtElapsed formats a duration for the step list: 0.4s, 12.3s, 2m05s.

@@ -1,0 +1,304 @@
+package wizard
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"charm.land/huh/v2"
+
+	"github.com/rpwizard/rpwizard/answers"
+)
+
+// scenario is one set of answers, given as keys for the full-screen
+// forms and as lines for the accessible prompts.
+type scenario struct {
+	keys  map[string][]string // page id → keys
+	lines []string            // accessible answers, one per prompt
+	want  answers.Answers     // after Validate
+}
+
+// hubScenario touches most branches: an app with a base path, a server
+// other than the default, aliases, a site restriction, ACME over DNS-01.
+// Both modes start with a wrong domain, which validation refuses.
+func hubScenario() scenario {
+	return scenario{
+		keys: map[string][]string{
+			"welcome":  {"enter"},
+			"app":      {"down", "enter"},
+			"server":   {"end", "enter"},
+			"names":    {"bad..name", "enter", "ctrl+u", "hub.example.org", "enter", "www.hub.example.org", "enter"},
+			"upstream": {"enter"},
+			"basepath": {"jhub/", "enter"},
+			"restrict": {"end", "enter"},
+			"networks": {"ctrl+u", "10.0.0.0/8 192.168.1.7", "enter"},
+			"tls":      {"enter"},
+			"acme":     {"down", "enter", "admin@example.org", "enter"},
+			"dns":      {"enter"},
+		},
+		lines: []string{
+			"2",                      // app: JupyterHub
+			"2",                      // server: Apache
+			"bad..name",              // domain, refused
+			"hub.example.org",        // domain
+			"www.hub.example.org",    // aliases
+			"",                       // upstream: keep 127.0.0.1:8000
+			"/jhub/",                 // base path
+			"3",                      // restrict: whole site
+			"10.0.0.0/8 192.168.1.7", // networks
+			"",                       // certificate: keep ACME
+			"2",                      // challenge: DNS-01
+			"admin@example.org",      // e-mail
+			"1",                      // DNS provider: cloudflare
+		},
+		want: answers.Answers{
+			App: "jupyterhub", Server: "apache", Domain: "hub.example.org", Aliases: []string{"www.hub.example.org"},
+			Upstream: "127.0.0.1:8000", BasePath: "/jhub/",
+			Restrict: answers.Restrict{SiteNetworks: []string{"10.0.0.0/8", "192.168.1.7/32"}},
+			TLS:      answers.TLS{Mode: "acme", Challenge: "dns-01", DNSProvider: "cloudflare", Email: "admin@example.org"},
+		},
+	}
+}
+
+// walkForms answers the chain of pages in full-screen form mode, page by
+// page, the way the model does; it returns the pages visited.
+func walkForms(t *testing.T, s *State, keys map[string][]string) []string {
+	t.Helper()
+	f := newFlow()
+	var visited []string
+	for i := f.next(s, -1); i >= 0 && i < len(f.pages); i = f.done(s, i) {
+		p := f.pages[i]
+		b := &fields{}
+		p.build(s, b)
+		form := newForm(b.list, false, false, 0)
+		formPump(t, form).keys(keys[p.id]...)
+		if form.State != huh.StateCompleted {
+			t.Fatalf("page %s: not completed after %q; errors %v\n%s", p.id, keys[p.id], form.Errors(), form.View())
+		}
+		visited = append(visited, p.id)
+	}
+	return visited
+}
+
+// comparable strips the defaults Validate fills in, for comparison.
+func comparable(a *answers.Answers) answers.Answers {
+	c := *a
+	c.HSTS, c.SelfTest, c.MaxBodySize, c.TLS.Directory, c.TLS.KeyType = nil, nil, "", "", ""
+	return c
+}
+
+func TestFormsChainGivesValidAnswers(t *testing.T) {
+	sc := hubScenario()
+	b := newFakeBackend(t)
+	cfg := testConfig(t, b)
+	s := cfg.newState()
+	visited := walkForms(t, s, sc.keys)
+	want := []string{"welcome", "app", "server", "names", "upstream", "basepath", "restrict", "networks", "tls", "acme", "dns"}
+	if !reflect.DeepEqual(visited, want) {
+		t.Errorf("pages = %v, want %v", visited, want)
+	}
+	a, err := s.Validate()
+	if err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if got := comparable(a); !reflect.DeepEqual(got, sc.want) {
+		t.Errorf("answers:\n got %+v\nwant %+v", got, sc.want)
+	}
+}
+
+// TestAccessibleAsksTheSameQuestions runs the same scenario as plain
+// prompts with the answers piped in: the answers must be identical, and
+// the pages asked the same, in the same order.
+func TestAccessibleAsksTheSameQuestions(t *testing.T) {
+	sc := hubScenario()
+	b := newFakeBackend(t)
+	cfg := testConfig(t, b)
+	var out bytes.Buffer
+	cfg.In = strings.NewReader(strings.Join(append(sc.lines, "3"), "\n") + "\n") // 3: quit at the review
+	cfg.Out = &out
+	cfg.Accessible = true
+	o := Run(context.Background(), *cfg)
+	if o.Status != Quit {
+		t.Fatalf("status = %v, want Quit; transcript:\n%s", o.Status, out.String())
+	}
+	plans := b.plans()
+	if len(plans) != 1 {
+		t.Fatalf("planned %d times, want 1", len(plans))
+	}
+	if got := comparable(plans[0]); !reflect.DeepEqual(got, sc.want) {
+		t.Errorf("answers:\n got %+v\nwant %+v", got, sc.want)
+	}
+	if b.applied != 0 {
+		t.Error("applied although the user quit")
+	}
+	text := out.String()
+	if strings.Contains(text, "\x1b") {
+		t.Error("accessible output contains escape codes")
+	}
+	if !strings.Contains(text, "not a valid DNS name") {
+		t.Error("the wrong domain was not refused")
+	}
+	var sections []string
+	for _, m := range regexp.MustCompile(`(?m)^== (.+)$`).FindAllStringSubmatch(text, -1) {
+		sections = append(sections, m[1])
+		if strings.HasPrefix(m[1], "Review") {
+			break
+		}
+	}
+	f := newFlow()
+	var want []string
+	for _, id := range []string{"welcome", "app", "server", "names", "upstream", "basepath", "restrict", "networks", "tls", "acme", "dns"} {
+		want = append(want, f.pages[f.find(id)].title)
+	}
+	want = append(want, "Review the plan: 1 file changes, 1 commands")
+	if !reflect.DeepEqual(sections, want) {
+		t.Errorf("sections = %q\nwant %q", sections, want)
+	}
+}
+
+func TestAccessibleInputEndsEarly(t *testing.T) {
+	b := newFakeBackend(t)
+	cfg := testConfig(t, b)
+	var out bytes.Buffer
+	cfg.In = strings.NewReader("1\n1\nwiz.test") // then nothing
+	cfg.Out, cfg.Accessible = &out, true
+	o := Run(context.Background(), *cfg)
+	if o.Status != Aborted || !errors.Is(o.Err, ErrInputEnded) {
+		t.Fatalf("outcome = %v %v, want Aborted with ErrInputEnded", o.Status, o.Err)
+	}
+	if len(b.plans()) != 0 {
+		t.Error("planned although the questions were not all answered")
+	}
+}
+
+func TestInlineValidation(t *testing.T) {
+	cases := []struct {
+		page  string
+		keys  []string
+		error string
+	}{
+		{"names", []string{"ctrl+u", "-bad-.example", "enter"}, "not a valid DNS name"},
+		{"names", []string{"ctrl+u", "10.1.2.3", "enter"}, "an IP address"},
+		{"upstream", []string{"ctrl+u", "http://x:80", "enter"}, "not host:port"},
+		{"upstream", []string{"ctrl+u", "127.0.0.1:99999", "enter"}, "port out of range"},
+		{"basepath", []string{"ctrl+u", "jhub", "enter"}, "not a URL path"},
+		{"networks", []string{"ctrl+u", "10.0.0.300/8", "enter"}, "not an IP network"},
+		{"existing", []string{"/nonexistent/cert.pem", "enter"}, "file not found"},
+	}
+	for _, c := range cases {
+		t.Run(c.page+"/"+c.error, func(t *testing.T) {
+			b := newFakeBackend(t)
+			s := testConfig(t, b).newState()
+			s.App, s.Restrict, s.TLSMode = "jupyterhub", RestrictSite, "existing"
+			f := newFlow()
+			fb := &fields{}
+			f.pages[f.find(c.page)].build(s, fb)
+			form := newForm(fb.list, false, false, 0)
+			formPump(t, form).keys(c.keys...)
+			if form.State == huh.StateCompleted {
+				t.Fatal("completed despite a bad answer")
+			}
+			if !strings.Contains(form.View(), c.error) {
+				t.Errorf("view lacks %q:\n%s", c.error, form.View())
+			}
+		})
+	}
+}
+
+// A wildcard is only possible with some certificate sources: the domain
+// page lets it through, the certificate question refuses self-signed.
+func TestWildcardJudgedAtCertificate(t *testing.T) {
+	b := newFakeBackend(t)
+	s := testConfig(t, b).newState()
+	s.Domain = "*.apps.example.org"
+	if err := s.problem(nil, "domain"); err != nil {
+		t.Fatalf("domain page refuses a wildcard: %v", err)
+	}
+	f := newFlow()
+	fb := &fields{}
+	f.pages[f.find("tls")].build(s, fb)
+	form := newForm(fb.list, false, false, 0)
+	formPump(t, form).keys("end", "enter") // self-signed
+	if form.State == huh.StateCompleted || !strings.Contains(form.View(), "wildcard") {
+		t.Fatalf("self-signed accepted for a wildcard:\n%s", form.View())
+	}
+}
+
+func TestProblemsSendUserToTheirPage(t *testing.T) {
+	b := newFakeBackend(t)
+	s := testConfig(t, b).newState()
+	s.TLSMode = "existing"
+	f := newFlow()
+	err := &answers.Error{Problems: []*answers.FieldError{{Key: "tls.key_file", Msg: "file not found"}}}
+	if got := f.pages[pageOfProblem(f, s, err)].id; got != "existing" {
+		t.Errorf("tls.key_file → %s, want existing", got)
+	}
+	err = &answers.Error{Problems: []*answers.FieldError{{Key: "restrict.site_networks[1]", Msg: "x"}}}
+	if got := f.pages[pageOfProblem(f, s, err)].id; got != "restrict" {
+		t.Errorf("restrict.site_networks[1] → %s, want restrict", got)
+	}
+	err = &answers.Error{Problems: []*answers.FieldError{{Key: "aliases[0]", Msg: "x"}}}
+	if got := f.pages[pageOfProblem(f, s, err)].id; got != "names" {
+		t.Errorf("aliases[0] → %s, want names", got)
+	}
+}
+
+// CryoSPARC may not be served without a barrier: "no restriction" is not
+// offered, and the networks are asked.
+func TestCryoSPARCNeedsBarrier(t *testing.T) {
+	b := newFakeBackend(t)
+	s := testConfig(t, b).newState()
+	s.App = "cryosparc"
+	afterApp(s)
+	if s.Restrict != RestrictSite {
+		t.Errorf("restrict = %s, want site", s.Restrict)
+	}
+	if s.Upstream != "127.0.0.1:61000" {
+		t.Errorf("upstream = %s, want the CryoSPARC default", s.Upstream)
+	}
+	for _, c := range restrictChoices("cryosparc") {
+		if c == RestrictNone {
+			t.Error("no restriction offered for CryoSPARC")
+		}
+	}
+}
+
+// Missing DNS credentials: the user may pick another provider or quit.
+func TestDNSCredentialsMissing(t *testing.T) {
+	b := newFakeBackend(t)
+	s := testConfig(t, b).newState()
+	s.MissingEnv = func(p string) []string {
+		if p == "cloudflare" {
+			return []string{"CLOUDFLARE_DNS_API_TOKEN"}
+		}
+		return nil
+	}
+	s.TLSMode, s.Challenge, s.DNSProvider = "acme", "dns-01", "cloudflare"
+	f := newFlow()
+	i := f.find("dnsenv")
+	if !f.pages[i].show(s) {
+		t.Fatal("the credentials page is not shown")
+	}
+	fb := &fields{}
+	f.pages[i].build(s, fb)
+	form := newForm(fb.list, false, false, 0)
+	p := formPump(t, form)
+	if !strings.Contains(form.View(), "CLOUDFLARE_DNS_API_TOKEN") {
+		t.Errorf("the missing variable is not named:\n%s", form.View())
+	}
+	p.keys("down", "enter") // "pick another provider" (the note is not focused)
+	if form.State != huh.StateCompleted {
+		t.Fatalf("not completed:\n%s", form.View())
+	}
+	if got := f.pages[f.done(s, i)].id; got != "dns" {
+		t.Errorf("after 'another provider' → %s, want dns", got)
+	}
+	s.DNSEnv = EnvQuit
+	if f.done(s, i) != -1 {
+		t.Error("'quit' does not end the wizard")
+	}
+}

@@ -1,0 +1,264 @@
+package wizard
+
+import (
+	"context"
+	"errors"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/rpwizard/rpwizard/answers"
+	"github.com/rpwizard/rpwizard/steps"
+)
+
+// startModel runs the full-screen model headlessly on a fake backend.
+func startModel(t *testing.T, b *fakeBackend, edit func(*Config)) (*model, *pump) {
+	t.Helper()
+	cfg := testConfig(t, b)
+	if edit != nil {
+		edit(cfg)
+	}
+	m := newModel(context.Background(), cfg, &session{quit: make(chan struct{})})
+	t.Cleanup(func() { close(m.sess.quit) })
+	return m, modelPump(t, m)
+}
+
+// toReview answers every question for a generic app on wiz.test served
+// by nginx with a self-signed certificate, checking that each screen fits.
+func toReview(t *testing.T, m *model, p *pump) {
+	t.Helper()
+	steps := [][]string{
+		{"enter"},                      // welcome
+		{"end", "enter"},               // another web app
+		{"home", "enter"},              // nginx
+		{"wiz.test", "enter", "enter"}, // domain, no aliases
+		{"127.0.0.1:9", "enter"},       // upstream
+		{"enter"},                      // base path /
+		{"home", "enter"},              // no restriction
+		{"end", "enter"},               // self-signed
+	}
+	for _, k := range steps {
+		fits(t, m.render(), 80, 24)
+		p.keys(k...)
+	}
+	p.until("the review", 5*time.Second, func() bool { return m.phase == phaseReview })
+}
+
+// fits fails when a screen is wider or taller than the terminal.
+func fits(t *testing.T, screen string, w, h int) {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(screen, "\n"), "\n")
+	if len(lines) > h {
+		t.Errorf("screen has %d lines, more than %d:\n%s", len(lines), h, screen)
+	}
+	for _, l := range lines {
+		if ansi.StringWidth(l) > w {
+			t.Errorf("line wider than %d: %q", w, ansi.Strip(l))
+		}
+	}
+}
+
+func plain(s string) string { return ansi.Strip(s) }
+
+func TestModelAppliesAndSavesAnswers(t *testing.T) {
+	b := newFakeBackend(t)
+	m, p := startModel(t, b, nil)
+	toReview(t, m, p)
+	screen := plain(m.render())
+	for _, want := range []string{"review the plan", "== site config", "rpwizard-wiz.test.conf", "+    server_name wiz.test;", "a apply", "q quit"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("review lacks %q:\n%s", want, screen)
+		}
+	}
+	fits(t, m.render(), 80, 24)
+
+	p.keys("a")
+	p.until("the run to end", 5*time.Second, func() bool { return m.prog.finished })
+	screen = plain(m.render())
+	for _, want := range []string{"✓ site config", "✓ config test and reload", "✓ self-test", "✓ done", "lego: [INFO] working on site config"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("progress lacks %q:\n%s", want, screen)
+		}
+	}
+	fits(t, m.render(), 80, 24)
+
+	p.keys("enter")
+	screen = plain(m.render())
+	for _, want := range []string{"is served at https://wiz.test/ by nginx", "PASSED", "scroll the summary", "Save these answers"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("result lacks %q:\n%s", want, screen)
+		}
+	}
+	for _, want := range []string{"self-signed, valid until", "previous files:", "to undo:", "rm ", "nginx -s reload"} {
+		if !strings.Contains(plain(m.resultText), want) {
+			t.Errorf("summary lacks %q:\n%s", want, plain(m.resultText))
+		}
+	}
+	fits(t, m.render(), 80, 24)
+
+	p.keys("enter") // save: yes
+	p.keys("enter") // at the offered path
+	if !p.quit {
+		t.Fatal("the wizard did not end after saving")
+	}
+	o := m.sess.outcome
+	if o.Status != Applied || o.SavedTo != m.cfg.SavePath {
+		t.Fatalf("outcome = %+v", o)
+	}
+	fi, err := os.Stat(o.SavedTo)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("saved file: %v, mode %v", err, fi.Mode())
+	}
+	a, err := answers.Load(o.SavedTo, b.host.Installed)
+	if err != nil {
+		t.Fatalf("the saved answers do not load: %v", err)
+	}
+	if !reflect.DeepEqual(a, b.plans()[0]) {
+		t.Errorf("saved answers differ from the applied ones:\n%+v\n%+v", a, b.plans()[0])
+	}
+	if !strings.Contains(o.Summary, "is served at https://wiz.test/") || strings.Contains(o.Summary, "\x1b[3") {
+		t.Errorf("summary for the terminal: %q", o.Summary)
+	}
+}
+
+func TestModelCtrlCAtQuestionChangesNothing(t *testing.T) {
+	b := newFakeBackend(t)
+	m, p := startModel(t, b, nil)
+	p.keys("enter", "enter", "enter") // welcome, app, server
+	p.keys("ctrl+c")
+	if !p.quit || m.sess.outcome.Status != Aborted {
+		t.Fatalf("quit=%v outcome=%+v", p.quit, m.sess.outcome)
+	}
+	if len(b.plans()) != 0 || b.applied != 0 {
+		t.Error("planned or applied after Ctrl+C")
+	}
+}
+
+func TestModelQuitAtReviewChangesNothing(t *testing.T) {
+	b := newFakeBackend(t)
+	m, p := startModel(t, b, nil)
+	toReview(t, m, p)
+	p.keys("q")
+	if !p.quit || m.sess.outcome.Status != Quit || b.applied != 0 {
+		t.Fatalf("quit=%v outcome=%+v applied=%d", p.quit, m.sess.outcome, b.applied)
+	}
+}
+
+func TestModelDryRunCannotApply(t *testing.T) {
+	b := newFakeBackend(t)
+	m, p := startModel(t, b, func(c *Config) { c.DryRun = true })
+	toReview(t, m, p)
+	if s := plain(m.render()); !strings.Contains(s, "dry run") || strings.Contains(s, "a apply") {
+		t.Errorf("dry-run review footer:\n%s", s)
+	}
+	p.keys("a")
+	if m.phase != phaseReview || b.applied != 0 {
+		t.Fatal("applied in a dry run")
+	}
+}
+
+// shift+tab on a page's first field goes back one question; "change an
+// answer" at the review goes to that question and asks the rest again.
+func TestModelBackAndChange(t *testing.T) {
+	b := newFakeBackend(t)
+	m, p := startModel(t, b, nil)
+	p.keys("enter", "end", "enter", "home", "enter") // welcome, app, server
+	if id := m.flow.pages[m.page].id; id != "names" {
+		t.Fatalf("on %s, want names", id)
+	}
+	p.keys("shift+tab")
+	if id := m.flow.pages[m.page].id; id != "server" {
+		t.Fatalf("shift+tab went to %s, want server", id)
+	}
+	p.keys("enter", "wiz.test", "enter", "enter", "127.0.0.1:9", "enter", "enter", "home", "enter", "end", "enter")
+	p.until("the review", 5*time.Second, func() bool { return m.phase == phaseReview })
+
+	p.keys("b")
+	if m.phase != phaseChange {
+		t.Fatal("b does not offer to change an answer")
+	}
+	fits(t, m.render(), 80, 24)
+	p.keys("down", "down", "down", "enter") // Nothing, App, Proxy server, Domain
+	if id := m.flow.pages[m.page].id; id != "names" {
+		t.Fatalf("changing the domain went to %s", id)
+	}
+	p.keys("ctrl+u", "wiz2.test", "enter", "enter", "enter", "enter", "enter", "enter")
+	p.until("the review again", 5*time.Second, func() bool { return m.phase == phaseReview })
+	plans := b.plans()
+	if len(plans) != 2 || plans[1].Domain != "wiz2.test" || plans[1].Upstream != "127.0.0.1:9" {
+		t.Fatalf("plans after the change: %d, last %+v", len(plans), plans[len(plans)-1])
+	}
+}
+
+func TestModelFailedStepShowsItsLogAndRollback(t *testing.T) {
+	b := newFakeBackend(t)
+	b.fail = "config test and reload"
+	m, p := startModel(t, b, nil)
+	toReview(t, m, p)
+	p.keys("a")
+	p.until("the run to end", 5*time.Second, func() bool { return m.prog.finished })
+	screen := plain(m.render())
+	for _, want := range []string{"✓ site config", "✗ config test and reload", "unknown directive \"proxy_pas\"", "configuration file /etc/nginx/nginx.conf test failed", "↺ rolled back", "✗ failed"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("progress lacks %q:\n%s", want, screen)
+		}
+	}
+	fits(t, m.render(), 80, 24)
+	if o := m.sess.outcome; o.Status != Failed || !errors.Is(o.Err, steps.ErrRolledBack) {
+		t.Errorf("outcome = %+v", o)
+	}
+	p.keys("enter")
+	if s := plain(m.render()); !strings.Contains(s, "Every change was rolled back") {
+		t.Errorf("result:\n%s", s)
+	}
+}
+
+func TestModelCtrlCDuringApplyRollsBack(t *testing.T) {
+	b := newFakeBackend(t)
+	b.block = true
+	m, p := startModel(t, b, nil)
+	toReview(t, m, p)
+	p.keys("a")
+	p.until("the run to start", 5*time.Second, func() bool {
+		select {
+		case <-b.started:
+			return true
+		default:
+			return false
+		}
+	})
+	p.keys("ctrl+c")
+	if p.quit {
+		t.Fatal("Ctrl+C during apply quit instead of rolling back")
+	}
+	if s := plain(m.render()); !strings.Contains(s, "rolling back") {
+		t.Errorf("no word of the rollback:\n%s", s)
+	}
+	p.until("the rollback", 5*time.Second, func() bool { return m.prog.finished })
+	if s := plain(m.render()); !strings.Contains(s, "↺ rolled back") {
+		t.Errorf("progress:\n%s", s)
+	}
+	p.keys("enter")
+	if s := plain(m.render()); !strings.Contains(s, "Stopped by you (ctrl+c)") {
+		t.Errorf("result:\n%s", s)
+	}
+}
+
+// The screens follow window resizes: the review reflows to the new width.
+func TestModelFollowsResizes(t *testing.T) {
+	b := newFakeBackend(t)
+	m, p := startModel(t, b, nil)
+	toReview(t, m, p)
+	p.send(tea.WindowSizeMsg{Width: 60, Height: 20})
+	fits(t, m.render(), 60, 20)
+	p.send(tea.WindowSizeMsg{Width: 120, Height: 40})
+	fits(t, m.render(), 120, 40)
+	if m.review.Height() != 38 {
+		t.Errorf("review height %d after resize to 40 lines", m.review.Height())
+	}
+}
