@@ -230,7 +230,7 @@ func checkPorts(ctx context.Context, in *Input) []Finding {
 			}
 			key := strconv.Itoa(ln.Pid)
 			if ln.Pid == 0 {
-				key = "inode " + strconv.FormatUint(ln.Inode, 10)
+				key = "unknown" // one group: they cannot be told apart
 			}
 			if seen[key] {
 				continue // [::]:80 and 0.0.0.0:80 of the same program

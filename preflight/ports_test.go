@@ -122,8 +122,8 @@ func TestCheckPorts(t *testing.T) {
 		{"unknown as root", "nginx", []Listener{{Addr: any4, Port: 80, Inode: 31337}}, 0, false, false,
 			[]Finding{{Severity: Block, Msg: "port 80 held by a program rpwizard cannot name (socket inode 31337), not by nginx: nginx could not listen there",
 				Fix: "find it with `ss -ltnp 'sport = :80'` and stop it, then run rpwizard again"}}},
-		{"unknown, not root", "nginx", []Listener{{Addr: any4, Port: 80, Inode: 31337}}, 1000, false, false,
-			[]Finding{{Severity: Warn, Msg: "port 80 in use, by a program that only root can name", Fix: "run rpwizard as root to see which program holds it"}}},
+		{"unknown, not root", "nginx", []Listener{{Addr: any4, Port: 80, Inode: 31337}, {Addr: any6, Port: 80, Inode: 31338}, {Addr: any4, Port: 443, Inode: 31339}}, 1000, false, false,
+			[]Finding{{Severity: Warn, Msg: "ports 80 and 443 in use, by a program that only root can name", Fix: "run rpwizard as root to see which program holds it"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
