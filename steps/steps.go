@@ -105,6 +105,7 @@ func All() []Step {
 	return []Step{
 		{Name: "preflight", Plan: planPreflight},
 		{Name: "modules", Plan: planModules},
+		{Name: "server limits", Plan: planLimits},
 		{Name: "certificate", Plan: planCertificate},
 		{Name: "site config", Plan: planSiteConfig},
 		{Name: "enable", Plan: planEnable},
