@@ -41,6 +41,7 @@ Usage:
   sudo rpwizard --answers FILE [--dry-run] unattended, from an answers file
   sudo rpwizard selftest --answers FILE   prove HTTPS and WebSockets work
   sudo rpwizard renew [--force]           renew ACME certificates that are due
+  sudo rpwizard undo [--server S]         put back the files the last run changed
   rpwizard --version
 
 Options:
@@ -64,11 +65,12 @@ type options struct {
 	showVersion    bool
 	installMissing bool
 	hold           time.Duration
+	server         string
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	cmd := ""
-	if len(args) > 0 && (args[0] == "selftest" || args[0] == "renew" || args[0] == "setup") {
+	if len(args) > 0 && (args[0] == "selftest" || args[0] == "renew" || args[0] == "undo") {
 		cmd, args = args[0], args[1:]
 	}
 	var o options
@@ -88,6 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.domain, "domain", "", "selftest: the site's domain (without --answers)")
 	fs.StringVar(&o.app, "app", "generic", "selftest: the app (without --answers)")
 	fs.DurationVar(&o.hold, "hold", defaultHold, "selftest: how long to hold an idle WebSocket open through the proxy (0 skips)")
+	fs.StringVar(&o.server, "server", "", "undo: `nginx` or apache")
 	fs.BoolVar(&o.installMissing, "install-missing", false, "install a missing web server or module (as install_missing: true)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version")
 	if err := fs.Parse(args); err != nil {
@@ -112,6 +115,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runSelfTest(ctx, o, stdout, stderr)
 	case "renew":
 		return runRenew(ctx, o, stdout, stderr)
+	case "undo":
+		return runUndo(ctx, o, stdout, stderr)
 	}
 	if o.answersFile != "" {
 		return runUnattended(ctx, o, stdout, stderr)

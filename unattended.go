@@ -103,8 +103,15 @@ func printWarnings(w io.Writer, e *steps.Env) {
 func printSummary(w io.Writer, e *steps.Env, res *steps.Result) {
 	a := e.Answers
 	fmt.Fprintf(w, "\n%s is served at https://%s%s by %s\n", a.Profile().Title, a.Domain, a.BasePath, a.Server)
+	if info := e.CertInfo(); info != nil {
+		kind := "certificate"
+		if info.SelfSigned {
+			kind = "self-signed certificate (browsers will warn)"
+		}
+		fmt.Fprintf(w, "%s valid until %s\n", kind, info.Leaf.NotAfter.Format("2006-01-02"))
+	}
 	if res.BackupDir != "" {
-		fmt.Fprintf(w, "previous files: %s\n", res.BackupDir)
+		fmt.Fprintf(w, "previous files: %s (undo: sudo rpwizard undo --server %s)\n", res.BackupDir, a.Server)
 	}
 	if a.TLS.Mode == "acme" {
 		fmt.Fprintln(w, "renewal:", e.RenewalSchedule())

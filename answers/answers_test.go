@@ -145,3 +145,20 @@ func TestExamplesDecode(t *testing.T) {
 		}
 	}
 }
+
+func TestBasicAuthFileMustBeReadableByWorkers(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700)
+	f := filepath.Join(dir, "htpasswd")
+	os.WriteFile(f, []byte("alice:x\n"), 0o644)
+	a := &Answers{App: "jatos", Server: "nginx", Domain: "a.test", TLS: TLS{Mode: "self-signed"}, Restrict: Restrict{BasicAuthFile: f}}
+	err := a.Validate(nil)
+	if e, ok := err.(*Error); !ok || e.Field("restrict.basic_auth_file") == nil {
+		t.Fatalf("Validate = %v, want a restrict.basic_auth_file problem", err)
+	}
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755) // t.TempDir's parent is private too
+	if err := a.Validate(nil); err != nil {
+		t.Fatalf("readable file refused: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -237,7 +238,10 @@ func (a *Answers) validateRestrict(c *checker, p profile.Profile, known bool) {
 	if len(r.AdminPaths) > 0 && len(r.AdminNetworks) == 0 {
 		c.add("restrict.admin_paths", strings.Join(r.AdminPaths, ","), "admin paths without admin networks restrict nothing", "also set restrict.admin_networks")
 	}
-	fileKey(c, "restrict.basic_auth_file", r.BasicAuthFile)
+	if fileKey(c, "restrict.basic_auth_file", r.BasicAuthFile) && !worldReadable(r.BasicAuthFile) {
+		c.add("restrict.basic_auth_file", r.BasicAuthFile, "the web server's workers (www-data, apache) cannot read it",
+			"a file readable by others in directories others may enter, e.g. chmod 644 and keep it under /etc/nginx or /etc/apache2")
+	}
 	fileKey(c, "restrict.client_ca_file", r.ClientCAFile)
 	if known && p.NeedsBarrier && len(r.SiteNetworks) == 0 && r.BasicAuthFile == "" && r.ClientCAFile == "" {
 		c.add("restrict", "", p.Title+"'s vendor forbids serving it without an access barrier",
@@ -346,6 +350,24 @@ func fileKey(c *checker, key, path string) bool {
 		return false
 	}
 	return true
+}
+
+// worldReadable reports whether an unprivileged process can read path:
+// others may read it and enter every directory above it.
+func worldReadable(path string) bool {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm()&0o004 == 0 {
+		return false
+	}
+	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
+		di, err := os.Stat(dir)
+		if err != nil || di.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if dir == "/" || dir == "." {
+			return true
+		}
+	}
 }
 
 // parseNet accepts a CIDR or a single address and returns its canonical form.

@@ -409,3 +409,41 @@ func symlinkAtomic(target, path string) error {
 	}
 	return nil
 }
+
+// Undo restores the files of the last committed run as they were before
+// it, config-tests and reloads the server. Only the most recent run can be
+// undone: an earlier one's backups may no longer match what later runs
+// changed. It returns the backup directory it restored from.
+func Undo(ctx context.Context, stateDir string, server *Server, log func(string)) (string, error) {
+	tx, err := Begin(ctx, stateDir, server, log)
+	if err != nil {
+		return "", err
+	}
+	defer tx.release()
+	dirs, _ := filepath.Glob(filepath.Join(stateDir, "backups", "*", "journal.json"))
+	for i := len(dirs) - 1; i >= 0; i-- {
+		data, err := os.ReadFile(dirs[i])
+		if err != nil {
+			continue
+		}
+		var j journal
+		if json.Unmarshal(data, &j) != nil {
+			continue
+		}
+		switch j.State {
+		case "committed":
+			if j.Server != server.Name {
+				return "", fmt.Errorf("the last run (%s) changed %s, not %s", j.ID, j.Server, server.Name)
+			}
+			old := &Tx{dir: filepath.Dir(dirs[i]), journal: j, server: server, log: tx.log, reloaded: server.Running(), wasRunning: true}
+			if err := old.restore(ctx); err != nil {
+				return old.dir, err
+			}
+			old.journal.State = "undone"
+			return old.dir, old.save()
+		case "undone", "rolled-back":
+			continue
+		}
+	}
+	return "", errors.New("no run to undo")
+}

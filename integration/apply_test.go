@@ -361,3 +361,76 @@ func TestBadInputTouchesNothing(t *testing.T) {
 		t.Error("bad input changed files")
 	}
 }
+
+// TestUndo puts back what the last run changed and reloads.
+func TestUndo(t *testing.T) {
+	ownHost(t)
+	backend(t, "127.0.0.1:9000")
+	backend(t, "127.0.0.1:8000")
+	mustApply(t, appCases[0].answers("nginx"))
+	before := testenv.TreeHash(t, "/etc/nginx", "/etc/apache2")
+	mustApply(t, appCases[1].answers("nginx"))
+	r := rpwizard(t, nil, "undo", "--server", "nginx")
+	if r.code != 0 {
+		t.Fatalf("undo: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if after := testenv.TreeHash(t, "/etc/nginx", "/etc/apache2"); after != before {
+		t.Error("undo did not restore the files")
+	}
+	if _, err := os.Stat("/etc/rpwizard/certs/hub.test"); err == nil {
+		t.Error("the undone site's certificate is still there")
+	}
+	echo(t, client(t, "jatos.test"), "https://jatos.test/x")
+	if served(t, "hub.test")[0].Subject.CommonName == "hub.test" {
+		t.Error("hub.test is still served after undo")
+	}
+}
+
+// TestOptionsPassConfigTest applies the less common answers on both
+// servers: each config must pass the real config test and serve.
+func TestOptionsPassConfigTest(t *testing.T) {
+	// The server's workers (www-data) read the file: it lives in a tree
+	// that ownHost restores, written after the snapshot.
+	htpasswd := "/etc/apache2/rpwizard-test.htpasswd"
+	// "alice:secret" (apr1 hash made by openssl passwd -apr1).
+	out, err := exec.Command("openssl", "passwd", "-apr1", "secret").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ name, extra string }{
+		{"aliases, ipv6 upstream, no hsts, no selftest", "aliases: [www.app.test, app2.test]\nupstream: '[::1]:8081'\nhsts: false\nselftest: false\n"},
+		{"trusted proxies and site networks", "upstream: 127.0.0.1:8081\ntrusted_proxies: [10.0.0.0/8]\nrestrict:\n  site_networks: [127.0.0.0/8, '::1', 192.168.0.0/16]\n"},
+		{"basic auth and admin paths", "upstream: 127.0.0.1:8081\nrestrict:\n  basic_auth_file: " + htpasswd + "\n  admin_paths: [/admin]\n  admin_networks: [10.0.0.0/8]\n"},
+		{"client certificates", "upstream: 127.0.0.1:8081\nselftest: false\nrestrict:\n  client_ca_file: /etc/ssl/certs/ca-certificates.crt\n"},
+		{"unlimited body", "upstream: 127.0.0.1:8081\nmax_body_size: '0'\n"},
+	}
+	for _, server := range []string{"nginx", "apache"} {
+		for _, tc := range cases {
+			t.Run(server+"/"+tc.name, func(t *testing.T) {
+				ownHost(t)
+				os.WriteFile(htpasswd, []byte("alice:"+strings.TrimSpace(string(out))+"\n"), 0o644)
+				backend(t, "127.0.0.1:8081")
+				backend(t, "[::1]:8081")
+				mustApply(t, "app: generic\nserver: "+server+"\ndomain: app.test\ntls: {mode: self-signed}\n"+tc.extra)
+				if strings.Contains(tc.name, "client certificates") {
+					return // no client certificate to present here; the config test passed
+				}
+				c := client(t, "app.test")
+				if strings.Contains(tc.name, "basic auth") {
+					if code, _ := status(t, c, "https://app.test/"); code != http.StatusUnauthorized {
+						t.Errorf("without credentials: %d, want 401", code)
+					}
+					req, _ := http.NewRequest("GET", "https://app.test/x", nil)
+					req.SetBasicAuth("alice", "secret")
+					resp, err := c.Do(req)
+					if err != nil || resp.StatusCode != 200 {
+						t.Fatalf("with credentials: %v %v", resp, err)
+					}
+					resp.Body.Close()
+					return
+				}
+				echo(t, c, "https://app.test/x")
+			})
+		}
+	}
+}

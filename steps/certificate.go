@@ -38,6 +38,9 @@ func (e *Env) CertChanges(p certs.Pair, why string) []installer.Change {
 	}
 }
 
+// CertInfo is the certificate the site's config names, or nil.
+func (e *Env) CertInfo() *certs.Info { return e.currentCert() }
+
 // currentCert loads the certificate the config points at, or nil.
 func (e *Env) currentCert() *certs.Info {
 	cert, key := e.CertPaths()
