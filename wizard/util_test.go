@@ -120,6 +120,9 @@ func TestPlainStylesHaveNoColour(t *testing.T) {
 	b := newFakeBackend(t)
 	p, _ := b.Plan(t.Context(), &answers.Answers{App: "jatos", Server: "nginx", Domain: "wiz.test", Upstream: "127.0.0.1:9000", BasePath: "/", TLS: answers.TLS{Mode: "self-signed"}})
 	out := renderPlan(p, st) + titleBar(st, "x", 80) + st.OK.Render("✓") + st.Fail.Render("✗")
+	if colourSGR(NewStyles(false).OK.Render("✓")) == "" {
+		t.Fatal("colourSGR finds no colour in coloured styles")
+	}
 	if c := colourSGR(out); c != "" {
 		t.Errorf("colour escape %q under NO_COLOR", c)
 	}

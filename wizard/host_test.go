@@ -1,0 +1,265 @@
+package wizard_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/rpwizard/rpwizard/answers"
+	"github.com/rpwizard/rpwizard/internal/testbackend"
+	"github.com/rpwizard/rpwizard/internal/testenv"
+)
+
+// This file holds what the host-owning tests share: the binary, the
+// snapshot of the trees rpwizard writes, and an HTTPS client pinned to
+// loopback.
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	binErr    error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// binary builds rpwizard once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "rpwizard-wizard-test-")
+		if binErr != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(binDir, "rpwizard"), "github.com/rpwizard/rpwizard").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return filepath.Join(binDir, "rpwizard")
+}
+
+// managed are the trees a run may change; ownHost puts them back.
+var managed = []string{"/etc/nginx", "/etc/apache2", "/etc/rpwizard", "/var/lib/rpwizard"}
+
+// ownHost takes the host for t (testenv.RequireHost: integration on, root,
+// the host lock), stops both servers, snapshots the managed trees and, on
+// cleanup, stops the servers again and restores the snapshot.
+func ownHost(t *testing.T) {
+	t.Helper()
+	testenv.RequireHost(t)
+	for _, tool := range []string{"tmux", "tar", "nginx"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is needed: %v", tool, err)
+		}
+	}
+	stopServers(t)
+	snap := filepath.Join(t.TempDir(), "snapshot.tar")
+	var existing []string
+	for _, p := range managed {
+		if _, err := os.Stat(p); err == nil {
+			existing = append(existing, strings.TrimPrefix(p, "/"))
+		}
+	}
+	if out, err := exec.Command("tar", append([]string{"-C", "/", "-cpf", snap}, existing...)...).CombinedOutput(); err != nil {
+		t.Fatalf("snapshot: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		stopServers(t)
+		for _, p := range managed {
+			os.RemoveAll(p)
+		}
+		if out, err := exec.Command("tar", "-C", "/", "-xpf", snap).CombinedOutput(); err != nil {
+			t.Errorf("restore the snapshot: %v\n%s", err, out)
+		}
+	})
+}
+
+// stopServers stops nginx and Apache and waits (bounded) for 80 and 443.
+func stopServers(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if pidAlive("/run/nginx.pid") {
+		exec.CommandContext(ctx, "nginx", "-s", "quit").Run()
+	}
+	if pidAlive("/run/apache2/apache2.pid") {
+		exec.CommandContext(ctx, "apache2ctl", "stop").Run()
+	}
+	for i := 0; i < 400 && (pidAlive("/run/nginx.pid") || pidAlive("/run/apache2/apache2.pid") || listening("127.0.0.1:80") || listening("127.0.0.1:443")); i++ {
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func pidAlive(pidFile string) bool {
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		return false
+	}
+	return syscall.Kill(pid, 0) == nil
+}
+
+func listening(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// backend starts the test app on a free loopback port.
+func backend(t *testing.T) *testbackend.Backend {
+	t.Helper()
+	b, err := testbackend.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// treeHash fingerprints what a run must not touch when the user quits.
+func treeHash(t *testing.T) string {
+	return testenv.TreeHash(t, "/etc/nginx", "/etc/apache2", "/etc/rpwizard")
+}
+
+// artifacts is where the screens of a test are kept for reviewers:
+// $RPWIZARD_ARTIFACTS, else artifacts/screens/ in the repository.
+func artifacts(t *testing.T) string {
+	t.Helper()
+	root := os.Getenv("RPWIZARD_ARTIFACTS")
+	if root == "" {
+		repo, err := filepath.Abs("..")
+		if err != nil {
+			t.Fatal(err)
+		}
+		root = filepath.Join(repo, "artifacts", "screens")
+	}
+	dir := filepath.Join(root, t.Name())
+	os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// checkServed proves the site works over HTTPS through nginx on loopback:
+// the app answers for every name, headers say HTTPS, port 80 redirects,
+// and a WebSocket echoes.
+func checkServed(t *testing.T, names ...string) {
+	t.Helper()
+	c := httpsClient(t, names[0])
+	for _, n := range names {
+		resp, err := c.Get("https://" + n + "/hello?x=1")
+		if err != nil {
+			t.Fatalf("GET https://%s/hello: %v", n, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var e testbackend.Echo
+		if resp.StatusCode != 200 || json.Unmarshal(body, &e) != nil {
+			t.Fatalf("GET https://%s/hello: %d %s, want the backend's echo", n, resp.StatusCode, body)
+		}
+		if e.Path != "/hello?x=1" || e.Headers["Host"] != n || e.Headers["X-Forwarded-Proto"] != "https" {
+			t.Errorf("the backend saw %+v", e)
+		}
+	}
+	resp, err := c.Get("http://" + names[0] + "/x")
+	if err != nil {
+		t.Fatalf("GET http://%s/x: %v", names[0], err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "https://"+names[0]+"/x" {
+		t.Errorf("port 80 answers %d %q, want a redirect to HTTPS", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "wss://"+names[0]+"/ws", &websocket.DialOptions{HTTPClient: c})
+	if err != nil {
+		t.Fatalf("WebSocket through the proxy: %v", err)
+	}
+	defer conn.CloseNow()
+	msg := []byte("hello through the proxy")
+	if err := conn.Write(ctx, websocket.MessageText, msg); err != nil {
+		t.Fatalf("WebSocket write: %v", err)
+	}
+	if _, got, err := conn.Read(ctx); err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("WebSocket echo %q, %v", got, err)
+	}
+	conn.Close(websocket.StatusNormalClosure, "")
+}
+
+// httpsClient reaches every name at 127.0.0.1 (as curl --resolve does)
+// and trusts the site's self-signed certificate; no redirects followed.
+func httpsClient(t *testing.T, domain string) *http.Client {
+	t.Helper()
+	pem, err := os.ReadFile(filepath.Join("/etc/rpwizard/certs", domain, "fullchain.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			_, port, _ := net.SplitHostPort(addr)
+			return dialer.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+		},
+		TLSClientConfig: &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}},
+		TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// checkSaved loads the saved answers file the way --answers does.
+func checkSaved(t *testing.T, path, domain string) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("answers not saved: %v", err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v, want 0600", path, fi.Mode().Perm())
+	}
+	a, err := answers.Load(path, []string{"nginx", "apache"})
+	if err != nil {
+		t.Fatalf("the saved answers do not load: %v", err)
+	}
+	if a.Domain != domain || a.Server != "nginx" || a.TLS.Mode != "self-signed" {
+		t.Errorf("saved answers: %+v", a)
+	}
+}

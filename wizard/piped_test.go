@@ -1,0 +1,90 @@
+package wizard_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runPiped runs `rpwizard --accessible` with answers piped on standard
+// input, one per line, and keeps the transcript as an artifact.
+func runPiped(t *testing.T, lines ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary(t), "--accessible")
+	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	os.WriteFile(filepath.Join(artifacts(t), "transcript.txt"), out.Bytes(), 0o644)
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.ExitCode(), out.String()
+	case err != nil:
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	return 0, out.String()
+}
+
+// pipedAnswers are the answers of answerQuestions, as numbers and text.
+func pipedAnswers(upstream string) []string {
+	return []string{
+		"4",            // app: another web app
+		"1",            // server: nginx
+		"wiz..test",    // domain: refused
+		"wiz.test",     // domain
+		"www.wiz.test", // other names
+		upstream,       // upstream
+		"",             // base path: keep /
+		"1",            // restrictions: none
+		"3",            // certificate: self-signed
+	}
+}
+
+// TestAccessiblePipedApplies answers through --accessible with piped
+// input, applies on the real nginx, and finds the site serving HTTPS.
+func TestAccessiblePipedApplies(t *testing.T) {
+	ownHost(t)
+	b := backend(t)
+	code, out := runPiped(t, append(pipedAnswers(b.Addr),
+		"1", // review: apply
+		"y", // save the answers
+		"",  // at /etc/rpwizard/answers.yaml
+	)...)
+	if code != 0 {
+		t.Fatalf("exit status %d:\n%s", code, out)
+	}
+	for _, want := range []string{"not a valid DNS name", "== Review the plan", "done: site config", "is served at https://wiz.test/ by nginx", "Saved to /etc/rpwizard/answers.yaml"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("transcript lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "\x1b") {
+		t.Error("escape codes in the accessible transcript")
+	}
+	checkSaved(t, "/etc/rpwizard/answers.yaml", "wiz.test")
+	checkServed(t, "wiz.test", "www.wiz.test")
+}
+
+// TestAccessiblePipedQuit answers everything, quits at the review, and
+// /etc is unchanged.
+func TestAccessiblePipedQuit(t *testing.T) {
+	ownHost(t)
+	b := backend(t)
+	before := treeHash(t)
+	code, out := runPiped(t, append(pipedAnswers(b.Addr), "3")...) // review: quit
+	if code != 0 || !strings.Contains(out, "Nothing was changed") {
+		t.Fatalf("exit status %d:\n%s", code, out)
+	}
+	if after := treeHash(t); after != before {
+		t.Error("/etc changed although the user quit at the review")
+	}
+}

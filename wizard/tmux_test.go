@@ -1,0 +1,297 @@
+package wizard_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// term is the real binary running in an 80×24 tmux window, on a tmux
+// server of its own (so the environment is the test's).
+type term struct {
+	t      *testing.T
+	socket string
+	name   string
+	shots  string
+	n      int
+}
+
+// startTerm runs rpwizard with args in tmux; after it exits the pane
+// shows RPWIZARD-EXIT=<status>.
+func startTerm(t *testing.T, env []string, args ...string) *term {
+	t.Helper()
+	s := &term{t: t, socket: fmt.Sprintf("rpwizard-test-%d", os.Getpid()), name: "wiz", shots: artifacts(t)}
+	cmdline := "env " + strings.Join(append(env, binary(t)), " ") + " " + strings.Join(args, " ") +
+		"; echo RPWIZARD-EXIT=$?; sleep 600"
+	s.tmux("kill-server") // a leftover of an aborted run
+	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "80", "-y", "24", cmdline); err != nil {
+		t.Fatalf("tmux new-session: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { s.tmux("kill-server") })
+	return s
+}
+
+func (s *term) tmux(args ...string) (string, error) {
+	out, err := exec.Command("tmux", append([]string{"-L", s.socket}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// screen is the window's text.
+func (s *term) screen() string {
+	out, _ := s.tmux("capture-pane", "-p", "-t", s.name)
+	return out
+}
+
+// escapes is the window with its colours and attributes.
+func (s *term) escapes() string {
+	out, _ := s.tmux("capture-pane", "-p", "-e", "-t", s.name)
+	return out
+}
+
+// waitFor waits until the screen contains text, failing after timeout.
+func (s *term) waitFor(text string, timeout time.Duration) string {
+	s.t.Helper()
+	return s.waitUntil(text, timeout, func(sc string) bool { return strings.Contains(sc, text) })
+}
+
+func (s *term) waitUntil(what string, timeout time.Duration, cond func(string) bool) string {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		sc := s.screen()
+		if cond(sc) {
+			return sc
+		}
+		if time.Now().After(deadline) {
+			s.shot("timeout")
+			s.t.Fatalf("timed out after %s waiting for %s; the screen:\n%s", timeout, what, sc)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// keys sends named keys (tmux names: Enter, Down, End, C-c…).
+func (s *term) keys(keys ...string) {
+	s.t.Helper()
+	if out, err := s.tmux(append([]string{"send-keys", "-t", s.name}, keys...)...); err != nil {
+		s.t.Fatalf("send-keys: %v\n%s", err, out)
+	}
+}
+
+// text types literally.
+func (s *term) text(str string) {
+	s.t.Helper()
+	if out, err := s.tmux("send-keys", "-t", s.name, "-l", str); err != nil {
+		s.t.Fatalf("send-keys: %v\n%s", err, out)
+	}
+}
+
+// shot keeps the screen as an artifact.
+func (s *term) shot(name string) string {
+	s.n++
+	sc := s.screen()
+	os.WriteFile(filepath.Join(s.shots, fmt.Sprintf("%02d-%s.txt", s.n, name)), []byte(sc), 0o644)
+	return sc
+}
+
+// exit waits for the binary to end and returns its status.
+func (s *term) exit(timeout time.Duration) int {
+	s.t.Helper()
+	sc := s.waitFor("RPWIZARD-EXIT=", timeout)
+	m := regexp.MustCompile(`RPWIZARD-EXIT=(\d+)`).FindStringSubmatch(sc)
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// focused reports whether the field titled title has the focus bar.
+func focused(title string) func(string) bool {
+	return func(sc string) bool {
+		for _, l := range strings.Split(sc, "\n") {
+			if strings.Contains(l, title) {
+				return strings.HasPrefix(strings.TrimSpace(l), "┃")
+			}
+		}
+		return false
+	}
+}
+
+// answerQuestions walks the wizard to the review: another web app on
+// nginx at wiz.test (alias www.wiz.test) proxying to upstream, no
+// restriction, a self-signed certificate. Each screen is kept.
+func answerQuestions(s *term, upstream string) {
+	s.t.Helper()
+	const w = 15 * time.Second
+	s.waitFor("Welcome", w)
+	s.shot("welcome")
+	s.keys("Enter")
+	s.waitFor("Which app do you want", w)
+	s.keys("End")
+	s.waitUntil("the last app", w, func(sc string) bool { return strings.Contains(sc, "> Another web app") })
+	s.shot("app")
+	s.keys("Enter")
+	s.waitFor("Which web server", w)
+	s.keys("Home")
+	s.waitUntil("nginx chosen", w, func(sc string) bool { return strings.Contains(sc, "> nginx") })
+	s.shot("server")
+	s.keys("Enter")
+	s.waitFor("Domain name", w)
+	s.text("wiz..test")
+	s.keys("Enter")
+	s.waitFor("not a valid DNS name", w)
+	s.shot("domain-invalid")
+	s.keys("C-u")
+	s.text("wiz.test")
+	s.keys("Enter")
+	s.waitUntil("the aliases field", w, focused("Other names"))
+	s.text("www.wiz.test")
+	s.shot("domain")
+	s.keys("Enter")
+	s.waitFor("listen? (host:port)", w)
+	s.keys("C-u")
+	s.text(upstream)
+	s.waitFor("✓ something answers on "+upstream, w)
+	s.shot("upstream")
+	s.keys("Enter")
+	s.waitFor("URL path of the app", w)
+	s.shot("base-path")
+	s.keys("Enter")
+	s.waitFor("Restrict access?", w)
+	s.keys("Home")
+	s.shot("restrict")
+	s.keys("Enter")
+	s.waitFor("Where does the certificate come from?", w)
+	s.keys("End")
+	s.waitUntil("self-signed chosen", w, func(sc string) bool { return strings.Contains(sc, "> Self-signed") })
+	s.shot("certificate")
+	s.keys("Enter")
+	s.waitFor("review the plan", 60*time.Second)
+	s.shot("review")
+}
+
+// TestTmuxWizardAppliesSelfSigned answers every question of the real
+// binary with keystrokes, applies on the real nginx, and then finds the
+// site served over HTTPS, with WebSockets, and the answers saved.
+func TestTmuxWizardAppliesSelfSigned(t *testing.T) {
+	ownHost(t)
+	b := backend(t)
+	s := startTerm(t, nil)
+	answerQuestions(s, b.Addr)
+	sc := s.screen()
+	for _, want := range []string{"rpwizard-wiz.test.conf", "server_name wiz.test www.wiz.test;", "a apply"} {
+		if !strings.Contains(sc+s.scrollReview(), want) {
+			t.Errorf("the review lacks %q", want)
+		}
+	}
+	s.keys("a")
+	sc = s.waitUntil("the run to end", 3*time.Minute, func(sc string) bool {
+		return strings.Contains(sc, "✓ done") || strings.Contains(sc, "✗ failed")
+	})
+	s.shot("progress")
+	if !strings.Contains(sc, "✓ done") {
+		t.Fatalf("the run failed:\n%s", sc)
+	}
+	s.keys("Enter")
+	s.waitFor("Save these answers", 15*time.Second)
+	sc = s.shot("result")
+	if !strings.Contains(sc, "is served at https://wiz.test/ by nginx") {
+		t.Errorf("result screen:\n%s", sc)
+	}
+	s.keys("PgDn")
+	s.shot("result-scrolled")
+	s.keys("Enter")
+	s.waitFor("Save the answers to", 15*time.Second)
+	s.shot("save-path")
+	s.keys("Enter")
+	if code := s.exit(15 * time.Second); code != 0 {
+		t.Fatalf("exit status %d:\n%s", code, s.screen())
+	}
+	s.shot("final")
+	checkSaved(t, "/etc/rpwizard/answers.yaml", "wiz.test")
+	checkServed(t, "wiz.test", "www.wiz.test")
+}
+
+// scrollReview pages through the review (keeping each page) and returns
+// the text seen.
+func (s *term) scrollReview() string {
+	var all strings.Builder
+	for i := 0; i < 12; i++ {
+		sc := s.screen()
+		all.WriteString(sc)
+		if strings.Contains(sc, "100%") {
+			break
+		}
+		s.keys("PgDn")
+		time.Sleep(200 * time.Millisecond)
+		s.shot("review-page")
+	}
+	s.keys("Home")
+	return all.String()
+}
+
+// TestTmuxWizardQuitAtReview goes to the review and quits: /etc is as it
+// was. It runs under NO_COLOR, and no colour reaches the terminal.
+func TestTmuxWizardQuitAtReview(t *testing.T) {
+	ownHost(t)
+	b := backend(t)
+	before := treeHash(t)
+	s := startTerm(t, []string{"NO_COLOR=1"})
+	answerQuestions(s, b.Addr)
+	if c := colour(s.escapes()); c != "" {
+		t.Errorf("colour %q on the screen under NO_COLOR", c)
+	}
+	s.keys("q")
+	if code := s.exit(15 * time.Second); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+	if sc := s.shot("quit"); !strings.Contains(sc, "nothing was changed") {
+		t.Errorf("no word that nothing changed:\n%s", sc)
+	}
+	if after := treeHash(t); after != before {
+		t.Error("/etc changed although the user quit at the review")
+	}
+}
+
+// TestTmuxWizardCtrlCAtQuestion: Ctrl+C at a question exits with
+// nothing changed.
+func TestTmuxWizardCtrlCAtQuestion(t *testing.T) {
+	ownHost(t)
+	before := treeHash(t)
+	s := startTerm(t, nil)
+	s.waitFor("Welcome", 15*time.Second)
+	s.keys("Enter")
+	s.waitFor("Which app do you want", 15*time.Second)
+	s.keys("Enter")
+	s.waitFor("Which web server", 15*time.Second)
+	s.keys("Enter")
+	s.waitFor("Domain name", 15*time.Second)
+	s.text("wiz.test")
+	s.keys("C-c")
+	if code := s.exit(15 * time.Second); code != 130 {
+		t.Errorf("exit status %d, want 130", code)
+	}
+	if sc := s.shot("ctrl-c"); !strings.Contains(sc, "nothing was changed") {
+		t.Errorf("screen:\n%s", sc)
+	}
+	if after := treeHash(t); after != before {
+		t.Error("/etc changed after Ctrl+C at a question")
+	}
+}
+
+// colour returns the first escape sequence that sets a colour.
+func colour(s string) string {
+	for _, m := range regexp.MustCompile(`\x1b\[([0-9;:]*)m`).FindAllStringSubmatch(s, -1) {
+		for _, p := range strings.FieldsFunc(m[1], func(r rune) bool { return r == ';' || r == ':' }) {
+			n, _ := strconv.Atoi(p)
+			if (n >= 30 && n <= 38) || (n >= 40 && n <= 48) || (n >= 90 && n <= 97) || (n >= 100 && n <= 107) {
+				return m[0]
+			}
+		}
+	}
+	return ""
+}
