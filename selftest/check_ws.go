@@ -135,7 +135,11 @@ func (r *runner) checkIdleHold(ctx context.Context, srv serverKind) Check {
 	timer := time.NewTimer(r.t.Hold)
 	defer timer.Stop()
 	timeoutFix := srv.pick("Raise the idle timeouts in the WebSocket locations and the probe location: proxy_read_timeout 3600s; proxy_send_timeout 3600s; (JATOS uses 7d).",
-		"Raise the idle timeout: ProxyTimeout 3600, or timeout=3600 on the ProxyPass lines of the WebSocket paths.")
+		"Raise the idle timeout: ProxyTimeout 3600, or timeout=3600 on the ProxyPass lines of the WebSocket paths (an idle tunnel lasts the larger of Timeout and ProxyTimeout).")
+	timeoutName := srv.pick("proxy_read_timeout", "the larger of Timeout and ProxyTimeout")
+	if srv == serverUnknown {
+		timeoutName = "nginx proxy_read_timeout, Apache Timeout/ProxyTimeout"
+	}
 	select {
 	case m := <-msgs:
 		held := m.at.Sub(start)
@@ -145,8 +149,8 @@ func (r *runner) checkIdleHold(ctx context.Context, srv serverKind) Check {
 		}
 		return Check{Status: Fail,
 			Detail: fmt.Sprintf("closed after %s of a %s idle hold (%s)", fmtDuration(held), fmtDuration(r.t.Hold), closeText(m.err)),
-			Cause: fmt.Sprintf("The proxy closes idle WebSockets after about %s: the proxy read timeout is shorter than %s, so quiet connections (idle kernels, waiting study participants) drop with code 1006.",
-				fmtDuration(held.Round(100*time.Millisecond)), fmtDuration(r.t.Hold)),
+			Cause: fmt.Sprintf("The proxy closes idle WebSockets after about %s: its read timeout (%s) is shorter than %s, so quiet connections (idle kernels, waiting study participants) drop with code 1006.",
+				fmtDuration(held.Round(100*time.Millisecond)), timeoutName, fmtDuration(r.t.Hold)),
 			Fix: timeoutFix}
 	case <-timer.C:
 	case <-ctx.Done():
@@ -159,7 +163,7 @@ func (r *runner) checkIdleHold(ctx context.Context, srv serverKind) Check {
 	if err := conn.Write(wctx, websocket.MessageText, []byte(sent)); err != nil {
 		return Check{Status: Fail,
 			Detail: fmt.Sprintf("idle for %s, then sending failed: %v", fmtDuration(r.t.Hold), err),
-			Cause:  fmt.Sprintf("The proxy dropped the idle WebSocket within %s: the proxy read timeout is shorter than that.", fmtDuration(r.t.Hold)),
+			Cause:  fmt.Sprintf("The proxy dropped the idle WebSocket within %s: its read timeout (%s) is shorter than that.", fmtDuration(r.t.Hold), timeoutName),
 			Fix:    timeoutFix}
 	}
 	select {
@@ -167,7 +171,7 @@ func (r *runner) checkIdleHold(ctx context.Context, srv serverKind) Check {
 		if m.err != nil || string(m.data) != sent {
 			return Check{Status: Fail,
 				Detail: fmt.Sprintf("idle for %s, then no echo (%s)", fmtDuration(r.t.Hold), closeText(m.err)),
-				Cause:  fmt.Sprintf("The proxy dropped the idle WebSocket within %s: the proxy read timeout is shorter than that.", fmtDuration(r.t.Hold)),
+				Cause:  fmt.Sprintf("The proxy dropped the idle WebSocket within %s: its read timeout (%s) is shorter than that.", fmtDuration(r.t.Hold), timeoutName),
 				Fix:    timeoutFix}
 		}
 	case <-wctx.Done():

@@ -1,0 +1,230 @@
+package selftest
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runSite runs the self-test against a site with a bounded context.
+func runSite(tb testing.TB, s *site) Report {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return Run(ctx, s.Target)
+}
+
+// TestHealthy proves that a correct nginx or Apache config in front of a
+// JATOS-like or JupyterHub-like app passes every check.
+func TestHealthy(t *testing.T) {
+	t.Parallel()
+	for _, server := range []string{"nginx", "apache"} {
+		for _, app := range []struct{ name, base string }{{"jatos", "/"}, {"jupyterhub", "/jhub/"}} {
+			t.Run(server+"/"+app.name, func(t *testing.T) {
+				t.Parallel()
+				s := newSite(t, siteSpec{Server: server, App: app.name, BasePath: app.base})
+				rep := runSite(t, s)
+				for _, c := range rep.Checks {
+					if c.Name == CheckAdmin && app.name != "jatos" && c.Status == Skip {
+						continue // no admin paths for this app
+					}
+					if c.Status != Pass {
+						t.Errorf("check %q: %s (%s)", c.Name, c.Status, c.Detail)
+					}
+				}
+				if t.Failed() {
+					t.Logf("report:\n%s\nerror log:\n%s", reportText(rep), s.errorLogTail())
+				}
+				if len(rep.Checks) != 14 {
+					t.Errorf("got %d checks, want 14", len(rep.Checks))
+				}
+			})
+		}
+	}
+}
+
+// TestBroken runs one broken setup per row and asserts that the check that
+// must catch it reports the specific diagnosis.
+func TestBroken(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		spec   siteSpec
+		target func(*Target)
+		check  string
+		status Status
+		cause  string // substring of Cause (or Detail, see detail)
+		detail string // substring of Detail
+	}{
+		{
+			name:  "nginx missing Upgrade/Connection headers",
+			spec:  siteSpec{Server: "nginx", App: "jatos", NoWSHeaders: true},
+			check: CheckWebSocket, status: Fail,
+			cause: "does not pass the Upgrade and Connection headers", detail: "Upgrade and Connection headers missing",
+		},
+		{
+			name:  "nginx missing Upgrade: JATOS route answers 426",
+			spec:  siteSpec{Server: "nginx", App: "jatos", NoWSHeaders: true},
+			check: CheckAppWebSocket, status: Fail,
+			cause: "dropped the WebSocket upgrade", detail: "426",
+		},
+		{
+			// On Apache 2.4.47+ mod_proxy_http also handles ws:// (so the
+			// vendor-style rewrite works without mod_proxy_wstunnel, see
+			// TestApacheVendorRewriteWithoutWstunnel); what breaks
+			// WebSockets there is a ProxyPass without upgrade=websocket.
+			name:  "apache ProxyPass without upgrade=websocket",
+			spec:  siteSpec{Server: "apache", App: "jatos", ApacheNoUpgrade: true},
+			check: CheckWebSocket, status: Fail,
+			cause: "does not pass the Upgrade and Connection headers", detail: "Upgrade and Connection headers missing",
+		},
+		{
+			name:  "apache ProxyPass without upgrade=websocket: JATOS route answers 426",
+			spec:  siteSpec{Server: "apache", App: "jatos", ApacheNoUpgrade: true},
+			check: CheckAppWebSocket, status: Fail,
+			cause: "dropped the WebSocket upgrade", detail: "426",
+		},
+		{
+			name:  "backend down",
+			spec:  siteSpec{Server: "nginx", App: "jatos", BackendDown: true},
+			check: CheckAppWebSocket, status: Warn,
+			cause: "app is not running on its port", detail: "502",
+		},
+		{
+			name:   "proxy read timeout shorter than the hold",
+			spec:   siteSpec{Server: "nginx", App: "generic", ReadTimeout: 1},
+			target: func(t *Target) { t.Hold = 2 * time.Second },
+			check:  CheckIdleHold, status: Fail,
+			cause: "(proxy_read_timeout) is shorter than 2.0s", detail: "closed after",
+		},
+		{
+			name:   "apache ProxyTimeout shorter than the hold",
+			spec:   siteSpec{Server: "apache", App: "generic", ReadTimeout: 1},
+			target: func(t *Target) { t.Hold = 2 * time.Second },
+			check:  CheckIdleHold, status: Fail,
+			cause: "(the larger of Timeout and ProxyTimeout) is shorter than 2.0s", detail: "closed after",
+		},
+		{
+			// Apache does not apply LimitRequestBody to reverse-proxied
+			// requests that carry a Content-Length (found by this test).
+			name:  "apache LimitRequestBody alone does not limit proxied uploads",
+			spec:  siteSpec{Server: "apache", ApacheLimitOnly: true},
+			check: CheckUpload, status: Fail,
+			cause: "does not enforce the 10 MiB upload limit", detail: "want 413",
+		},
+		{
+			name:  "certificate for another name",
+			spec:  siteSpec{Server: "nginx", Cert: "wrongname"},
+			check: CheckTLSCert, status: Fail,
+			cause: "not valid for app.test", detail: "certificate is for other.test",
+		},
+		{
+			name:  "expired certificate",
+			spec:  siteSpec{Server: "nginx", Cert: "expired"},
+			check: CheckTLSCert, status: Fail,
+			cause: "expired on", detail: "expired",
+		},
+		{
+			// Debian 12's OpenSSL 3 still speaks TLS 1.0 on the server side
+			// once nginx lowers the security level (ssl_ciphers
+			// DEFAULT@SECLEVEL=0), so this is real nginx, with an RSA key.
+			name:  "only TLS 1.0 offered",
+			spec:  siteSpec{Server: "nginx", TLS10Only: true},
+			check: CheckTLSVersion, status: Fail,
+			cause: "only offers TLS 1.0", detail: "TLS 1.0 accepted",
+		},
+		{
+			name:  "port 80 closed",
+			spec:  siteSpec{Server: "nginx", NoPort80: true},
+			check: CheckTCPHTTP, status: Fail,
+			cause: "is closed", detail: "connection refused",
+		},
+		{
+			name:  "upload limit too small",
+			spec:  siteSpec{Server: "nginx", ProxyMaxBody: "1k"},
+			check: CheckUpload, status: Fail,
+			cause: "413 Request Entity Too Large", detail: "upload limit too small (413)",
+		},
+		{
+			name:  "redirect loop (app never sees X-Forwarded-Proto)",
+			spec:  siteSpec{Server: "nginx", NoXFP: true, BackendForceHTTPS: true},
+			check: CheckRedirect, status: Fail,
+			cause: "X-Forwarded-Proto", detail: "redirect loop",
+		},
+		{
+			name:  "Host header not preserved (nginx inheritance trap)",
+			spec:  siteSpec{Server: "nginx", HostTrap: true},
+			check: CheckHeaders, status: Fail,
+			cause: "replaces the browser's Host header", detail: "Host not preserved",
+		},
+		{
+			name:  "served certificate differs from the one on disk",
+			spec:  siteSpec{Server: "nginx", RenewOnDisk: true},
+			check: CheckCertFile, status: Fail,
+			cause: "not reloaded", detail: "on disk",
+		},
+		{
+			name:   "admin path served from outside the admin network",
+			spec:   siteSpec{Server: "nginx", App: "jatos", AdminOpen: true},
+			target: func(t *Target) { t.AdminPaths = []string{"/jatos"} },
+			check:  CheckAdmin, status: Fail,
+			cause: "reachable from an address outside the admin networks", detail: "want 403",
+		},
+		{
+			name:   "admin path refused although loopback is an admin network",
+			spec:   siteSpec{Server: "apache", App: "jatos"},
+			target: func(t *Target) { t.AdminAllowedFromHere = true },
+			check:  CheckAdmin, status: Fail,
+			cause: "refuses an address that should be allowed", detail: "403",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newSite(t, tc.spec)
+			if tc.target != nil {
+				tc.target(&s.Target)
+			}
+			rep := runSite(t, s)
+			c, ok := rep.Find(tc.check)
+			switch {
+			case !ok:
+				t.Errorf("no check %q in the report", tc.check)
+			case c.Status != tc.status:
+				t.Errorf("check %q: status %s, want %s (%s)", tc.check, c.Status, tc.status, c.Detail)
+			case !strings.Contains(c.Cause, tc.cause):
+				t.Errorf("check %q: cause %q does not mention %q", tc.check, c.Cause, tc.cause)
+			case !strings.Contains(c.Detail, tc.detail):
+				t.Errorf("check %q: detail %q does not mention %q", tc.check, c.Detail, tc.detail)
+			case c.Fix == "":
+				t.Errorf("check %q: no fix", tc.check)
+			}
+			if tc.status == Fail && rep.OK() {
+				t.Errorf("report OK despite a failed check")
+			}
+			if t.Failed() {
+				t.Logf("report:\n%s\nerror log:\n%s", reportText(rep), s.errorLogTail())
+			}
+		})
+	}
+}
+
+// TestApacheVendorRewriteWithoutWstunnel documents that the JATOS docs'
+// ws:// RewriteRules work on Apache 2.4.71 without mod_proxy_wstunnel:
+// since 2.4.47 mod_proxy_http handles ws:// itself, so the AH01144 / 500
+// diagnosis (unit-tested in TestDiagnoseHandshake) only concerns older
+// Apache or a missing mod_proxy_http.
+func TestApacheVendorRewriteWithoutWstunnel(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, siteSpec{Server: "apache", App: "jatos", VendorNoWstunnel: true})
+	rep := runSite(t, s)
+	for _, name := range []string{CheckWebSocket, CheckIdleHold, CheckAppWebSocket} {
+		if c, _ := rep.Find(name); c.Status != Pass {
+			t.Errorf("check %q: %s (%s)", name, c.Status, c.Detail)
+		}
+	}
+	if t.Failed() {
+		t.Logf("report:\n%s\nerror log:\n%s", reportText(rep), s.errorLogTail())
+	}
+}
