@@ -134,8 +134,8 @@ func commented(b []byte, i int) bool {
 
 func checkConnections(ctx context.Context, in *Input) []Finding {
 	a, l := in.Answers, in.Host.Layout
-	if a.Server != "nginx" {
-		return nil
+	if a.Server == "apache" {
+		return checkApacheConnections(in)
 	}
 	conf, err := os.ReadFile(l.NginxMain)
 	if err != nil {

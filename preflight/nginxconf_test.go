@@ -1,7 +1,6 @@
 package preflight
 
 import (
-	"reflect"
 	"strings"
 	"testing"
 
@@ -88,10 +87,39 @@ func TestCheckConnections(t *testing.T) {
 			}
 		})
 	}
-	t.Run("apache: not checked", func(t *testing.T) {
-		in := newInput(t, fakeHost(t, with(debianNginx, map[string]string{"usr/sbin/apache2": "Apache/2.4.62"})), "apache", nil)
-		if got := checkConnections(ctx, in); !reflect.DeepEqual(got, []Finding(nil)) {
-			t.Errorf("got %v", got)
-		}
-	})
+}
+
+func TestCheckApacheConnections(t *testing.T) {
+	debianApache := with(debianNginx, map[string]string{"usr/sbin/apache2": "Server version: Apache/2.4.62 (Debian)",
+		"etc/apache2/apache2.conf":                  "Timeout 300\n",
+		"etc/apache2/mods-available/mpm_event.load": "LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so\n",
+		"etc/apache2/mods-available/mpm_event.conf": "<IfModule mpm_event_module>\n\tThreadsPerChild 25\n\tMaxRequestWorkers 150\n</IfModule>\n",
+		"etc/apache2/mods-enabled/mpm_event.load":   "->../mods-available/mpm_event.load",
+		"etc/apache2/mods-enabled/mpm_event.conf":   "->../mods-available/mpm_event.conf"})
+	rockyPrefork := with(rockyHttpd, map[string]string{"etc/httpd/conf.modules.d/00-mpm.conf": "#LoadModule mpm_event_module modules/mod_mpm_event.so\nLoadModule mpm_prefork_module modules/mod_mpm_prefork.so\n"})
+	tests := []struct {
+		name     string
+		files    map[string]string
+		expected int
+		sev      Severity
+		msg, fix string
+	}{
+		{"debian default, not set", debianApache, 0, OK,
+			"Apache allows about 150 simultaneous WebSockets (MaxRequestWorkers 150, set in /etc/apache2/mods-enabled/mpm_event.conf; event MPM: each proxied WebSocket holds a worker); set expected_websockets to check your number", ""},
+		{"debian, enough", debianApache, 150, OK,
+			"Apache allows about 150 simultaneous WebSockets (MaxRequestWorkers 150, set in /etc/apache2/mods-enabled/mpm_event.conf; event MPM: each proxied WebSocket holds a worker): enough for expected_websockets 150", ""},
+		{"debian, too few", debianApache, 1000, Warn,
+			"Apache allows about 150 simultaneous WebSockets (MaxRequestWorkers 150, set in /etc/apache2/mods-enabled/mpm_event.conf; event MPM: each proxied WebSocket holds a worker), fewer than expected_websockets 1000",
+			"set MaxRequestWorkers 1200 and ServerLimit 48 in /etc/apache2/mods-enabled/mpm_event.conf"},
+		{"rocky prefork default, too few", rockyPrefork, 300, Warn,
+			"Apache allows about 256 simultaneous WebSockets (MaxRequestWorkers 256, default; prefork MPM: each proxied WebSocket holds a worker), fewer than expected_websockets 300",
+			"switch to the event MPM, or set MaxRequestWorkers 375 and ServerLimit 375 in the prefork MPM's config"},
+		{"apache to be installed", without(debianApache, "usr/sbin/apache2"), 10, Skip, "Apache is not installed yet: MaxRequestWorkers not checked", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := newInput(t, fakeHost(t, tt.files), "apache", func(a *answers.Answers) { a.ExpectedWebSockets, a.InstallMissing = tt.expected, true })
+			expect(t, only(t, checkConnections(ctx, in)), tt.sev, tt.msg, tt.fix)
+		})
+	}
 }
