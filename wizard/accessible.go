@@ -123,7 +123,7 @@ func (r *accessibleRun) review(prep *Prepared, planErr error) (int, *Outcome) {
 			r.printf("\nrpwizard cannot go on with these answers:\n%s\n", explainError(planErr))
 		} else {
 			files, cmds := changeCount(prep.Plan)
-			r.printf("\n== Review the plan: %d file changes, %d commands\n%s", files, cmds, renderPlan(prep, r.st))
+			r.printf("\n== Review the plan: %s, %s\n%s", plural(files, "file change"), plural(cmds, "command"), renderPlan(prep, r.st))
 		}
 		if r.cfg.DryRun {
 			r.printf("\nDry run: nothing is applied.\n")

@@ -154,7 +154,7 @@ func TestAccessibleAsksTheSameQuestions(t *testing.T) {
 	for _, id := range []string{"welcome", "app", "server", "names", "upstream", "basepath", "restrict", "networks", "tls", "acme", "dns"} {
 		want = append(want, f.pages[f.find(id)].title)
 	}
-	want = append(want, "Review the plan: 1 file changes, 1 commands")
+	want = append(want, "Review the plan: 1 file change, 1 command")
 	if !reflect.DeepEqual(sections, want) {
 		t.Errorf("sections = %q\nwant %q", sections, want)
 	}

@@ -483,7 +483,7 @@ func (m *model) reviewHead() string {
 		return "review: cannot apply these answers"
 	}
 	files, cmds := changeCount(m.prep.Plan)
-	return fmt.Sprintf("review the plan · %d file changes, %d commands", files, cmds)
+	return "review the plan · " + plural(files, "file change") + ", " + plural(cmds, "command")
 }
 
 func (m *model) reviewFooter() string {

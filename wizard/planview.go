@@ -94,3 +94,11 @@ func explainError(err error) string {
 	}
 	return "• " + err.Error()
 }
+
+// plural is "1 command", "2 commands".
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

@@ -161,10 +161,14 @@ func (p *progress) event(ev steps.Event) {
 		p.addLog(p.rollback)
 	case steps.StepLog:
 		if ev.Step == "self-test" {
-			p.selftest = append(p.selftest, ev.Msg)
+			p.selftest = append(p.selftest, strings.Split(strings.TrimRight(ev.Msg, "\n"), "\n")...)
 		}
-		for _, l := range strings.Split(strings.TrimRight(ev.Msg, "\n"), "\n") {
-			p.addLog("  " + l)
+		lines := strings.Split(strings.TrimRight(ev.Msg, "\n"), "\n")
+		for _, l := range lines {
+			if len(lines) == 1 {
+				l = "  " + l // one-line notes sit under their step; tables keep their columns
+			}
+			p.addLog(l)
 		}
 	}
 	p.refresh()
@@ -209,7 +213,7 @@ func (p *progress) layout() {
 	if h < 3 {
 		h = 3
 	}
-	p.vp.SetWidth(max(p.width-2, 20))
+	p.vp.SetWidth(max(p.width, 20))
 	p.vp.SetHeight(h)
 	p.refresh()
 }
@@ -247,7 +251,7 @@ func (p *progress) render() string {
 	} else {
 		b.WriteString("\n")
 	}
-	b.WriteString(p.st.Box.Width(max(p.width-2, 20)).Render(p.vp.View()) + "\n")
+	b.WriteString(p.st.Box.Width(max(p.width, 20)).Render(p.vp.View()) + "\n")
 	b.WriteString(p.footer())
 	return b.String()
 }

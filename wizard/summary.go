@@ -82,13 +82,10 @@ func summaryText(r report, st Styles, now time.Time) string {
 		rep.WriteText(&buf)
 		selftest = strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
 	}
-	if len(selftest) > 0 {
-		fmt.Fprintf(&b, "\n%s\n", st.Section.Render("Self-test"))
-		for _, l := range selftest {
-			b.WriteString(l + "\n")
-		}
+	if v := verdict(selftest); v != "" {
+		fmt.Fprintf(&b, "  self-test: %s (the table is below)\n", v)
 	} else if r.err == nil && !a.SelfTestOn() {
-		b.WriteString("\nSelf-test: off (selftest: false)\n")
+		b.WriteString("  self-test: off (selftest: false)\n")
 	}
 	if r.err == nil {
 		fmt.Fprintf(&b, "\n%s\n", st.Section.Render("Certificate"))
@@ -101,6 +98,12 @@ func summaryText(r report, st Styles, now time.Time) string {
 	if r.err == nil {
 		for _, n := range a.Profile().Notes {
 			fmt.Fprintf(&b, "\nnote: %s\n", n)
+		}
+	}
+	if len(selftest) > 0 {
+		fmt.Fprintf(&b, "\n%s\n", st.Section.Render("Self-test"))
+		for _, l := range selftest {
+			b.WriteString(l + "\n")
 		}
 	}
 	return b.String()
@@ -173,6 +176,16 @@ func undoText(p *Prepared, backupDir string) string {
 	srv := p.Env.Server
 	fmt.Fprintf(&b, "    %s && %s\n", strings.Join(srv.TestCommand(), " "), strings.Join(srv.ReloadCommand(), " "))
 	return b.String()
+}
+
+// verdict is the self-test's summary line ("PASSED: 10 passed, …").
+func verdict(lines []string) string {
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); strings.HasPrefix(l, "PASSED") || strings.HasPrefix(l, "FAILED") {
+			return l
+		}
+	}
+	return ""
 }
 
 func firstLine(s string) string {

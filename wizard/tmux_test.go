@@ -182,14 +182,14 @@ func TestTmuxWizardAppliesSelfSigned(t *testing.T) {
 	b := backend(t)
 	s := startTerm(t, nil)
 	answerQuestions(s, b.Addr)
-	sc := s.screen()
-	for _, want := range []string{"rpwizard-wiz.test.conf", "server_name wiz.test www.wiz.test;", "a apply"} {
-		if !strings.Contains(sc+s.scrollReview(), want) {
+	review := s.scrollReview()
+	for _, want := range []string{"rpwizard-wiz.test.conf", "server_name wiz.test www.wiz.test;", "a apply", "fullchain.pem"} {
+		if !strings.Contains(review, want) {
 			t.Errorf("the review lacks %q", want)
 		}
 	}
 	s.keys("a")
-	sc = s.waitUntil("the run to end", 3*time.Minute, func(sc string) bool {
+	sc := s.waitUntil("the run to end", 3*time.Minute, func(sc string) bool {
 		return strings.Contains(sc, "✓ done") || strings.Contains(sc, "✗ failed")
 	})
 	s.shot("progress")
@@ -203,6 +203,7 @@ func TestTmuxWizardAppliesSelfSigned(t *testing.T) {
 		t.Errorf("result screen:\n%s", sc)
 	}
 	s.keys("PgDn")
+	s.waitUntil("the summary to scroll", 5*time.Second, func(next string) bool { return next != sc })
 	s.shot("result-scrolled")
 	s.keys("Enter")
 	s.waitFor("Save the answers to", 15*time.Second)
@@ -216,21 +217,19 @@ func TestTmuxWizardAppliesSelfSigned(t *testing.T) {
 	checkServed(t, "wiz.test", "www.wiz.test")
 }
 
-// scrollReview pages through the review (keeping each page) and returns
-// the text seen.
+// scrollReview pages through the review to its end (keeping each page)
+// and returns the text seen.
 func (s *term) scrollReview() string {
+	s.t.Helper()
 	var all strings.Builder
-	for i := 0; i < 12; i++ {
-		sc := s.screen()
+	sc := s.screen()
+	for i := 0; i < 30 && !strings.Contains(sc, "100%"); i++ {
 		all.WriteString(sc)
-		if strings.Contains(sc, "100%") {
-			break
-		}
 		s.keys("PgDn")
-		time.Sleep(200 * time.Millisecond)
+		sc = s.waitUntil("the next page", 5*time.Second, func(next string) bool { return next != sc })
 		s.shot("review-page")
 	}
-	s.keys("Home")
+	all.WriteString(sc)
 	return all.String()
 }
 
