@@ -9,8 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/rpwizard/rpwizard/installer"
 )
 
 // NginxLimits are the connection settings of nginx.conf.
@@ -155,16 +153,7 @@ func checkConnections(ctx context.Context, in *Input) []Finding {
 	case want <= allows:
 		return one(OK, fmt.Sprintf("%s: enough for expected_websockets %d", how, want), "")
 	}
-	need := NeededConnections(want, wp)
-	rlimit := 2 * need
-	msg := fmt.Sprintf("%s, fewer than expected_websockets %d", how, want)
-	fix := fmt.Sprintf("set worker_connections %d; in the events block and worker_rlimit_nofile %d; in %s", need, rlimit, shortPath(l, l.NginxMain))
-	edited, ok := SetNginxLimits(conf, need, rlimit)
-	fi, serr := os.Stat(l.NginxMain)
-	if !ok || serr != nil {
-		return one(Warn, msg, fix)
-	}
-	return []Finding{{Severity: OK, Msg: msg + fmt.Sprintf(": rpwizard raises worker_connections to %d (and worker_rlimit_nofile to %d)", need, rlimit),
-		Changes: []installer.Change{{Kind: installer.WriteFile, Path: l.NginxMain, Data: edited, Mode: fi.Mode().Perm(),
-			Why: fmt.Sprintf("worker_connections %d for %d WebSockets (expected_websockets)", need, want)}}}}
+	// Raising them is the server limits step's job (steps/limits.go).
+	return one(OK, fmt.Sprintf("%s, fewer than expected_websockets %d: the server limits step raises worker_connections to %d",
+		how, want, NeededConnections(want, wp)), "")
 }

@@ -63,12 +63,10 @@ func TestCheckConnections(t *testing.T) {
 			"nginx allows about 768 simultaneous WebSockets (worker_connections 768 × 2 worker processes ÷ 2: each proxied WebSocket holds 2 connections); set expected_websockets to check your number", "", ""},
 		{"enough", debianNginx, 500, OK,
 			"nginx allows about 768 simultaneous WebSockets (worker_connections 768 × 2 worker processes ÷ 2: each proxied WebSocket holds 2 connections): enough for expected_websockets 500", "", ""},
-		{"too few: raised", debianNginx, 5000, OK,
-			"nginx allows about 768 simultaneous WebSockets (worker_connections 768 × 2 worker processes ÷ 2: each proxied WebSocket holds 2 connections), fewer than expected_websockets 5000: rpwizard raises worker_connections to 6016 (and worker_rlimit_nofile to 12032)", "",
-			"worker_connections 6016;"},
-		{"too few, cannot edit", with(debianNginx, map[string]string{"etc/nginx/nginx.conf": "worker_processes 1;\nevents { worker_connections 256; }\n"}), 1000, Warn,
-			"nginx allows about 128 simultaneous WebSockets (worker_connections 256 × 1 worker processes ÷ 2: each proxied WebSocket holds 2 connections), fewer than expected_websockets 1000",
-			"set worker_connections 2432; in the events block and worker_rlimit_nofile 4864; in /etc/nginx/nginx.conf", ""},
+		{"too few", debianNginx, 5000, OK,
+			"nginx allows about 768 simultaneous WebSockets (worker_connections 768 × 2 worker processes ÷ 2: each proxied WebSocket holds 2 connections), fewer than expected_websockets 5000: the server limits step raises worker_connections to 6016", "", ""},
+		{"too few, one worker", with(debianNginx, map[string]string{"etc/nginx/nginx.conf": "worker_processes 1;\nevents { worker_connections 256; }\n"}), 1000, OK,
+			"nginx allows about 128 simultaneous WebSockets (worker_connections 256 × 1 worker processes ÷ 2: each proxied WebSocket holds 2 connections), fewer than expected_websockets 1000: the server limits step raises worker_connections to 2432", "", ""},
 		{"nginx to be installed", without(debianNginx, "usr/sbin/nginx", "etc/nginx/nginx.conf"), 100, Skip, "nginx.conf does not exist yet: worker_connections not checked", "", ""},
 	}
 	for _, tt := range tests {
@@ -108,12 +106,10 @@ func TestCheckApacheConnections(t *testing.T) {
 			"Apache allows about 150 simultaneous WebSockets (MaxRequestWorkers 150, set in /etc/apache2/mods-enabled/mpm_event.conf; event MPM: each proxied WebSocket holds a worker); set expected_websockets to check your number", ""},
 		{"debian, enough", debianApache, 150, OK,
 			"Apache allows about 150 simultaneous WebSockets (MaxRequestWorkers 150, set in /etc/apache2/mods-enabled/mpm_event.conf; event MPM: each proxied WebSocket holds a worker): enough for expected_websockets 150", ""},
-		{"debian, too few", debianApache, 1000, Warn,
-			"Apache allows about 150 simultaneous WebSockets (MaxRequestWorkers 150, set in /etc/apache2/mods-enabled/mpm_event.conf; event MPM: each proxied WebSocket holds a worker), fewer than expected_websockets 1000",
-			"set MaxRequestWorkers 1200 and ServerLimit 48 in /etc/apache2/mods-enabled/mpm_event.conf"},
-		{"rocky prefork default, too few", rockyPrefork, 300, Warn,
-			"Apache allows about 256 simultaneous WebSockets (MaxRequestWorkers 256, default; prefork MPM: each proxied WebSocket holds a worker), fewer than expected_websockets 300",
-			"switch to the event MPM, or set MaxRequestWorkers 375 and ServerLimit 375 in the prefork MPM's config"},
+		{"debian, too few", debianApache, 1000, OK,
+			"Apache allows about 150 simultaneous WebSockets (MaxRequestWorkers 150, set in /etc/apache2/mods-enabled/mpm_event.conf; event MPM: each proxied WebSocket holds a worker), fewer than expected_websockets 1000: the server limits step raises the MPM's limits", ""},
+		{"rocky prefork default, too few", rockyPrefork, 300, OK,
+			"Apache allows about 256 simultaneous WebSockets (MaxRequestWorkers 256, default; prefork MPM: each proxied WebSocket holds a worker), fewer than expected_websockets 300: rpwizard raises the limits of the event MPM only", ""},
 		{"apache to be installed", without(debianApache, "usr/sbin/apache2"), 10, Skip, "Apache is not installed yet: MaxRequestWorkers not checked", ""},
 	}
 	for _, tt := range tests {
