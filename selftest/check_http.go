@@ -96,7 +96,8 @@ func (r *runner) checkHeaders(ctx context.Context) Check {
 	}
 	r.noteServer(resp)
 	var ans ProbeAnswer
-	isProbe := resp.Header.Get(ProbeHeader) == "1" && json.Unmarshal(body, &ans) == nil && ans.Probe == ProbeMarker
+	isProbe := resp.Header.Get(ProbeHeader) == "1" && json.Unmarshal(body, &ans) == nil &&
+		ans.Probe == ProbeMarker && ans.Socket == r.t.ProbeSocket
 	if !isProbe {
 		return r.probeNotReached(resp.StatusCode)
 	}
@@ -143,9 +144,10 @@ func (r *runner) checkHeaders(ctx context.Context) Check {
 		}
 		return Check{Status: Pass, Detail: fmt.Sprintf("Host %s, X-Forwarded-Proto %s, client %s (%s)", ans.Host, xfp, client, resp.Proto)}
 	}
-	c := strings.Join(cause, " ")
+	r.hostChanged = hostBad
+	c := cause[0]
 	if r.server == serverNginx && hostBad && xfpBad && ipBad {
-		c = "None of the forwarded headers reach the backend through this location: in nginx, a location that sets any proxy_set_header of its own loses all the ones set at server or http level. " + c
+		c = "None of the forwarded headers (Host, X-Forwarded-Proto, X-Forwarded-For) reach the backend through this location: in nginx, a location that sets any proxy_set_header of its own loses all the ones set at server or http level."
 	}
 	fix := r.fix("Put the full header set in every location (one include snippet): proxy_set_header Host $http_host; proxy_set_header X-Forwarded-Proto $scheme; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_set_header X-Real-IP $remote_addr;",
 		"Add ProxyPreserveHost On and RequestHeader set X-Forwarded-Proto https to the HTTPS VirtualHost (mod_proxy adds X-Forwarded-For itself; keep ProxyAddHeaders On).")

@@ -81,6 +81,9 @@ func (r *runner) checkWebSocket(ctx context.Context) Check {
 				Fix:   "Read the proxy's error log for " + ProbePath + "."}
 		}
 		d := diagnoseHandshake(wsProbe, res.status, r.server, res.probeErr)
+		if res.status == http.StatusForbidden && r.hostChanged {
+			d.Cause = "The probe rejected the WebSocket's Origin because the proxy changed the Host header (see proxy headers); apps such as Jupyter do the same."
+		}
 		return Check{Status: d.Status, Detail: "probe " + d.Detail, Cause: d.Cause, Fix: d.Fix}
 	}
 	defer res.conn.CloseNow()

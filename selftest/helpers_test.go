@@ -331,6 +331,7 @@ type siteSpec struct {
 	NoWSHeaders       bool   // nginx: no Upgrade/Connection/HTTP 1.1 upstream
 	VendorNoWstunnel  bool   // apache: ws:// RewriteRules, mod_proxy_wstunnel not loaded
 	ApacheNoUpgrade   bool   // apache: ProxyPass without upgrade=websocket
+	NoProbeLocation   bool   // nginx: config without the probe location
 	BackendDown       bool   // nothing listens on the backend port
 	ReadTimeout       int    // proxy idle timeout in seconds (default 3600)
 	Cert              string // "good" (default), "wrongname", "expired"
@@ -381,7 +382,6 @@ http {
     fastcgi_temp_path {{.Dir}}/tmp/fastcgi;
     uwsgi_temp_path {{.Dir}}/tmp/uwsgi;
     scgi_temp_path {{.Dir}}/tmp/scgi;
-    include /etc/nginx/mime.types;
     default_type application/octet-stream;
     client_max_body_size {{.MaxBody}};
     proxy_buffering off;
@@ -431,6 +431,7 @@ http {
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_set_header X-Forwarded-Proto $scheme;
 {{- end}}
+{{- if not .NoProbeLocation}}
         location /.well-known/rpwizard/probe {
             allow 127.0.0.1;
             allow ::1;
@@ -438,6 +439,7 @@ http {
             {{- template "headers" .}}
             proxy_pass http://unix:{{.Socket}};
         }
+{{- end}}
 {{- range .Admin}}
         location {{.}} {
             {{- if $.AdminAllowLoop}}

@@ -2,6 +2,7 @@ package selftest
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,7 @@ func TestBroken(t *testing.T) {
 		status Status
 		cause  string // substring of Cause (or Detail, see detail)
 		detail string // substring of Detail
+		also   map[string]Status
 	}{
 		{
 			name:  "nginx missing Upgrade/Connection headers",
@@ -114,6 +116,24 @@ func TestBroken(t *testing.T) {
 			cause: "does not enforce the 10 MiB upload limit", detail: "want 413",
 		},
 		{
+			name:  "config without the probe location",
+			spec:  siteSpec{Server: "nginx", App: "jatos", NoProbeLocation: true},
+			check: CheckHeaders, status: Warn,
+			cause: "has no probe location", detail: "no probe at /.well-known/rpwizard/probe",
+			also: map[string]Status{CheckWebSocket: Skip, CheckIdleHold: Skip, CheckUpload: Skip,
+				CheckAppWebSocket: Pass, CheckAdmin: Pass},
+		},
+		{
+			name: "probe socket not reachable by the proxy",
+			spec: siteSpec{Server: "nginx"},
+			target: func(t *Target) {
+				t.ProbeSocket = filepath.Join(filepath.Dir(t.ProbeSocket), "elsewhere.sock")
+			},
+			check: CheckHeaders, status: Fail,
+			cause: "cannot reach the rpwizard probe", detail: "502",
+			also: map[string]Status{CheckWebSocket: Skip},
+		},
+		{
 			name:  "certificate for another name",
 			spec:  siteSpec{Server: "nginx", Cert: "wrongname"},
 			check: CheckTLSCert, status: Fail,
@@ -156,7 +176,7 @@ func TestBroken(t *testing.T) {
 			name:  "Host header not preserved (nginx inheritance trap)",
 			spec:  siteSpec{Server: "nginx", HostTrap: true},
 			check: CheckHeaders, status: Fail,
-			cause: "replaces the browser's Host header", detail: "Host not preserved",
+			cause: "a location that sets any proxy_set_header of its own loses all", detail: "Host not preserved",
 		},
 		{
 			name:  "served certificate differs from the one on disk",
@@ -200,11 +220,18 @@ func TestBroken(t *testing.T) {
 			case c.Fix == "":
 				t.Errorf("check %q: no fix", tc.check)
 			}
+			for name, want := range tc.also {
+				if c, _ := rep.Find(name); c.Status != want {
+					t.Errorf("check %q: status %s, want %s (%s)", name, c.Status, want, c.Detail)
+				}
+			}
 			if tc.status == Fail && rep.OK() {
 				t.Errorf("report OK despite a failed check")
 			}
 			if t.Failed() {
 				t.Logf("report:\n%s\nerror log:\n%s", reportText(rep), s.errorLogTail())
+			} else if testing.Verbose() {
+				t.Logf("report:\n%s", reportText(rep))
 			}
 		})
 	}

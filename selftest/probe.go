@@ -48,6 +48,10 @@ type ProbeAnswer struct {
 	// Error explains a 400 answer, e.g. a WebSocket request whose Upgrade
 	// header was lost on the way.
 	Error string `json:"error,omitempty"`
+	// Socket is the unix socket the answer came through when served by
+	// ServeProbe; it proves the request went through the probe location
+	// and not to an app that happens to answer alike.
+	Socket string `json:"socket,omitempty"`
 }
 
 // NewProbeHandler returns the probe's HTTP handler. It answers every path:
@@ -63,10 +67,17 @@ type ProbeAnswer struct {
 // WebSocket origins are checked against Host the way browsers' servers do,
 // so a proxy that rewrites Host makes the handshake fail with 403.
 func NewProbeHandler() http.Handler {
-	return http.HandlerFunc(serveProbeHTTP)
+	return newProbeHandler("")
 }
 
-func serveProbeHTTP(w http.ResponseWriter, r *http.Request) {
+// newProbeHandler is NewProbeHandler reporting socket in every answer.
+func newProbeHandler(socket string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		serveProbeHTTP(w, r, socket)
+	})
+}
+
+func serveProbeHTTP(w http.ResponseWriter, r *http.Request, socket string) {
 	q := r.URL.Query()
 	if isWebSocketHandshake(r) {
 		serveProbeWebSocket(w, r, q.Get("hold") == "1")
@@ -79,6 +90,7 @@ func serveProbeHTTP(w http.ResponseWriter, r *http.Request) {
 		Host:    r.Host,
 		Proto:   r.Proto,
 		Headers: r.Header.Clone(),
+		Socket:  socket,
 	}
 	status := http.StatusOK
 	if q.Get("ws") == "1" {
@@ -214,7 +226,7 @@ func ServeProbe(ctx context.Context, socketPath string) (stop func() error, err 
 
 	baseCtx, cancelBase := context.WithCancel(context.Background())
 	srv := &http.Server{
-		Handler:           NewProbeHandler(),
+		Handler:           newProbeHandler(socketPath),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 	}

@@ -217,6 +217,13 @@ func (r *runner) checkRedirect(ctx context.Context) Check {
 
 	switch res.Problem {
 	case walkError:
+		if res.ReachedHTTPS && len(res.Hops) > 1 {
+			// The redirect itself is in place; the HTTPS hop is judged by
+			// the TLS checks, which name the problem.
+			return Check{Status: Warn, Detail: detail + ": " + res.Err.Error(),
+				Cause: "The redirect to HTTPS is in place, but the HTTPS request failed; the TLS checks below say why.",
+				Fix:   "Fix the TLS problem reported below."}
+		}
 		return Check{Status: Fail, Detail: detail + ": " + res.Err.Error(),
 			Cause: "A request of the redirect chain failed before reaching the site.",
 			Fix:   "Check the proxy's error log (journalctl -u nginx / apache2) for this request."}

@@ -27,7 +27,8 @@ type runner struct {
 	served    []*x509.Certificate
 	alpn      string
 
-	server serverKind
+	server      serverKind
+	hostChanged bool // the backend saw another Host than the browser sent
 
 	probeStartErr error // ServeProbe failed
 	probeNote     string
