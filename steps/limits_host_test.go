@@ -1,0 +1,180 @@
+package steps
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rpwizard/rpwizard/installer"
+	"github.com/rpwizard/rpwizard/internal/testbackend"
+	"github.com/rpwizard/rpwizard/internal/testenv"
+	"github.com/rpwizard/rpwizard/preflight"
+)
+
+// snapshotTrees saves the trees a full apply changes and restores them
+// (servers stopped) on cleanup.
+func snapshotTrees(t *testing.T) {
+	t.Helper()
+	var existing []string
+	trees := []string{"/etc/nginx", "/etc/apache2", "/etc/rpwizard", "/var/lib/rpwizard", "/etc/cron.d"}
+	for _, p := range trees {
+		if _, err := os.Stat(p); err == nil {
+			existing = append(existing, strings.TrimPrefix(p, "/"))
+		}
+	}
+	snap := filepath.Join(t.TempDir(), "snapshot.tar")
+	if out, err := exec.Command("tar", append([]string{"-C", "/", "-cpf", snap}, existing...)...).CombinedOutput(); err != nil {
+		t.Fatalf("snapshot: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		h := hostEnv(t, jatosAnswers("nginx")).Host
+		for _, name := range []string{"nginx", "apache"} {
+			installer.NewServer(h, name).Stop(context.Background())
+		}
+		for _, p := range trees {
+			os.RemoveAll(p)
+		}
+		if out, err := exec.Command("tar", "-C", "/", "-xpf", snap).CombinedOutput(); err != nil {
+			t.Errorf("restore snapshot: %v\n%s", err, out)
+		}
+	})
+}
+
+// TestLimitsHostNginx applies expected_websockets: 12000 with nginx on this
+// host: nginx.conf gets the raised limits in place, the reloaded workers
+// run with them, the site passes its self-test, and a second plan is
+// empty.
+func TestLimitsHostNginx(t *testing.T) {
+	testenv.RequireHost(t)
+	quietServers(t)
+	snapshotTrees(t)
+	ctx := context.Background()
+	b, err := testbackend.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	a := jatosAnswers("nginx")
+	a.Domain, a.Upstream, a.ExpectedWebSockets = "limits.test", b.Addr, 12000
+	on := true
+	a.SelfTest = &on
+	e := hostEnv(t, a)
+	before, err := os.ReadFile(e.Host.Layout.NginxMain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantConf, lim, err := NginxLimitsFor(before, 12000, workersOnThisHost())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := Plan(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan.Render(false), "== server limits") {
+		t.Fatalf("plan without the server limits step:\n%s", plan.Render(false))
+	}
+	if _, err := Apply(ctx, e, plan); err != nil {
+		t.Fatalf("apply: %v\n%s", err, plan.Render(false))
+	}
+	got, _ := os.ReadFile(e.Host.Layout.NginxMain)
+	if wantConf != nil && string(got) != string(wantConf) {
+		t.Errorf("nginx.conf:\n%s\nwant:\n%s", got, wantConf)
+	}
+	pl := preflight.ParseNginxLimits(got)
+	if pl.WebSockets(workersOnThisHost()) < 12000 {
+		t.Errorf("nginx.conf allows %d WebSockets, want ≥ 12000", pl.WebSockets(workersOnThisHost()))
+	}
+	// The serving workers run with the raised descriptor limit, and nginx
+	// -T (what the running master was given) shows worker_connections.
+	workers := childPIDs(t, e.Server.PID())
+	if len(workers) == 0 {
+		t.Fatal("nginx has no workers")
+	}
+	wantFiles := lim.RlimitNofile
+	if c := DescriptorCeiling(); c > 0 && c < wantFiles {
+		// A container without CAP_SYS_RESOURCE: nginx's setrlimit fails
+		// and the workers keep the inherited limit; the plan warned.
+		wantFiles = c
+		found := false
+		for _, w := range e.Warnings {
+			found = found || strings.Contains(w.Msg, "caps open files at")
+		}
+		if !found {
+			t.Errorf("no warning about the descriptor ceiling %d: %+v", c, e.Warnings)
+		}
+		t.Logf("this host caps open files at %d: expecting that instead of %d", c, lim.RlimitNofile)
+	}
+	for _, w := range workers {
+		if n := maxOpenFiles(t, w); n < wantFiles {
+			t.Errorf("worker %d: Max open files %d, want %d", w, n, wantFiles)
+		}
+	}
+	out, err := exec.Command("nginx", "-T").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "worker_connections "+strconv.Itoa(lim.Connections)+";") {
+		t.Errorf("nginx -T: %v, want worker_connections %d", err, lim.Connections)
+	}
+	if e.SelfTest == nil || !e.SelfTest.OK() {
+		t.Errorf("self-test: %+v", e.SelfTest)
+	}
+
+	// Second run: nothing to do.
+	e2 := hostEnv(t, a)
+	plan2, err := Plan(ctx, e2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !plan2.Empty() {
+		t.Errorf("second plan is not empty:\n%s", plan2.Render(false))
+	}
+}
+
+func workersOnThisHost() int {
+	return preflight.NginxLimits{WorkerProcesses: "auto"}.Workers(runtime.NumCPU())
+}
+
+// childPIDs lists the processes whose parent is pid.
+func childPIDs(t *testing.T, pid int) []int {
+	t.Helper()
+	var out []int
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		s := string(data)
+		i := strings.LastIndexByte(s, ')')
+		fields := strings.Fields(s[i+1:])
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			c, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// maxOpenFiles is the soft "Max open files" limit of process pid.
+func maxOpenFiles(t *testing.T, pid int) int {
+	t.Helper()
+	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "limits"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "Max open files"); ok {
+			n, _ := strconv.Atoi(strings.Fields(rest)[0])
+			return n
+		}
+	}
+	return 0
+}
