@@ -81,7 +81,9 @@ func runWizard(ctx context.Context, o options, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "nothing was changed.")
 		return exitFailed
 	}
-	fmt.Fprintln(stderr, "rpwizard: stopped; nothing was changed.")
+	if !cfg.Accessible { // the plain prompts have said so already
+		fmt.Fprintln(stderr, "rpwizard: stopped; nothing was changed.")
+	}
 	return exitAborted
 }
 

@@ -8,8 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rpwizard/rpwizard/internal/testenv"
 )
 
 // runPiped runs `rpwizard --accessible` with answers piped on standard
@@ -86,5 +89,56 @@ func TestAccessiblePipedQuit(t *testing.T) {
 	}
 	if after := treeHash(t); after != before {
 		t.Error("/etc changed although the user quit at the review")
+	}
+}
+
+// TestNotRootSaysSudo: without root, the wizard asks nothing and names
+// the sudo command (and the dry run); with --dry-run it asks, shows the
+// plan and cannot apply.
+func TestNotRootSaysSudo(t *testing.T) {
+	if !testenv.Integration() {
+		t.Skip("builds the binary: set RPWIZARD_INTEGRATION=1")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the binary as another user")
+	}
+	dir, err := os.MkdirTemp("", "rpwizard-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "rpwizard")
+	data, err := os.ReadFile(binary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run := func(stdin string, args ...string) (int, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Dir = dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), string(out)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	code, out := run("4\n")
+	if code != 2 || !strings.Contains(out, "needs root") || !strings.Contains(out, "sudo "+bin) || !strings.Contains(out, "--dry-run") || strings.Contains(out, "Which app") {
+		t.Errorf("without root: status %d:\n%s", code, out)
+	}
+	code, out = run("4\n1\nwiz.test\n\n127.0.0.1:9\n\n1\n3\n2\n", "--dry-run") // review: 2 is "quit" (no "apply")
+	if code != 0 || !strings.Contains(out, "Dry run: nothing is applied") || strings.Contains(out, "Apply the plan") {
+		t.Errorf("dry run: status %d:\n%s", code, out)
 	}
 }
