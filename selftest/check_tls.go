@@ -1,6 +1,7 @@
 package selftest
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -165,8 +166,11 @@ func evaluateCert(chain []*x509.Certificate, name string, roots *x509.CertPool, 
 	// Trust: build the chain as of a moment the leaf is valid, so an
 	// expired certificate is reported once, as expired.
 	at := now
-	if now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
-		at = leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2)
+	switch {
+	case now.After(leaf.NotAfter):
+		at = leaf.NotAfter.Add(-time.Second)
+	case now.Before(leaf.NotBefore):
+		at = leaf.NotBefore.Add(time.Second)
 	}
 	inter := x509.NewCertPool()
 	for _, c := range chain[1:] {
@@ -174,7 +178,8 @@ func evaluateCert(chain []*x509.Certificate, name string, roots *x509.CertPool, 
 	}
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at}); err != nil {
 		var ua x509.UnknownAuthorityError
-		selfSigned := leaf.CheckSignatureFrom(leaf) == nil
+		selfSigned := bytes.Equal(leaf.RawIssuer, leaf.RawSubject) &&
+			leaf.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) == nil
 		switch {
 		case selfSigned:
 			issues = append(issues, certIssue{Status: Fail, Detail: name + ": self-signed certificate",

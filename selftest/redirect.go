@@ -53,6 +53,9 @@ type fetchFunc func(ctx context.Context, u *url.URL) (status int, location strin
 func walkRedirects(ctx context.Context, start string, maxHops int, sameSite func(*url.URL) bool, fetch fetchFunc) walkResult {
 	var res walkResult
 	cur, err := url.Parse(start)
+	if err == nil {
+		cur, err = url.Parse(canonicalURL(cur))
+	}
 	if err != nil {
 		res.Problem, res.Err = walkError, fmt.Errorf("parse %q: %w", start, err)
 		return res
@@ -102,7 +105,10 @@ func walkRedirects(ctx context.Context, start string, maxHops int, sameSite func
 			res.Problem = walkLoop
 			return res
 		}
-		cur = next
+		if cur, err = url.Parse(canonicalURL(next)); err != nil {
+			res.Problem, res.Err = walkError, fmt.Errorf("bad Location %q: %w", loc, err)
+			return res
+		}
 	}
 }
 
