@@ -316,13 +316,16 @@ func (r *runner) checkUpload(ctx context.Context) Check {
 		return c
 	}
 	path := ProbePath + "?upload=1"
+	notEnforced := fmt.Sprintf("The proxy does not enforce the %s upload limit: client_max_body_size / LimitRequestBody is not set as intended (the app may still refuse large uploads itself).", fmtBytes(r.t.MaxBody))
+	limitFix := r.fix(fmt.Sprintf("Set client_max_body_size %s; in the HTTPS server block, then reload nginx.", nginxSize(r.t.MaxBody)),
+		fmt.Sprintf("Apache does not apply LimitRequestBody to proxied requests with a Content-Length; refuse them on the header: RewriteCond %%{HTTP:Content-Length} -gt%d and RewriteRule ^ - [R=413,L] in the HTTPS VirtualHost, then reload Apache.", r.t.MaxBody))
 	tooSmall := func(size int64) Check {
 		return Check{Status: Fail,
 			Detail: fmt.Sprintf("upload limit too small (413): %s refused", fmtBytes(size)),
 			Cause: fmt.Sprintf("The proxy refuses uploads of %s with 413 Request Entity Too Large although %s should be allowed, so uploads (JATOS study imports and results, Jupyter files) fail.",
 				fmtBytes(size), fmtBytes(r.t.MaxBody)),
 			Fix: r.fix(fmt.Sprintf("Set client_max_body_size %s; in the http or HTTPS server block (nginx's default is 1m), then reload nginx.", nginxSize(r.t.MaxBody)),
-				fmt.Sprintf("Set LimitRequestBody %d in the HTTPS VirtualHost, then reload Apache.", r.t.MaxBody))}
+				fmt.Sprintf("Raise LimitRequestBody and any RewriteCond %%{HTTP:Content-Length} limit in the HTTPS VirtualHost to %d, then reload Apache.", r.t.MaxBody))}
 	}
 	failed := func(what string, err error) Check {
 		return Check{Status: Fail, Detail: what + ": " + err.Error(),
@@ -362,6 +365,13 @@ func (r *runner) checkUpload(ctx context.Context) Check {
 
 	over := r.t.MaxBody + 1
 	res, err = r.expectUpload(ctx, path, over, false)
+	if err != nil && res.sent > 0 {
+		// The proxy took the headers and kept taking the body.
+		return Check{Status: Fail,
+			Detail: fmt.Sprintf("%s + 1 byte: %s of body accepted without 413 (%v)", fmtBytes(r.t.MaxBody), fmtBytes(res.sent), err),
+			Cause:  notEnforced,
+			Fix:    limitFix}
+	}
 	if err != nil {
 		return failed(fmtBytes(over)+" upload", err)
 	}
@@ -371,9 +381,15 @@ func (r *runner) checkUpload(ctx context.Context) Check {
 	}
 	return Check{Status: Fail,
 		Detail: fmt.Sprintf("%s + 1 byte answered %s, want 413", fmtBytes(r.t.MaxBody), statusText(res.status)),
-		Cause:  fmt.Sprintf("The proxy does not enforce the %s upload limit: client_max_body_size / LimitRequestBody is not set as intended (the app may still refuse large uploads itself).", fmtBytes(r.t.MaxBody)),
-		Fix: r.fix(fmt.Sprintf("Set client_max_body_size %s; in the HTTPS server block, then reload nginx.", nginxSize(r.t.MaxBody)),
-			fmt.Sprintf("Set LimitRequestBody %d in the HTTPS VirtualHost, then reload Apache.", r.t.MaxBody))}
+		Cause:  notEnforced,
+		Fix:    limitFix}
+}
+
+// uploadTimeout is the upload check's time budget: the per-check timeout
+// plus time to stream MaxBody at 50 MB/s, in case the proxy takes the body
+// before refusing it.
+func (t Target) uploadTimeout() time.Duration {
+	return t.Timeout + time.Duration(t.MaxBody/(50<<20))*time.Second
 }
 
 // fmtBytes prints a byte count with a binary unit.

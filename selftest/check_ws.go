@@ -128,7 +128,11 @@ func (r *runner) checkIdleHold(ctx context.Context, srv serverKind) Check {
 	go func() {
 		for {
 			_, b, err := conn.Read(ctx)
-			msgs <- msg{b, err, time.Now()}
+			select {
+			case msgs <- msg{b, err, time.Now()}:
+			case <-ctx.Done():
+				return
+			}
 			if err != nil {
 				return
 			}

@@ -93,9 +93,10 @@ func diagnoseHandshake(kind wsKind, status int, server serverKind, probeErr stri
 			Cause: "The proxy did not switch protocols for a valid WebSocket handshake.",
 			Fix:   wsHeaderFix(server)}
 	}
-	// The app itself answered without switching protocols: the request got
-	// through, but this path is not a WebSocket endpoint.
-	return diagnosis{Status: Warn, Detail: got,
-		Cause: "The app answered without switching protocols: the request reached it, but this path is not a WebSocket endpoint of the app, so the upgrade is not proven.",
-		Fix:   "Give a real WebSocket path of the app (--ws-path)."}
+	// The app itself answered without switching protocols (a redirect to
+	// its login, 404 for a path that is no WebSocket route): the request
+	// reached the app through the WebSocket settings; the probe check
+	// proves that the upgrade headers pass.
+	return diagnosis{Status: Pass,
+		Detail: fmt.Sprintf("the app answered %s: the request reached it (not a WebSocket route, or login needed)", statusText(status))}
 }

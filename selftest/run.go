@@ -104,7 +104,7 @@ func Run(ctx context.Context, t Target) Report {
 	}()
 
 	do(CheckAppWebSocket, r.checkAppWebSockets)
-	do(CheckUpload, r.checkUpload)
+	checks = append(checks, r.timed(ctx, CheckUpload, t.uploadTimeout(), r.checkUpload))
 	do(CheckAdmin, r.checkAdmin)
 	checks[holdAt] = <-hold
 

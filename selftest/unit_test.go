@@ -56,7 +56,8 @@ func TestDiagnoseHandshake(t *testing.T) {
 		{"403 apache", wsProbe, 403, serverApache, Fail, "Origin", "ProxyPreserveHost On"},
 		{"probe 404", wsProbe, 404, serverNginx, Warn, "no probe location", "rpwizard apply"},
 		{"probe 200", wsProbe, 200, serverNginx, Fail, "did not switch protocols", ""},
-		{"app 302", wsApp, 302, serverNginx, Warn, "not a WebSocket endpoint", "--ws-path"},
+		{"app 302 reached the app", wsApp, 302, serverNginx, Pass, "", ""},
+		{"app 404 reached the app", wsApp, 404, serverApache, Pass, "", ""},
 		{"unknown server gets both fixes", wsProbe, 400, serverUnknown, Fail, "Upgrade", "nginx: "},
 	}
 	for _, tc := range cases {
