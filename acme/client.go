@@ -69,17 +69,20 @@ func withLego[T any](ctx context.Context, c *config, fn func(ctx context.Context
 	}
 	done := make(chan result, 1)
 	go func() {
-		defer func() {
-			legolog.Logger = prev
-			<-legoGuard
+		var res result
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					res = result{err: fmt.Errorf("internal error in the ACME client: %v", p)}
+				}
+			}()
+			res.v, res.err = fn(ctx, lg)
 		}()
-		defer func() {
-			if p := recover(); p != nil {
-				done <- result{err: fmt.Errorf("internal error in the ACME client: %v", p)}
-			}
-		}()
-		v, err := fn(ctx, lg)
-		done <- result{v, err}
+		// Restore and release before reporting, so that lego's logger is
+		// back in place when the caller sees the result.
+		legolog.Logger = prev
+		<-legoGuard
+		done <- res
 	}()
 
 	select {
