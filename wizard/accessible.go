@@ -187,7 +187,7 @@ func (r *accessibleRun) apply(prep *Prepared) Outcome {
 	log.Flush()
 	stop()
 	out := outcomeOf(prep, res, err)
-	rep := report{prep: prep, res: res, err: err, interrupted: interrupted.Load(), failedStep: p.failedStep, selftest: p.selftest}
+	rep := report{prep: prep, res: res, err: err, interrupted: interrupted.Load(), selftest: p.selftest}
 	r.printf("\n== Result\n%s", summaryText(rep, r.st, r.cfg.Now()))
 	if r.ctx.Err() != nil {
 		return out

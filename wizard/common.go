@@ -83,7 +83,7 @@ func truncate(s string, n int) string {
 // buildSaveConfirm asks whether to save the answers.
 func buildSaveConfirm(b *fields, save *bool, path string) {
 	c := huh.NewConfirm().Value(save).Affirmative("Save").Negative("Don't save")
-	b.confirm(c, "Save these answers for `rpwizard --answers`?", "To repeat this setup on this or another host (suggested: "+path+", mode 0600).")
+	b.confirm(c, "Save these answers for `rpwizard --answers`?", "To repeat this setup here or on other hosts.")
 }
 
 // buildSavePath asks where to save the answers.

@@ -205,9 +205,20 @@ func newForm(list []huh.Field, accessible, plain bool, width int) *huh.Form {
 	if accessible {
 		return f.WithTheme(accessibleTheme())
 	}
-	f = f.WithTheme(formTheme(plain))
+	f = f.WithTheme(formTheme(plain)).WithKeyMap(keyMap())
 	if width > 0 {
 		f = f.WithWidth(width)
 	}
 	return f
+}
+
+// keyMap is huh's, with "enter next" in the help line: each page is a
+// form of its own, so huh would call every Enter "submit".
+func keyMap() *huh.KeyMap {
+	km := huh.NewDefaultKeyMap()
+	km.Input.Submit.SetHelp("enter", "next")
+	km.Select.Submit.SetHelp("enter", "next")
+	km.Note.Submit.SetHelp("enter", "next")
+	km.Confirm.Submit.SetHelp("enter", "next")
+	return km
 }

@@ -363,7 +363,7 @@ func (m *model) updateApply(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case applyDoneMsg:
 		m.prog.Update(msg)
 		m.sess.outcome = outcomeOf(m.prep, msg.res, msg.err)
-		m.sess.outcome.Summary = summaryText(m.report(), NewStyles(true), m.cfg.Now())
+		m.sess.outcome.Summary = summaryText(m.report(), Styles{}, m.cfg.Now()) // printed after the screen closes: plain text
 		return m, nil
 	case tea.KeyPressMsg:
 		if m.prog.finished && (msg.String() == "enter" || msg.String() == "q") {
@@ -377,7 +377,7 @@ func (m *model) updateApply(msg tea.Msg) (tea.Model, tea.Cmd) {
 // report collects what the summary needs.
 func (m *model) report() report {
 	return report{prep: m.prep, res: m.prog.res, err: m.prog.err, interrupted: m.prog.interrupted,
-		failedStep: m.prog.failedStep, selftest: m.prog.selftest}
+		failLog: m.prog.failLog, selftest: m.prog.selftest}
 }
 
 // startResult shows the summary and asks whether to save the answers.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -64,6 +65,19 @@ func fits(t *testing.T, screen string, w, h int) {
 }
 
 func plain(s string) string { return ansi.Strip(s) }
+
+// keepScreen writes a screen, as text, where the integration tests keep
+// theirs ($RPWIZARD_ARTIFACTS or artifacts/screens/ in the repository).
+func keepScreen(t *testing.T, name, screen string) {
+	root := os.Getenv("RPWIZARD_ARTIFACTS")
+	if root == "" {
+		root = filepath.Join("..", "artifacts", "screens")
+	}
+	dir := filepath.Join(root, t.Name())
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		os.WriteFile(filepath.Join(dir, name+".txt"), []byte(plain(screen)), 0o644)
+	}
+}
 
 func TestModelAppliesAndSavesAnswers(t *testing.T) {
 	b := newFakeBackend(t)
@@ -202,6 +216,7 @@ func TestModelFailedStepShowsItsLogAndRollback(t *testing.T) {
 	toReview(t, m, p)
 	p.keys("a")
 	p.until("the run to end", 5*time.Second, func() bool { return m.prog.finished })
+	keepScreen(t, "progress-failed", m.render())
 	screen := plain(m.render())
 	for _, want := range []string{"✓ site config", "✗ config test and reload", "unknown directive \"proxy_pas\"", "configuration file /etc/nginx/nginx.conf test failed", "↺ rolled back", "✗ failed"} {
 		if !strings.Contains(screen, want) {
@@ -213,6 +228,7 @@ func TestModelFailedStepShowsItsLogAndRollback(t *testing.T) {
 		t.Errorf("outcome = %+v", o)
 	}
 	p.keys("enter")
+	keepScreen(t, "result-failed", m.render())
 	if s := plain(m.render()); !strings.Contains(s, "Every change was rolled back") {
 		t.Errorf("result:\n%s", s)
 	}
@@ -236,10 +252,12 @@ func TestModelCtrlCDuringApplyRollsBack(t *testing.T) {
 	if p.quit {
 		t.Fatal("Ctrl+C during apply quit instead of rolling back")
 	}
+	keepScreen(t, "progress-stopping", m.render())
 	if s := plain(m.render()); !strings.Contains(s, "rolling back") {
 		t.Errorf("no word of the rollback:\n%s", s)
 	}
 	p.until("the rollback", 5*time.Second, func() bool { return m.prog.finished })
+	keepScreen(t, "progress-rolled-back", m.render())
 	if s := plain(m.render()); !strings.Contains(s, "↺ rolled back") {
 		t.Errorf("progress:\n%s", s)
 	}

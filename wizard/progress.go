@@ -259,6 +259,9 @@ func (p *progress) render() string {
 func (p *progress) footer() string {
 	k := p.st.Key.Render
 	switch {
+	case p.finished && p.interrupted:
+		return fitLine(p.width, p.st.Warn.Render("↺ stopped, every change rolled back")+"  "+k("enter")+" summary · "+k("↑↓")+" scroll the log",
+			p.st.Warn.Render("↺ rolled back")+"  "+k("enter")+" summary")
 	case p.finished && p.err != nil:
 		return fitLine(p.width, p.st.Fail.Render("✗ failed")+"  "+k("enter")+" summary · "+k("↑↓ pgup pgdn")+" scroll the log",
 			p.st.Fail.Render("✗ failed")+"  "+k("enter")+" summary")

@@ -45,7 +45,7 @@ type report struct {
 	res         *steps.Result
 	err         error
 	interrupted bool
-	failedStep  string
+	failLog     []string // the failed step's log (full-screen mode)
 	selftest    []string // the self-test step's lines
 }
 
@@ -56,7 +56,7 @@ func summaryText(r report, st Styles, now time.Time) string {
 	a := r.prep.Answers
 	url := "https://" + a.Domain + a.BasePath
 	if r.err != nil {
-		fmt.Fprintf(&b, "%s %s\n", st.Fail.Render("✗ Failed"), firstLine(r.err.Error()))
+		fmt.Fprintf(&b, "%s %s\n", st.Fail.Render("✗ Failed:"), cause(r.err))
 		switch {
 		case errors.Is(r.err, steps.ErrRolledBack) && r.interrupted:
 			b.WriteString("↺ Stopped by you (ctrl+c): every change was rolled back; the host is as before.\n")
@@ -65,8 +65,11 @@ func summaryText(r report, st Styles, now time.Time) string {
 		default:
 			b.WriteString("The log above shows what happened; see the backups below.\n")
 		}
-		if r.failedStep != "" {
-			fmt.Fprintf(&b, "The failing step was %q; its full log is on the progress screen.\n", r.failedStep)
+		if len(r.failLog) > 0 {
+			fmt.Fprintf(&b, "\n%s\n", st.Section.Render("Log of the failed step"))
+			for _, l := range r.failLog {
+				b.WriteString(l + "\n")
+			}
 		}
 	} else {
 		fmt.Fprintf(&b, "%s %s is served at %s by %s\n", st.OK.Render("✓"), a.Profile().Title, url, a.Server)
@@ -176,6 +179,16 @@ func undoText(p *Prepared, backupDir string) string {
 	srv := p.Env.Server
 	fmt.Fprintf(&b, "    %s && %s\n", strings.Join(srv.TestCommand(), " "), strings.Join(srv.ReloadCommand(), " "))
 	return b.String()
+}
+
+// cause is the first line of a failed run's error without the words
+// the next line says anyway ("all changes were rolled back").
+func cause(err error) string {
+	s := firstLine(err.Error())
+	if i := strings.Index(s, steps.ErrRolledBack.Error()+": "); i >= 0 {
+		s = s[i+len(steps.ErrRolledBack.Error())+2:]
+	}
+	return s
 }
 
 // verdict is the self-test's summary line ("PASSED: 10 passed, …").
