@@ -142,7 +142,11 @@ func (r *runner) checkHeaders(ctx context.Context) Check {
 		if client == "" {
 			client = xri
 		}
-		return Check{Status: Pass, Detail: fmt.Sprintf("Host %s, X-Forwarded-Proto %s, client %s (%s)", ans.Host, xfp, client, resp.Proto)}
+		detail := fmt.Sprintf("Host %s, X-Forwarded-Proto %s, client %s (%s)", ans.Host, xfp, client, resp.Proto)
+		if r.probeNote != "" {
+			detail += "; " + r.probeNote
+		}
+		return Check{Status: Pass, Detail: detail}
 	}
 	r.hostChanged = hostBad
 	c := cause[0]

@@ -182,8 +182,9 @@ func serveProbeWebSocket(w http.ResponseWriter, r *http.Request, hold bool) {
 	}
 }
 
-// ServeProbe serves NewProbeHandler on the unix socket socketPath until ctx
-// ends or stop is called. It creates the socket's directory (0755) if needed,
+// ServeProbe serves the probe (see NewProbeHandler) on the unix socket
+// socketPath until ctx ends or stop is called; its answers carry socketPath
+// in ProbeAnswer.Socket. It creates the socket's directory (0755) if needed,
 // replaces a stale socket file, and makes the socket connectable by any local
 // user, because nginx and Apache workers run as an unprivileged user; the
 // proxy config only lets loopback clients reach the probe location. If a

@@ -736,3 +736,25 @@ func TestRunCancelled(t *testing.T) {
 		}
 	}
 }
+
+// TestRunPlainHTTPOnTLSPort: a plain HTTP server on the HTTPS port is named
+// as such.
+func TestRunPlainHTTPOnTLSPort(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rep := Run(ctx, Target{Domain: testDomain, Connect: "127.0.0.1", HTTPPort: port, HTTPSPort: port,
+		ProbeSocket: filepath.Join(t.TempDir(), "p.sock"), Resolver: loopbackResolver(), Timeout: 2 * time.Second})
+	c, _ := rep.Find(CheckTLSVersion)
+	if c.Status != Fail || !strings.Contains(c.Cause, "plain HTTP, not TLS") || !strings.Contains(c.Fix, "ssl") {
+		t.Errorf("%+v", c)
+	}
+	if c, _ := rep.Find(CheckRedirect); c.Status != Fail || !strings.Contains(c.Cause, "instead of redirecting") {
+		t.Errorf("%+v", c)
+	}
+	if c, _ := rep.Find(CheckWebSocket); c.Status != Skip {
+		t.Errorf("%+v", c)
+	}
+}
