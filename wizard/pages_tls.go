@@ -1,0 +1,136 @@
+package wizard
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/huh/v2"
+)
+
+// The certificate questions: where it comes from, how ACME checks the
+// domain, the DNS provider and its credentials, existing files.
+
+func buildTLS(s *State, b *fields) {
+	opts := []huh.Option[string]{
+		huh.NewOption("Let's Encrypt (ACME): a free, trusted certificate", "acme"),
+		huh.NewOption("Existing certificate files", "existing"),
+		huh.NewOption("Self-signed (tests and internal sites; browsers warn)", "self-signed"),
+	}
+	sel := huh.NewSelect[string]().Value(&s.TLSMode).
+		Validate(func(v string) error {
+			return s.problem(func(c *State) { c.TLSMode = v }, "domain", "aliases")
+		})
+	hint := "Let's Encrypt needs the domain to be reachable from the internet."
+	if privateName(s.Domain) {
+		hint = s.Domain + " is not a public name: Let's Encrypt cannot certify it."
+	}
+	b.sel(sel, "Where does the certificate come from?", hint, opts, s.TLSMode)
+}
+
+// privateName reports whether a domain can never get a public certificate.
+func privateName(d string) bool {
+	d = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
+	for _, tld := range []string{".test", ".local", ".localhost", ".internal", ".lan", ".home.arpa", ".example", ".invalid", ".localdomain"} {
+		if strings.HasSuffix(d, tld) {
+			return true
+		}
+	}
+	return false
+}
+
+func showACME(s *State) bool { return s.TLSMode == "acme" }
+
+func buildACME(s *State, b *fields) {
+	opts := []huh.Option[string]{
+		huh.NewOption("HTTP-01: Let's Encrypt fetches a file on port 80", "http-01"),
+		huh.NewOption("DNS-01: a TXT record through your DNS provider's API", "dns-01"),
+	}
+	sel := huh.NewSelect[string]().Value(&s.Challenge).
+		Validate(func(v string) error {
+			return s.problem(func(c *State) { c.Challenge = v }, "tls.challenge", "domain", "aliases")
+		})
+	b.sel(sel, "How should Let's Encrypt check the domain?", "HTTP-01 needs port 80 open to the internet; DNS-01 works behind firewalls.", opts, s.Challenge)
+	em := huh.NewInput().Value(&s.Email).Placeholder("admin@example.org").
+		Validate(s.validator(s.Email, func(c *State, v string) { c.Email = v }, "tls.email"))
+	b.input(em, "Contact e-mail (optional)", "Let's Encrypt writes here about problems with the certificate.", s.Email)
+}
+
+func showDNS(s *State) bool { return s.TLSMode == "acme" && s.Challenge == "dns-01" }
+
+func buildDNS(s *State, b *fields) {
+	var opts []huh.Option[string]
+	for _, p := range s.Providers {
+		opts = append(opts, huh.NewOption(p, p))
+	}
+	sel := huh.NewSelect[string]().Value(&s.DNSProvider).Height(8).
+		Validate(func(v string) error {
+			return s.problem(func(c *State) { c.DNSProvider = v }, "tls.dns_provider")
+		})
+	const t = "Your DNS provider"
+	if b.accessible {
+		b.sel(sel, t, "Its API credentials are read from environment variables.", opts, s.DNSProvider)
+		return
+	}
+	b.sel(sel, t, envHint(s, s.DNSProvider), opts, s.DNSProvider)
+	b.live = &liveHint{value: func() string { return s.DNSProvider }, compute: func(p string) string { return envHint(s, p) },
+		set: func(h string) { sel.Description(h) }}
+}
+
+// envHint says which variables a provider needs and whether they are set.
+func envHint(s *State, provider string) string {
+	if provider == "" || s.MissingEnv == nil {
+		return "Its API credentials are read from environment variables."
+	}
+	if m := s.MissingEnv(provider); len(m) > 0 {
+		return "Needs " + strings.Join(m, ", ") + " (not set)."
+	}
+	return "✓ its credentials are set in the environment."
+}
+
+func showDNSEnv(s *State) bool {
+	return showDNS(s) && s.MissingEnv != nil && len(s.MissingEnv(s.DNSProvider)) > 0
+}
+
+func buildDNSEnv(s *State, b *fields) {
+	missing := s.MissingEnv(s.DNSProvider)
+	var assign []string
+	for _, m := range missing {
+		assign = append(assign, m+"=…")
+	}
+	body := fmt.Sprintf("%s reads its API credentials from the environment, and these are not set:\n  %s\n"+
+		"rpwizard needs them when it asks for the certificate. Quit and run:\n  sudo %s rpwizard\n"+
+		"(each can also be NAME_FILE, naming a root-only file that holds the value)",
+		s.DNSProvider, strings.Join(missing, "\n  "), strings.Join(assign, " "))
+	b.note("Credentials missing for "+s.DNSProvider, body)
+	if s.DNSEnv == "" {
+		s.DNSEnv = EnvQuit
+	}
+	opts := []huh.Option[string]{
+		huh.NewOption("Quit now, set them and run again (nothing is changed)", EnvQuit),
+		huh.NewOption("Pick another DNS provider", EnvOther),
+		huh.NewOption("Continue anyway (the certificate step will fail and roll back)", EnvContinue),
+	}
+	b.sel(huh.NewSelect[string]().Value(&s.DNSEnv), "What now?", "", opts, s.DNSEnv)
+}
+
+func afterDNSEnv(s *State) string {
+	switch s.DNSEnv {
+	case EnvQuit:
+		return jumpQuit
+	case EnvOther:
+		s.DNSEnv = ""
+		return "dns"
+	}
+	return ""
+}
+
+func showExisting(s *State) bool { return s.TLSMode == "existing" }
+
+func buildExisting(s *State, b *fields) {
+	c := huh.NewInput().Value(&s.CertFile).Placeholder("/etc/ssl/certs/site.pem").
+		Validate(s.validator(s.CertFile, func(c *State, v string) { c.CertFile = v }, "tls.cert_file"))
+	b.input(c, "Certificate file (PEM, full chain)", "The certificate followed by its intermediate certificates.", s.CertFile)
+	k := huh.NewInput().Value(&s.KeyFile).Placeholder("/etc/ssl/private/site.key").
+		Validate(s.validator(s.KeyFile, func(c *State, v string) { c.KeyFile = v }, "tls.key_file"))
+	b.input(k, "Private key file (PEM)", "The key of that certificate; it stays where it is.", s.KeyFile)
+}
