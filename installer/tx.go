@@ -290,7 +290,8 @@ func (tx *Tx) Rollback() error {
 
 func (tx *Tx) restore(ctx context.Context) error {
 	var errs []error
-	for _, undo := range tx.journal.Undo {
+	for i := len(tx.journal.Undo) - 1; i >= 0; i-- {
+		undo := tx.journal.Undo[i]
 		if out, err := exec.CommandContext(ctx, undo[0], undo[1:]...).CombinedOutput(); err != nil {
 			errs = append(errs, fmt.Errorf("undo %s: %w: %s", strings.Join(undo, " "), err, out))
 		}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/rpwizard/rpwizard/installer"
 )
@@ -22,12 +23,24 @@ func (e *Env) apacheModules() []string {
 	return mods
 }
 
-// planModules enables Apache's modules as a2enmod does: links in
-// mods-enabled to the .load and .conf files of mods-available.
+// planModules enables Apache's modules. On Debian it does what a2enmod
+// does (links in mods-enabled to mods-available), or runs a2enmod when
+// Apache is only about to be installed; on the RHEL family it writes the
+// LoadModule lines the packages' conf.modules.d files do not already have.
 func planModules(ctx context.Context, e *Env) ([]installer.Change, error) {
 	l := e.Host.Layout
-	if e.Answers.Server != "apache" || l.ApacheModsAvail == "" {
+	if e.Answers.Server != "apache" {
 		return nil, nil
+	}
+	if e.Host.WillInstall("apache") {
+		if l.ApacheModsAvail == "" {
+			return nil, nil // the packages load the modules
+		}
+		return []installer.Change{{Kind: installer.Run, Argv: append([]string{"a2enmod", "-q"}, e.apacheModules()...),
+			Why: "enable the modules rpwizard's Apache config needs"}}, nil
+	}
+	if l.ApacheModsAvail == "" {
+		return planModuleConf(e)
 	}
 	var changes []installer.Change
 	for _, m := range e.apacheModules() {
@@ -45,4 +58,22 @@ func planModules(ctx context.Context, e *Env) ([]installer.Change, error) {
 		}
 	}
 	return changes, nil
+}
+
+// planModuleConf writes rpwizard's own LoadModule file (RHEL family) for
+// the modules no other file loads.
+func planModuleConf(e *Env) ([]installer.Change, error) {
+	l := e.Host.Layout
+	loaded := l.ApacheLoadedWithout(l.ApacheModuleConf)
+	var lines []string
+	for _, m := range e.apacheModules() {
+		if !loaded[m] {
+			lines = append(lines, l.ApacheLoadModule(m))
+		}
+	}
+	if len(lines) == 0 {
+		return nil, nil
+	}
+	data := "# Managed by rpwizard: modules its sites need that no other file loads.\n" + strings.Join(lines, "\n") + "\n"
+	return []installer.Change{{Kind: installer.WriteFile, Path: l.ApacheModuleConf, Data: []byte(data), Mode: 0o644, Why: "load Apache modules"}}, nil
 }
