@@ -88,7 +88,7 @@ func order(ctx context.Context, c *config, lg *stdlog.Logger, replaces *x509.Cer
 		res, err = s.client.Certificate.Obtain(req)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the CA did not issue a certificate for %s: %w", strings.Join(c.domains, ", "), err)
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
