@@ -182,6 +182,9 @@ func TestTmuxWizardAppliesSelfSigned(t *testing.T) {
 	b := backend(t)
 	s := startTerm(t, nil)
 	answerQuestions(s, b.Addr)
+	if colour(s.escapes()) == "" {
+		t.Error("no colour on the screen without NO_COLOR (is the NO_COLOR check blind?)")
+	}
 	review := s.scrollReview()
 	for _, want := range []string{"rpwizard-wiz.test.conf", "server_name wiz.test www.wiz.test;", "a apply", "fullchain.pem"} {
 		if !strings.Contains(review, want) {
