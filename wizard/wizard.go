@@ -40,8 +40,6 @@ type Config struct {
 	SavePath string
 	// Now is the clock (certificate days left).
 	Now func() time.Time
-	// ProgramOptions are extra bubbletea options (tests).
-	ProgramOptions []tea.ProgramOption
 }
 
 // session is shared between the full-screen model and its caller: it
@@ -94,7 +92,6 @@ func runTUI(ctx context.Context, cfg *Config) Outcome {
 	if cfg.Plain {
 		opts = append(opts, tea.WithColorProfile(colorprofile.Ascii))
 	}
-	opts = append(opts, cfg.ProgramOptions...)
 	_, err := tea.NewProgram(m, opts...).Run()
 	close(sess.quit)
 	if sess.applyDone != nil {
