@@ -37,7 +37,7 @@ const (
 const usage = `rpwizard puts a web app behind nginx or Apache with HTTPS and WebSockets.
 
 Usage:
-  sudo rpwizard [--accessible]            interactive wizard
+  sudo rpwizard [--accessible] [--dry-run] interactive wizard
   sudo rpwizard --answers FILE [--dry-run] unattended, from an answers file
   sudo rpwizard selftest --answers FILE   prove HTTPS and WebSockets work
   sudo rpwizard renew [--force]           renew ACME certificates that are due

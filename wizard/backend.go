@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/host"
@@ -17,9 +16,6 @@ type Prepared struct {
 	Answers *answers.Answers
 	Env     *steps.Env
 	Plan    *installer.Plan
-	// Existed records, at planning time, which paths the plan touches
-	// already existed (for the undo hint after applying).
-	Existed map[string]bool
 }
 
 // Backend is what the wizard needs from the rest of rpwizard. Steps is the
@@ -59,18 +55,7 @@ func (b Steps) Apply(ctx context.Context, p *Prepared, events func(steps.Event),
 	return res, nil
 }
 
-// NewPrepared bundles a plan and notes which of its paths exist now.
+// NewPrepared bundles a validated run with its plan.
 func NewPrepared(a *answers.Answers, e *steps.Env, plan *installer.Plan) *Prepared {
-	p := &Prepared{Answers: a, Env: e, Plan: plan, Existed: map[string]bool{}}
-	for _, s := range plan.Steps {
-		for _, c := range s.Changes {
-			if c.Path == "" {
-				continue
-			}
-			if _, err := os.Lstat(c.Path); err == nil {
-				p.Existed[c.Path] = true
-			}
-		}
-	}
-	return p
+	return &Prepared{Answers: a, Env: e, Plan: plan}
 }

@@ -108,7 +108,7 @@ func TestModelAppliesAndSavesAnswers(t *testing.T) {
 			t.Errorf("result lacks %q:\n%s", want, screen)
 		}
 	}
-	for _, want := range []string{"self-signed, valid until", "previous files:", "to undo:", "rm ", "nginx -s reload"} {
+	for _, want := range []string{"self-signed, valid until", "previous files:", "to undo: sudo rpwizard undo --server nginx"} {
 		if !strings.Contains(plain(m.resultText), want) {
 			t.Errorf("summary lacks %q:\n%s", want, plain(m.resultText))
 		}

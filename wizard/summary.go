@@ -8,7 +8,6 @@ import (
 
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/certs"
-	"github.com/rpwizard/rpwizard/installer"
 	"github.com/rpwizard/rpwizard/steps"
 )
 
@@ -151,34 +150,7 @@ func certText(p *Prepared, now time.Time) string {
 
 // undoText says where the old files are and how to go back.
 func undoText(p *Prepared, backupDir string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "  previous files: %s\n", backupDir)
-	var added, changed []string
-	for _, s := range p.Plan.Steps {
-		for _, c := range s.Changes {
-			if !c.Touches() || c.Kind == installer.Mkdir {
-				continue
-			}
-			if p.Existed[c.Path] {
-				changed = append(changed, c.Path)
-			} else {
-				added = append(added, c.Path)
-			}
-		}
-	}
-	b.WriteString("  to undo:\n")
-	if len(added) > 0 {
-		b.WriteString("    rm " + strings.Join(added, " \\\n       ") + "\n")
-	}
-	if len(changed) > 0 {
-		b.WriteString("    copy back from the backup (journal.json there lists each file):\n")
-		for _, c := range changed {
-			b.WriteString("      " + c + "\n")
-		}
-	}
-	srv := p.Env.Server
-	fmt.Fprintf(&b, "    %s && %s\n", strings.Join(srv.TestCommand(), " "), strings.Join(srv.ReloadCommand(), " "))
-	return b.String()
+	return fmt.Sprintf("  previous files: %s\n  to undo: sudo rpwizard undo --server %s\n", backupDir, p.Env.Answers.Server)
 }
 
 // cause is the first line of a failed run's error without the words
