@@ -66,6 +66,7 @@ type options struct {
 	installMissing bool
 	hold           time.Duration
 	server         string
+	takeOver       bool
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -90,6 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.domain, "domain", "", "selftest: the site's domain (without --answers)")
 	fs.StringVar(&o.app, "app", "generic", "selftest: the app (without --answers)")
 	fs.DurationVar(&o.hold, "hold", defaultHold, "selftest: how long to hold an idle WebSocket open through the proxy (0 skips)")
+	fs.BoolVar(&o.takeOver, "take-over", false, "replace a config for the same domain that rpwizard did not write, after a backup (as take_over: true)")
 	fs.StringVar(&o.server, "server", "", "undo: `nginx` or apache")
 	fs.BoolVar(&o.installMissing, "install-missing", false, "install a missing web server or module (as install_missing: true)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version")

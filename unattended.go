@@ -27,6 +27,9 @@ func prepare(ctx context.Context, file string, o options) (*steps.Env, error) {
 	if o.installMissing {
 		a.InstallMissing = true
 	}
+	if o.takeOver {
+		a.TakeOver = true
+	}
 	return steps.NewEnv(a, h), nil
 }
 

@@ -164,8 +164,16 @@ func Detect(ctx context.Context, root string) (*Host, error) {
 			}
 		}
 	}
+	// The TLS library decides which key-exchange groups the servers offer.
+	if !fake {
+		if v, ok := version(ctx, "/usr/bin/openssl", "version", opensslVersion); ok {
+			h.Versions["openssl"] = v
+		}
+	}
 	return h, nil
 }
+
+var opensslVersion = regexp.MustCompile(`OpenSSL (\d+\.\d+\.\d+)`)
 
 // fakeVersion: on a fake root, the "binary" is a file holding what its
 // -v would print. It counts as installed when it exists.

@@ -76,7 +76,7 @@ func (e *Env) Site() *tpl.Site {
 		Webroot:        e.Host.Layout.Webroot,
 		ProbeSocket:    e.ProbeSocket(),
 		HTTP2On:        host.AtLeast(e.Host.Versions["nginx"], "1.25.1"),
-		Curves:         "X25519:prime256v1:secp384r1",
+		Curves:         e.curves(),
 		ProxySnippet:   e.ProxySnippet(),
 	}
 	for _, l := range s.Locations {
@@ -128,4 +128,14 @@ func planEnable(ctx context.Context, e *Env) ([]installer.Change, error) {
 
 func planReload(ctx context.Context, e *Env) ([]installer.Change, error) {
 	return []installer.Change{{Kind: installer.Reload, Why: strings.Join(e.Server.TestCommand(), " ") + " && " + strings.Join(e.Server.ReloadCommand(), " ")}}, nil
+}
+
+// curves are the TLS key-exchange groups of Mozilla's intermediate profile
+// that the host's OpenSSL knows: the post-quantum hybrid X25519MLKEM768
+// first where OpenSSL >= 3.5 offers it.
+func (e *Env) curves() string {
+	if host.AtLeast(e.Host.Versions["openssl"], "3.5.0") {
+		return "X25519MLKEM768:X25519:prime256v1:secp384r1"
+	}
+	return "X25519:prime256v1:secp384r1"
 }
