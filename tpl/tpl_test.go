@@ -1,0 +1,136 @@
+package tpl
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rpwizard/rpwizard/profile"
+)
+
+func site(app, base string) *Site {
+	p, _ := profile.Get(app)
+	p = p.WithAdminPaths(nil)
+	s := &Site{
+		Domain: "a.test", Title: p.Title, Docs: p.Docs, Names: []string{"a.test", "b.test"}, Aliases: []string{"b.test"},
+		Upstream: "127.0.0.1:9000", UpstreamName: "rpwizard_a_test", BasePath: base,
+		Locations: NewLocations(p, base), AdminNetworks: []string{"10.0.0.0/8"},
+		CertFile: "/etc/rpwizard/certs/a.test/fullchain.pem", KeyFile: "/etc/rpwizard/certs/a.test/privkey.pem",
+		HSTS: true, MaxBody: "500M", MaxBodyBytes: 500 << 20, WSTimeout: p.WebSocketTimeout, RequestTimeout: p.RequestTimeout,
+		Webroot: "/var/lib/rpwizard/acme-webroot", ProbeSocket: "/run/rpwizard/probe.sock",
+		Curves: "X25519:prime256v1:secp384r1", ProxySnippet: "/etc/nginx/rpwizard/proxy.conf",
+	}
+	for _, l := range s.Locations {
+		if l.Admin && l.Match == profile.Prefix {
+			s.AdminPaths = append(s.AdminPaths, l.Full)
+		}
+	}
+	return s
+}
+
+// TestRenderedConfigsAvoidKnownTraps checks, for every app on both
+// servers, the properties the vendor documents get wrong. (That the
+// configs work is proven by the integration tests on real servers.)
+func TestRenderedConfigsAvoidKnownTraps(t *testing.T) {
+	for _, app := range profile.Names() {
+		for _, server := range []string{"nginx", "apache"} {
+			base := "/"
+			if app == "jupyterhub" {
+				base = "/jhub/"
+			}
+			out, err := Render(server, site(app, base))
+			if err != nil {
+				t.Fatalf("%s/%s: %v", server, app, err)
+			}
+			conf := string(out)
+			for _, bad := range []string{"ssl_stapling", "SSLUseStapling", "includeSubDomains", "preload", "localhost:", "TLSv1 ", "TLSv1.1", "ssl on;", "Order deny", "Allow from"} {
+				if strings.Contains(conf, bad) {
+					t.Errorf("%s/%s contains %q", server, app, bad)
+				}
+			}
+			if server == "nginx" {
+				// Every proxied location carries the full header set.
+				if got, want := strings.Count(conf, "include /etc/nginx/rpwizard/proxy.conf;"), strings.Count(conf, "proxy_pass "); got != want {
+					t.Errorf("nginx/%s: %d proxy_pass but %d header includes", app, want, got)
+				}
+				for _, m := range regexp.MustCompile(`location ~ "([^"]*)"`).FindAllStringSubmatch(conf, -1) {
+					if !strings.HasPrefix(m[1], "^"+strings.TrimSuffix(base, "/")+"/") {
+						t.Errorf("nginx/%s: regex location %q not anchored under the base path", app, m[1])
+					}
+				}
+				if !strings.Contains(conf, "location ^~ /.well-known/acme-challenge/") {
+					t.Errorf("nginx/%s: no ACME challenge location", app)
+				}
+			}
+			if server == "apache" && !strings.Contains(conf, "ProxyPreserveHost On") {
+				t.Errorf("apache/%s: Host not preserved", app)
+			}
+			if !strings.Contains(conf, "Strict-Transport-Security \"max-age=63072000\"") {
+				t.Errorf("%s/%s: no HSTS", server, app)
+			}
+		}
+	}
+}
+
+func TestJATOSWebSocketPathsAndAdmin(t *testing.T) {
+	out, _ := Render("nginx", site("jatos", "/"))
+	conf := string(out)
+	for _, want := range []string{
+		"location = /jatos/testWebSocket {",
+		`location ~ "^/publix/[a-z0-9-]+/(group/join|batch/open)$" {`,
+		"proxy_read_timeout 604800s;",
+		"allow 10.0.0.0/8;",
+		"client_max_body_size 500M;",
+	} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("JATOS nginx config lacks %q", want)
+		}
+	}
+	out, _ = Render("apache", site("jatos", "/"))
+	conf = string(out)
+	for _, want := range []string{
+		`ProxyPassMatch "^(/publix/[a-z0-9-]+/(group/join|batch/open))$" "http://127.0.0.1:9000$1" upgrade=websocket timeout=604800`,
+		`<Location "/jatos">`,
+		"Require ip 10.0.0.0/8",
+		`RewriteCond expr "%{HTTP:Content-Length} -gt 524288000"`,
+	} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("JATOS Apache config lacks %q", want)
+		}
+	}
+}
+
+func TestRenderRefusesInjection(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*Site)
+	}{
+		{"domain", func(s *Site) { s.Names[0] = "a.test; include /etc/shadow" }},
+		{"network", func(s *Site) { s.AdminNetworks = []string{"10.0.0.0/8;allow all"} }},
+		{"cert", func(s *Site) { s.CertFile = "/x.pem\nssl_certificate /y" }},
+		{"base path", func(s *Site) { s.BasePath = "/a/ {" }},
+		{"body", func(s *Site) { s.MaxBody = "1M#" }},
+	}
+	for _, tc := range tests {
+		s := site("generic", "/")
+		tc.mod(s)
+		for _, server := range []string{"nginx", "apache"} {
+			if _, err := Render(server, s); err == nil {
+				t.Errorf("%s: %s injection rendered", server, tc.name)
+			}
+		}
+	}
+}
+
+func TestHTTP2Syntax(t *testing.T) {
+	s := site("generic", "/")
+	out, _ := Render("nginx", s)
+	if !strings.Contains(string(out), "listen 443 ssl http2;") || strings.Contains(string(out), "http2 on;") {
+		t.Error("nginx < 1.25.1 needs listen ... http2")
+	}
+	s.HTTP2On = true
+	out, _ = Render("nginx", s)
+	if strings.Contains(string(out), "ssl http2;") || !strings.Contains(string(out), "http2 on;") {
+		t.Error("nginx >= 1.25.1 needs http2 on;")
+	}
+}
