@@ -19,8 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -52,72 +50,16 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// managed are the trees the tests may change; snapshot restores them.
-var managed = []string{"/etc/nginx", "/etc/apache2", "/etc/rpwizard", "/var/lib/rpwizard", "/etc/cron.d"}
-
-// ownHost takes the host for t: stops both servers, snapshots the managed
-// trees, and on cleanup stops the servers and restores the snapshot.
+// ownHost takes the host for t: see testenv.OwnHost.
 func ownHost(t *testing.T) {
 	t.Helper()
-	testenv.RequireHost(t)
-	stopServers(t)
-	snap := filepath.Join(t.TempDir(), "snapshot.tar")
-	var existing []string
-	for _, p := range managed {
-		if _, err := os.Stat(p); err == nil {
-			existing = append(existing, strings.TrimPrefix(p, "/"))
-		}
-	}
-	if out, err := exec.Command("tar", append([]string{"-C", "/", "-cpf", snap}, existing...)...).CombinedOutput(); err != nil {
-		t.Fatalf("snapshot: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		stopServers(t)
-		for _, p := range managed {
-			os.RemoveAll(p)
-		}
-		if out, err := exec.Command("tar", "-C", "/", "-xpf", snap).CombinedOutput(); err != nil {
-			t.Errorf("restore snapshot: %v\n%s", err, out)
-		}
-	})
+	testenv.OwnHost(t)
 }
 
-func stopServers(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if pidAlive("/run/nginx.pid") {
-		exec.CommandContext(ctx, "nginx", "-s", "quit").Run()
-	}
-	if pidAlive("/run/apache2/apache2.pid") {
-		exec.CommandContext(ctx, "apache2ctl", "stop").Run()
-	}
-	for i := 0; i < 200 && (pidAlive("/run/nginx.pid") || pidAlive("/run/apache2/apache2.pid") || listening("127.0.0.1:443") || listening("127.0.0.1:80")); i++ {
-		time.Sleep(25 * time.Millisecond)
-	}
-}
+// pidAlive and listening: see testenv.
+func pidAlive(pidFile string) bool { return testenv.PIDAlive(pidFile) }
 
-func pidAlive(pidFile string) bool {
-	data, err := os.ReadFile(pidFile)
-	if err != nil {
-		return false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		return false
-	}
-	p, err := os.FindProcess(pid)
-	return err == nil && p.Signal(syscallZero) == nil
-}
-
-func listening(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
-}
+func listening(addr string) bool { return testenv.Listening(addr) }
 
 // result is one run of the binary.
 type result struct {

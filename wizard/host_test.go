@@ -13,10 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -66,78 +63,21 @@ func binary(t *testing.T) string {
 	return filepath.Join(binDir, "rpwizard")
 }
 
-// managed are the trees a run may change; ownHost puts them back.
-var managed = []string{"/etc/nginx", "/etc/apache2", "/etc/rpwizard", "/var/lib/rpwizard"}
-
-// ownHost takes the host for t (testenv.RequireHost: integration on, root,
-// the host lock), stops both servers, snapshots the managed trees and, on
-// cleanup, stops the servers again and restores the snapshot.
+// ownHost takes the host for t (see testenv.OwnHost); the wizard tests
+// also need tmux.
 func ownHost(t *testing.T) {
 	t.Helper()
-	testenv.RequireHost(t)
-	for _, tool := range []string{"tmux", "tar", "nginx"} {
+	testenv.OwnHost(t)
+	for _, tool := range []string{"tmux", "nginx"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is needed: %v", tool, err)
 		}
 	}
-	stopServers(t)
-	snap := filepath.Join(t.TempDir(), "snapshot.tar")
-	var existing []string
-	for _, p := range managed {
-		if _, err := os.Stat(p); err == nil {
-			existing = append(existing, strings.TrimPrefix(p, "/"))
-		}
-	}
-	if out, err := exec.Command("tar", append([]string{"-C", "/", "-cpf", snap}, existing...)...).CombinedOutput(); err != nil {
-		t.Fatalf("snapshot: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		stopServers(t)
-		for _, p := range managed {
-			os.RemoveAll(p)
-		}
-		if out, err := exec.Command("tar", "-C", "/", "-xpf", snap).CombinedOutput(); err != nil {
-			t.Errorf("restore the snapshot: %v\n%s", err, out)
-		}
-	})
 }
 
-// stopServers stops nginx and Apache and waits (bounded) for 80 and 443.
-func stopServers(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if pidAlive("/run/nginx.pid") {
-		exec.CommandContext(ctx, "nginx", "-s", "quit").Run()
-	}
-	if pidAlive("/run/apache2/apache2.pid") {
-		exec.CommandContext(ctx, "apache2ctl", "stop").Run()
-	}
-	for i := 0; i < 400 && (pidAlive("/run/nginx.pid") || pidAlive("/run/apache2/apache2.pid") || listening("127.0.0.1:80") || listening("127.0.0.1:443")); i++ {
-		time.Sleep(25 * time.Millisecond)
-	}
-}
+func pidAlive(pidFile string) bool { return testenv.PIDAlive(pidFile) }
 
-func pidAlive(pidFile string) bool {
-	data, err := os.ReadFile(pidFile)
-	if err != nil {
-		return false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 0 {
-		return false
-	}
-	return syscall.Kill(pid, 0) == nil
-}
-
-func listening(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
-}
+func listening(addr string) bool { return testenv.Listening(addr) }
 
 // backend starts the test app on a free loopback port.
 func backend(t *testing.T) *testbackend.Backend {

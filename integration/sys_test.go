@@ -1,5 +1,0 @@
-package integration
-
-import "syscall"
-
-var syscallZero = syscall.Signal(0)
