@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+)
+
+// proxyConfig is one contestant of the throughput and WebSocket figures:
+// how to put it in place on a fresh host.
+type proxyConfig struct {
+	Name   string
+	Server string // nginx, apache, or "" for the backend alone
+	URL    string
+	setup  func(b *bench, expectedWS int) error
+}
+
+func proxyConfigs() []proxyConfig {
+	rp := func(server string) func(b *bench, ws int) error {
+		return func(b *bench, ws int) error {
+			if err := startServer(server); err != nil {
+				return err
+			}
+			return b.applyRpwizard(server, ws)
+		}
+	}
+	vendor := func(server string, conf func(*labCA) string) func(b *bench, ws int) error {
+		return func(b *bench, ws int) error {
+			if err := installVendor(server, conf(b.ca)); err != nil {
+				return err
+			}
+			return startServer(server)
+		}
+	}
+	return []proxyConfig{
+		{Name: "backend alone (no proxy, no TLS)", URL: "http://127.0.0.1:9000/", setup: func(*bench, int) error { return nil }},
+		{Name: "rpwizard nginx", Server: "nginx", URL: "https://127.0.0.1/", setup: rp("nginx")},
+		{Name: "vendor nginx (JATOS doc)", Server: "nginx", URL: "https://127.0.0.1/", setup: vendor("nginx", func(ca *labCA) string { return vendorNginxConf(ca, false) })},
+		{Name: "vendor nginx + upstream keepalive by hand", Server: "nginx", URL: "https://127.0.0.1/", setup: vendor("nginx", func(ca *labCA) string { return vendorNginxConf(ca, true) })},
+		{Name: "rpwizard Apache", Server: "apache", URL: "https://127.0.0.1/", setup: rp("apache")},
+		{Name: "vendor Apache (JATOS doc)", Server: "apache", URL: "https://127.0.0.1/", setup: vendor("apache", vendorApacheConf)},
+	}
+}
+
+// tputResult collects the rounds of one config.
+type tputResult struct {
+	Config             string
+	KA, Close          []wrkRun
+	KARPS, CloseRPS    summary
+	KAP50, KAP99       summary
+	CloseP50, CloseP99 summary
+	Errors             int
+}
+
+func (r *tputResult) finish() {
+	var a, b, c, d, e, f []float64
+	for _, w := range r.KA {
+		a, c, d = append(a, w.RPS), append(c, w.P50), append(d, w.P99)
+		r.Errors += w.Errors
+	}
+	for _, w := range r.Close {
+		b, e, f = append(b, w.RPS), append(e, w.P50), append(f, w.P99)
+		r.Errors += w.Errors
+	}
+	r.KARPS, r.CloseRPS, r.KAP50, r.KAP99, r.CloseP50, r.CloseP99 = summarize(a), summarize(b), summarize(c), summarize(d), summarize(e), summarize(f)
+}
+
+// throughput measures every config of server ("nginx" takes the backend
+// alone too) in alternation: round 1 A B C, round 2 A B C, … Each config
+// is put in place on a fresh host before its runs.
+func (b *bench) throughput(server string) ([]*tputResult, error) {
+	var configs []proxyConfig
+	for _, c := range proxyConfigs() {
+		if c.Server == server || (server == "nginx" && c.Server == "") {
+			configs = append(configs, c)
+		}
+	}
+	results := make([]*tputResult, len(configs))
+	for i, c := range configs {
+		results[i] = &tputResult{Config: c.Name}
+	}
+	err := b.section("throughput "+server, func(ctx context.Context) error {
+		be, err := b.startBackends("127.0.0.1:9000", 1)
+		if err != nil {
+			return err
+		}
+		defer be.stop()
+		for round := 1; round <= b.tputRounds; round++ {
+			for i, c := range configs {
+				if err := b.fresh(); err != nil {
+					return err
+				}
+				if err := c.setup(b, 0); err != nil {
+					return fmt.Errorf("%s: %w", c.Name, err)
+				}
+				// Warm up: connections, TLS caches, the backend's pools.
+				if _, err := b.wrkShort(ctx, c.URL); err != nil {
+					return fmt.Errorf("%s: %w", c.Name, err)
+				}
+				ka, err := b.wrk(ctx, c.URL, false)
+				if err != nil {
+					return err
+				}
+				cl, err := b.wrk(ctx, c.URL, true)
+				if err != nil {
+					return err
+				}
+				results[i].KA = append(results[i].KA, ka)
+				results[i].Close = append(results[i].Close, cl)
+				b.logf("   round %d %-45s keep-alive %8.0f req/s p50 %6.2f ms p99 %6.2f ms | close %7.0f req/s p99 %6.2f ms | errors %d",
+					round, c.Name, ka.RPS, ka.P50, ka.P99, cl.RPS, cl.P99, ka.Errors+cl.Errors)
+			}
+		}
+		return nil
+	})
+	for _, r := range results {
+		r.finish()
+	}
+	return results, err
+}
+
+// wrkShort is a one-second warm-up run.
+func (b *bench) wrkShort(ctx context.Context, url string) (wrkRun, error) {
+	d := b.wrkDur
+	b.wrkDur = 1e9
+	defer func() { b.wrkDur = d }()
+	return b.wrk(ctx, url, false)
+}
