@@ -56,6 +56,7 @@ type bench struct {
 	certbot                           bool
 	retryAfter                        bool
 	testssl                           bool
+	compare, compareLabel             string
 
 	res results
 }
@@ -103,6 +104,8 @@ func run() int {
 	flag.BoolVar(&b.certbot, "certbot", true, "time certbot too")
 	flag.BoolVar(&b.retryAfter, "retry-after", true, "also time against Pebble 2.10 with Retry-After: 1 (built from the module cache)")
 	flag.BoolVar(&b.testssl, "testssl", true, "run testssl.sh against the generated configs")
+	flag.StringVar(&b.compare, "compare", "", "throughput: also measure the configs this other rpwizard `BINARY` writes (e.g. built before a template change)")
+	flag.StringVar(&b.compareLabel, "compare-label", "before tuning", "throughput: name of the -compare configs")
 	flag.Parse()
 	b.levels, b.apacheLevels = intList(levels), intList(apacheLevels)
 	for _, o := range strings.Split(only, ",") {

@@ -68,7 +68,7 @@ func (b *bench) runTestssl() error {
 			start := time.Now()
 			cctx, cancel := context.WithTimeout(ctx, 8*time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(cctx, "testssl.sh", "--quiet", "--color", "0", "--warnings", "off", "--add-ca", b.ca.Root,
+			cmd := exec.CommandContext(cctx, testsslBin(), "--quiet", "--color", "0", "--warnings", "off", "--add-ca", b.ca.Root,
 				"--ip", "127.0.0.1", "--jsonfile", jf, "https://"+domain+"/")
 			out, err := cmd.CombinedOutput()
 			data, rerr := os.ReadFile(jf)
@@ -114,4 +114,13 @@ func tail(b []byte, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+// testsslBin is Debian's /usr/bin/testssl (package testssl.sh), or
+// testssl.sh from elsewhere.
+func testsslBin() string {
+	if p, err := exec.LookPath("testssl"); err == nil {
+		return p
+	}
+	return "testssl.sh"
 }

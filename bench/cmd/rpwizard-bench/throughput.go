@@ -31,7 +31,7 @@ func proxyConfigs() []proxyConfig {
 			return startServer(server)
 		}
 	}
-	return []proxyConfig{
+	list := []proxyConfig{
 		{Name: "backend alone (no proxy, no TLS)", URL: "http://127.0.0.1:9000/", setup: func(*bench, int) error { return nil }},
 		{Name: "rpwizard nginx", Server: "nginx", URL: "https://127.0.0.1/", setup: rp("nginx")},
 		{Name: "vendor nginx (JATOS doc)", Server: "nginx", URL: "https://127.0.0.1/", setup: vendor("nginx", func(ca *labCA) string { return vendorNginxConf(ca, false) })},
@@ -39,6 +39,27 @@ func proxyConfigs() []proxyConfig {
 		{Name: "rpwizard Apache", Server: "apache", URL: "https://127.0.0.1/", setup: rp("apache")},
 		{Name: "vendor Apache (JATOS doc)", Server: "apache", URL: "https://127.0.0.1/", setup: vendor("apache", vendorApacheConf)},
 	}
+	return list
+}
+
+// compareConfigs are rpwizard's configs as another rpwizard binary writes
+// them (-compare BIN: the templates before a tuning change), measured in
+// the same alternation as the rest.
+func compareConfigs(bin, label string) []proxyConfig {
+	var out []proxyConfig
+	for _, server := range []string{"nginx", "apache"} {
+		name := map[string]string{"nginx": "rpwizard nginx", "apache": "rpwizard Apache"}[server] + " (" + label + ")"
+		out = append(out, proxyConfig{Name: name, Server: server, URL: "https://127.0.0.1/", setup: func(b *bench, ws int) error {
+			if err := startServer(server); err != nil {
+				return err
+			}
+			saved := b.rpwizard
+			b.rpwizard = bin
+			defer func() { b.rpwizard = saved }()
+			return b.applyRpwizard(server, ws)
+		}})
+	}
+	return out
 }
 
 // tputResult collects the rounds of one config.
@@ -48,19 +69,27 @@ type tputResult struct {
 	KARPS, CloseRPS    summary
 	KAP50, KAP99       summary
 	CloseP50, CloseP99 summary
+	KACPU, CloseCPU    summary
 	Errors             int
 }
 
 func (r *tputResult) finish() {
-	var a, b, c, d, e, f []float64
+	var a, b, c, d, e, f, g, h []float64
 	for _, w := range r.KA {
 		a, c, d = append(a, w.RPS), append(c, w.P50), append(d, w.P99)
+		if w.CPU > 0 {
+			g = append(g, w.CPU)
+		}
 		r.Errors += w.Errors
 	}
 	for _, w := range r.Close {
 		b, e, f = append(b, w.RPS), append(e, w.P50), append(f, w.P99)
+		if w.CPU > 0 {
+			h = append(h, w.CPU)
+		}
 		r.Errors += w.Errors
 	}
+	r.KACPU, r.CloseCPU = summarize(g), summarize(h)
 	r.KARPS, r.CloseRPS, r.KAP50, r.KAP99, r.CloseP50, r.CloseP99 = summarize(a), summarize(b), summarize(c), summarize(d), summarize(e), summarize(f)
 }
 
@@ -69,7 +98,11 @@ func (r *tputResult) finish() {
 // is put in place on a fresh host before its runs.
 func (b *bench) throughput(server string) ([]*tputResult, error) {
 	var configs []proxyConfig
-	for _, c := range proxyConfigs() {
+	all := proxyConfigs()
+	if b.compare != "" {
+		all = append(all, compareConfigs(b.compare, b.compareLabel)...)
+	}
+	for _, c := range all {
 		if c.Server == server || (server == "nginx" && c.Server == "") {
 			configs = append(configs, c)
 		}
@@ -106,8 +139,8 @@ func (b *bench) throughput(server string) ([]*tputResult, error) {
 				}
 				results[i].KA = append(results[i].KA, ka)
 				results[i].Close = append(results[i].Close, cl)
-				b.logf("   round %d %-45s keep-alive %8.0f req/s p50 %6.2f ms p99 %6.2f ms | close %7.0f req/s p99 %6.2f ms | errors %d",
-					round, c.Name, ka.RPS, ka.P50, ka.P99, cl.RPS, cl.P99, ka.Errors+cl.Errors)
+				b.logf("   round %d %-45s keep-alive %8.0f req/s p50 %6.2f ms p99 %6.2f ms %5.0f µs CPU/req | close %7.0f req/s p99 %6.2f ms %5.0f µs CPU/req | errors %d",
+					round, c.Name, ka.RPS, ka.P50, ka.P99, ka.CPU, cl.RPS, cl.P99, cl.CPU, ka.Errors+cl.Errors)
 			}
 		}
 		return nil

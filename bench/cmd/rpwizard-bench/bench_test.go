@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The embedded vendor configs are cut verbatim from the documents in
+// ../shared/seeds (skipped where shared/ is not beside the repository).
+func TestVendorConfigsAreTheSeeds(t *testing.T) {
+	for file, conf := range map[string]string{"000_616d932e90e864c5.txt": vendorNginx, "001_9848ea84ae763c01.txt": vendorApache} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "shared", "seeds", file))
+		if err != nil {
+			t.Skipf("seeds not here: %v", err)
+		}
+		if !strings.Contains(string(data)+"\n", conf) {
+			t.Errorf("vendor/%s is not a verbatim part of %s", file, file)
+		}
+	}
+}
+
+func TestVendorVariants(t *testing.T) {
+	ca := &labCA{Cert: "/lab/cert.pem", Key: "/lab/key.pem"}
+	n := vendorNginxConf(ca, false)
+	if !strings.Contains(n, "ssl_certificate /lab/cert.pem;") || !strings.Contains(n, "server_name jatos.test;") || strings.Contains(n, "keepalive 32") {
+		t.Errorf("vendor nginx:\n%s", n)
+	}
+	k := vendorNginxConf(ca, true)
+	if !strings.Contains(k, "server 127.0.0.1:9000;\nkeepalive 32;\n") || !strings.Contains(k, "proxy_http_version 1.1;\nproxy_set_header Connection \"\";\n") {
+		t.Errorf("vendor nginx with keepalive:\n%s", k)
+	}
+	h := vendorNginxHTTPOnly()
+	if strings.Contains(h, "ssl") || strings.Contains(h, "rewrite ^") || !strings.Contains(h, "listen 80;") || !strings.Contains(h, "proxy_pass http://jatos-backend;") {
+		t.Errorf("vendor nginx HTTP only:\n%s", h)
+	}
+	a := vendorApacheHTTPOnly()
+	if strings.Contains(a, "SSL") || strings.Contains(a, "*:443") || strings.Contains(a, "Redirect") || !strings.Contains(a, "RewriteRule /(.*) ws://localhost:9000/$1 [P,L]") {
+		t.Errorf("vendor Apache HTTP only:\n%s", a)
+	}
+}
+
+func TestParseWrk(t *testing.T) {
+	out := `Running 5s test @ https://127.0.0.1/
+  2 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     8.50ms    4.20ms  60.00ms   80.00%
+    Req/Sec     3.80k   300.00     4.50k    70.00%
+  Latency Distribution
+     50%  750.00us
+     75%    9.00ms
+     90%   12.00ms
+     99%    1.20s
+  37812 requests in 5.00s, 30.00MB read
+  Socket errors: connect 0, read 3, write 0, timeout 1
+  Non-2xx or 3xx responses: 2
+Requests/sec:   7562.40
+Transfer/sec:      6.00MB
+`
+	r, err := parseWrk(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.RPS != 7562.40 || r.P50 != 0.75 || r.P99 != 1200 || r.Errors != 6 || r.Requests != 37812 {
+		t.Errorf("%+v", r)
+	}
+}
+
+func TestStats(t *testing.T) {
+	s := summarize([]float64{3, 1, 2, 10})
+	if s.Median != 2.5 || s.Min != 1 || s.Max != 10 || s.N != 4 {
+		t.Errorf("%+v", s)
+	}
+	if got := s.fmtRange("%.1f"); got != "2.5 (1.0–10.0)" {
+		t.Errorf("fmtRange %q", got)
+	}
+	if p := percentile([]float64{5, 1, 4, 2, 3}, 99); p != 5 {
+		t.Errorf("p99 %v", p)
+	}
+	if p := percentile([]float64{5, 1, 4, 2, 3}, 50); p != 3 {
+		t.Errorf("p50 %v", p)
+	}
+	if !math.IsNaN(percentile(nil, 50)) {
+		t.Error("empty percentile")
+	}
+}
+
+func TestReportRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	r := results{Machine: machineInfo{Cores: 2}, HTTPS: []httpsResult{
+		{CA: "ca", Server: "nginx", Contestant: "rpwizard --answers", S: summarize([]float64{2, 3})},
+		{CA: "ca", Server: "nginx", Contestant: "certbot --nginx", S: summarize([]float64{7, 8})},
+	}, Tput: []*tputResult{{Config: "rpwizard nginx", KARPS: summarize([]float64{100})}, {Config: "vendor nginx + upstream keepalive by hand", KARPS: summarize([]float64{80})}}}
+	path := filepath.Join(dir, "benchmarks.md")
+	if err := r.write(path); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(path)
+	for _, want := range []string{"| time to verified HTTPS, nginx, ca: ≤ 0.8× certbot | 2.50 s vs 7.50 s = 0.33× | **met** |", "![chart](benchmarks.png)", "= 1.25×"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	var back results
+	back.load(path)
+	if len(back.HTTPS) != 2 || back.Tput[0].KARPS.Median != 100 {
+		t.Errorf("data did not survive: %+v", back)
+	}
+	img, err := os.ReadFile(filepath.Join(dir, "benchmarks.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := png.Decode(bytes.NewReader(img)); err != nil {
+		t.Errorf("chart: %v", err)
+	}
+}
