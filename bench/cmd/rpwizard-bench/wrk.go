@@ -87,17 +87,22 @@ func (b *bench) wrk(ctx context.Context, url string, close bool) (wrkRun, error)
 	}
 	r, err := parseWrk(string(out))
 	if r.Requests > 0 {
-		r.CPU = (c1 - c0) * 1e6 / float64(r.Requests)
+		var used float64
+		for pid, t := range c1 {
+			used += t - c0[pid] // a process started during the run counts whole
+		}
+		r.CPU = used * 1e6 / float64(r.Requests)
 	}
 	return r, err
 }
 
-// proxyCPU is the CPU time (seconds) nginx and Apache used so far: user
-// and system time of every live nginx/apache2 process and of the children
-// they reaped.
-func proxyCPU() float64 {
+// proxyCPU is the CPU time (seconds) each live nginx/apache2 process used
+// so far: its user and system time and that of the children it reaped.
+// Processes that end during a run (the workers of a server stopped just
+// before) are left out by comparing per process.
+func proxyCPU() map[int]float64 {
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var ticks float64
+	out := map[int]float64{}
 	for _, f := range stats {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -112,15 +117,16 @@ func proxyCPU() float64 {
 			continue
 		}
 		fields := strings.Fields(s[end+1:])
+		pid, _ := strconv.Atoi(strings.TrimSpace(s[:open]))
 		// fields[0] is the state (field 3); utime..cstime are fields 14–17.
 		for _, i := range []int{11, 12, 13, 14} {
 			if i < len(fields) {
 				v, _ := strconv.ParseFloat(fields[i], 64)
-				ticks += v
+				out[pid] += v / 100 // USER_HZ
 			}
 		}
 	}
-	return ticks / 100 // USER_HZ
+	return out
 }
 
 // percentile of values (ms), nearest rank; NaN when empty.
