@@ -14,6 +14,10 @@ import (
 	"github.com/rpwizard/rpwizard/steps"
 )
 
+// logFile receives the detail of unattended runs (lego's log, command
+// output), root-only.
+const logFile = "/var/log/rpwizard.log"
+
 // prepare detects the host and loads the answers file.
 func prepare(ctx context.Context, file string, o options) (*steps.Env, error) {
 	h, err := host.Detect(ctx, "/")
@@ -57,6 +61,12 @@ func runUnattended(ctx context.Context, o options, stdout, stderr io.Writer) int
 		fmt.Fprintln(stdout, "no changes: the host already matches", o.answersFile)
 	}
 	e.Events = progressPrinter(stdout)
+	// Detail (lego's log, command output) goes to a root-only log file.
+	if f, err := os.OpenFile(logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err == nil {
+		defer f.Close()
+		fmt.Fprintf(f, "\n== %s rpwizard --answers %s\n", time.Now().UTC().Format(time.RFC3339), o.answersFile)
+		e.Log = f
+	}
 	res, err := steps.Apply(ctx, e, plan)
 	if e.SelfTest != nil {
 		fmt.Fprintln(stdout)
@@ -67,6 +77,7 @@ func runUnattended(ctx context.Context, o options, stdout, stderr io.Writer) int
 		if errors.Is(err, steps.ErrRolledBack) {
 			fmt.Fprintln(stderr, "the host was left as it was before this run.")
 		}
+		fmt.Fprintln(stderr, "details:", logFile)
 		return exitFailed
 	}
 	printSummary(stdout, e, res)
