@@ -114,7 +114,9 @@ func (r *results) load(path string) {
 }
 
 func (r *results) write(path string) error {
-	r.Date = time.Now().UTC().Format("2006-01-02 15:04 MST")
+	if r.Date == "" {
+		r.Date = time.Now().UTC().Format("2006-01-02 15:04 MST")
+	}
 	png := strings.TrimSuffix(path, filepath.Ext(path)) + ".png"
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
