@@ -126,7 +126,10 @@ func (r *results) write(path string) error {
 	}
 	var b strings.Builder
 	r.markdown(&b, filepath.Base(png))
-	data, _ := json.Marshal(r)
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("store the results: %w", err)
+	}
 	fmt.Fprintf(&b, "\n%s%s -->\n", dataMarker, data)
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
@@ -157,7 +160,7 @@ func (r *results) tput(name string) *tputResult {
 }
 
 func ms(v float64) string {
-	if math.IsNaN(v) {
+	if math.IsNaN(v) || v < 0 {
 		return "–"
 	}
 	if v < 10 {

@@ -132,7 +132,7 @@ func proxyCPU() map[int]float64 {
 // percentile of values (ms), nearest rank; NaN when empty.
 func percentile(values []float64, p float64) float64 {
 	if len(values) == 0 {
-		return math.NaN()
+		return -1 // none (JSON has no NaN)
 	}
 	v := append([]float64(nil), values...)
 	sort.Float64s(v)
@@ -148,7 +148,7 @@ type summary struct {
 
 func summarize(values []float64) summary {
 	if len(values) == 0 {
-		return summary{Median: math.NaN(), Min: math.NaN(), Max: math.NaN()}
+		return summary{} // N 0: shown as "–"
 	}
 	v := append([]float64(nil), values...)
 	sort.Float64s(v)
