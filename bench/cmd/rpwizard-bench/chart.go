@@ -157,7 +157,11 @@ func drawChart(panels []panel) []byte {
 				c.rect(lo, y+4, lo+2, y+barH-4, black)
 				c.rect(hi-1, y+4, hi+1, y+barH-4, black)
 			}
-			c.text(x0+max(w, 0)+10, y+4, b.Caption, black)
+			end := x0 + max(w, 0)
+			if !math.IsNaN(b.Hi) && maxV > 0 {
+				end = max(end, x0+int(b.Hi/maxV*float64(plotW)))
+			}
+			c.text(end+10, y+4, b.Caption, black)
 			y += barH + gap
 		}
 		y += 24
