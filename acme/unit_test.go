@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -562,6 +563,26 @@ func TestReplacesRefused(t *testing.T) {
 	for _, err := range no {
 		if replacesRefused(err) {
 			t.Errorf("replacesRefused(%v) = true", err)
+		}
+	}
+}
+
+func TestPollHint(t *testing.T) {
+	tests := []struct {
+		name   string
+		header http.Header
+		want   string
+	}{
+		{"challenge without Retry-After", http.Header{"Link": {`<https://ca/authz/1>;rel="up"`}}, challengePoll},
+		{"challenge with Retry-After", http.Header{"Link": {`<https://ca/authz/1>;rel="up"`}, "Retry-After": {"7"}}, "7"},
+		{"order (index link)", http.Header{"Link": {`<https://ca/dir>;rel="index"`}}, ""},
+		{"no link", http.Header{}, ""},
+	}
+	for _, tc := range tests {
+		resp := &http.Response{Header: tc.header}
+		pollHint(resp)
+		if got := resp.Header.Get("Retry-After"); got != tc.want {
+			t.Errorf("%s: Retry-After %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }

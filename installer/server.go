@@ -251,6 +251,10 @@ func run(ctx context.Context, argv []string) (string, error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	// A started server must not die with rpwizard's process group (Ctrl+C).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// A daemon started by the command may keep our output pipe open (nginx
+	// does when its main config has no error_log): stop reading shortly
+	// after the command itself has exited.
+	cmd.WaitDelay = 2 * time.Second
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
