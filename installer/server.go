@@ -256,5 +256,8 @@ func run(ctx context.Context, argv []string) (string, error) {
 	// after the command itself has exited.
 	cmd.WaitDelay = 2 * time.Second
 	out, err := cmd.CombinedOutput()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil // the command succeeded; only a daemon kept the pipe
+	}
 	return string(out), err
 }
