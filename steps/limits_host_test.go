@@ -17,43 +17,12 @@ import (
 	"github.com/rpwizard/rpwizard/preflight"
 )
 
-// snapshotTrees saves the trees a full apply changes and restores them
-// (servers stopped) on cleanup.
-func snapshotTrees(t *testing.T) {
-	t.Helper()
-	var existing []string
-	trees := []string{"/etc/nginx", "/etc/apache2", "/etc/rpwizard", "/var/lib/rpwizard", "/etc/cron.d"}
-	for _, p := range trees {
-		if _, err := os.Stat(p); err == nil {
-			existing = append(existing, strings.TrimPrefix(p, "/"))
-		}
-	}
-	snap := filepath.Join(t.TempDir(), "snapshot.tar")
-	if out, err := exec.Command("tar", append([]string{"-C", "/", "-cpf", snap}, existing...)...).CombinedOutput(); err != nil {
-		t.Fatalf("snapshot: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		h := hostEnv(t, jatosAnswers("nginx")).Host
-		for _, name := range []string{"nginx", "apache"} {
-			installer.NewServer(h, name).Stop(context.Background())
-		}
-		for _, p := range trees {
-			os.RemoveAll(p)
-		}
-		if out, err := exec.Command("tar", "-C", "/", "-xpf", snap).CombinedOutput(); err != nil {
-			t.Errorf("restore snapshot: %v\n%s", err, out)
-		}
-	})
-}
-
 // TestLimitsHostNginx applies expected_websockets: 12000 with nginx on this
 // host: nginx.conf gets the raised limits in place, the reloaded workers
 // run with them, the site passes its self-test, and a second plan is
 // empty.
 func TestLimitsHostNginx(t *testing.T) {
-	testenv.RequireHost(t)
-	quietServers(t)
-	snapshotTrees(t)
+	testenv.OwnHost(t)
 	ctx := context.Background()
 	b, err := testbackend.Start("127.0.0.1:0")
 	if err != nil {
