@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rpwizard/rpwizard/installer"
 	"github.com/rpwizard/rpwizard/internal/testbackend"
 	"github.com/rpwizard/rpwizard/internal/testenv"
 	"github.com/rpwizard/rpwizard/preflight"
