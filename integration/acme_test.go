@@ -29,11 +29,7 @@ func pebble(t *testing.T, o testpebble.Options) (*testpebble.CA, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(ca.Stop)
-	a, _ := os.ReadFile(ca.ListenerRoot)
-	b, _ := os.ReadFile(ca.RootFile)
-	bundle := filepath.Join(t.TempDir(), "bundle.pem")
-	os.WriteFile(bundle, append(a, b...), 0o644)
-	return ca, bundle
+	return ca, ca.Bundle
 }
 
 // served returns the certificate chain the server presents for name.

@@ -28,6 +28,11 @@ import (
 type Options struct {
 	HTTPPort, TLSPort int               // where the CA validates challenges (80/443 for a real server)
 	EABKeys           map[string]string // kid → base64url HMAC; non-empty requires EAB
+	// Binary is the pebble to run (default: Debian's, from PATH).
+	Binary string
+	// RetryAfter makes Pebble (2.10 or later) send Retry-After: 1 on
+	// authorizations and orders.
+	RetryAfter bool
 }
 
 // CA is a running Pebble.
@@ -36,6 +41,7 @@ type CA struct {
 	DirectoryURL string // the ACME directory
 	ListenerRoot string // PEM file to trust for the ACME server (tls.ca_bundle)
 	RootFile     string // PEM file of the root that signs issued certificates
+	Bundle       string // both roots: what an institution's CA bundle would hold
 	DNSAddr      string // challtestsrv's DNS server
 	ChallMgmt    string // challtestsrv's management API
 	procs        []*exec.Cmd
@@ -53,7 +59,10 @@ func Start(dir string, o Options) (*CA, error) {
 }
 
 func (ca *CA) start(o Options) error {
-	for _, bin := range []string{"pebble", "pebble-challtestsrv"} {
+	if o.Binary == "" {
+		o.Binary = "pebble"
+	}
+	for _, bin := range []string{o.Binary, "pebble-challtestsrv"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return fmt.Errorf("%s not installed (apt-get install pebble): %w", bin, err)
 		}
@@ -85,13 +94,16 @@ func (ca *CA) start(o Options) error {
 	if len(o.EABKeys) > 0 {
 		cfg["externalAccountMACKeys"] = o.EABKeys
 	}
+	if o.RetryAfter {
+		cfg["retryAfter"] = map[string]int{"authz": 1, "order": 1}
+	}
 	data, _ := json.MarshalIndent(map[string]any{"pebble": cfg}, "", "  ")
 	cfgFile := filepath.Join(ca.Dir, "pebble.json")
 	if err := os.WriteFile(cfgFile, data, 0o644); err != nil {
 		return err
 	}
 	if err := ca.run("pebble", []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0"},
-		"pebble", "-config", cfgFile, "-dnsserver", ca.DNSAddr); err != nil {
+		o.Binary, "-config", cfgFile, "-dnsserver", ca.DNSAddr); err != nil {
 		return err
 	}
 	ca.DirectoryURL = fmt.Sprintf("https://127.0.0.1:%d/dir", ports[2])
@@ -113,7 +125,12 @@ func (ca *CA) start(o Options) error {
 		return fmt.Errorf("pebble did not start: %w", err)
 	}
 	ca.RootFile = filepath.Join(ca.Dir, "issuing-root.pem")
-	return os.WriteFile(ca.RootFile, root, 0o644)
+	if err := os.WriteFile(ca.RootFile, root, 0o644); err != nil {
+		return err
+	}
+	listener, _ := os.ReadFile(ca.ListenerRoot)
+	ca.Bundle = filepath.Join(ca.Dir, "bundle.pem")
+	return os.WriteFile(ca.Bundle, append(append(listener, '\n'), root...), 0o644)
 }
 
 // Client trusts Pebble's listener.
