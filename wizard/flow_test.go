@@ -302,3 +302,37 @@ func TestDNSCredentialsMissing(t *testing.T) {
 		t.Error("'quit' does not end the wizard")
 	}
 }
+
+// TestJATOSAsksForParticipants: JATOS studies ask how many participants
+// come at once, which becomes expected_websockets; a word is refused.
+func TestJATOSAsksForParticipants(t *testing.T) {
+	b := newFakeBackend(t)
+	cfg := testConfig(t, b)
+	s := cfg.newState()
+	keys := map[string][]string{
+		"welcome":  {"enter"},
+		"app":      {"home", "enter"},
+		"server":   {"home", "enter"},
+		"names":    {"ctrl+u", "jatos.example.org", "enter", "enter"},
+		"upstream": {"ctrl+u", "127.0.0.1:9000", "enter"},
+		"basepath": {"enter"},
+		"restrict": {"home", "enter"},
+		"load":     {"many", "enter", "ctrl+u", "2500", "enter"},
+		"tls":      {"end", "enter"},
+	}
+	visited := walkForms(t, s, keys)
+	if !strings.Contains(strings.Join(visited, " "), "restrict load tls") {
+		t.Errorf("pages = %v, want the participants question after the restriction", visited)
+	}
+	a, err := s.Validate()
+	if err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if a.App != "jatos" || a.ExpectedWebSockets != 2500 {
+		t.Errorf("app %q, expected_websockets %d; want jatos, 2500", a.App, a.ExpectedWebSockets)
+	}
+	s.Concurrent = "many"
+	if _, err := s.Validate(); err == nil || !strings.Contains(err.Error(), "expected_websockets") {
+		t.Errorf("a word as the number of participants: %v", err)
+	}
+}

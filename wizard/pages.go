@@ -25,6 +25,7 @@ func newFlow() *flow {
 		{id: "basepath", title: "Base path", keys: []string{"base_path"}, show: showBasePath, build: buildBasePath},
 		{id: "restrict", title: "Restrictions", keys: []string{"restrict"}, build: buildRestrict, after: afterRestrict},
 		{id: "networks", title: "Allowed networks", keys: []string{"restrict"}, show: showNetworks, build: buildNetworks},
+		{id: "load", title: "Participants", keys: []string{"expected_websockets"}, show: showLoad, build: buildLoad},
 		{id: "tls", title: "Certificate", keys: []string{"tls.mode"}, build: buildTLS},
 		{id: "acme", title: "ACME", keys: []string{"tls.challenge", "tls.email"}, show: showACME, build: buildACME},
 		{id: "dns", title: "DNS provider", keys: []string{"tls.dns_provider"}, show: showDNS, build: buildDNS},
@@ -308,4 +309,15 @@ func buildNetworks(s *State, b *fields) {
 			Validate(s.validator(s.AdminPaths, func(c *State, v string) { c.AdminPaths = v }, "restrict.admin_paths", "restrict"))
 		b.input(ap, "Admin paths", "URL paths of the app's admin GUI, separated by spaces, e.g. /admin.", s.AdminPaths)
 	}
+}
+
+// showLoad: JATOS group and batch studies hold one WebSocket per
+// participant, and Debian's default server limits stop at a few hundred.
+func showLoad(s *State) bool { return s.App == "jatos" }
+
+func buildLoad(s *State, b *fields) {
+	hint := "Each participant in a group or batch study holds a WebSocket; rpwizard raises the server's connection limits to fit. Empty: keep the limits."
+	in := huh.NewInput().Value(&s.Concurrent).
+		Validate(s.validator(s.Concurrent, func(c *State, v string) { c.Concurrent = v }, "expected_websockets"))
+	b.input(in, "Participants at the same time, at most", hint, s.Concurrent)
 }

@@ -2,6 +2,7 @@ package wizard
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/rpwizard/rpwizard/answers"
@@ -37,6 +38,7 @@ type State struct {
 	Restrict   string // none | admin | site
 	Networks   string
 	AdminPaths string // generic apps only
+	Concurrent string // expected_websockets (JATOS), "" keeps the limits
 
 	TLSMode     string
 	Challenge   string
@@ -100,6 +102,13 @@ func (s *State) Answers() *answers.Answers {
 		Upstream:       strings.TrimSpace(s.Upstream),
 		BasePath:       strings.TrimSpace(s.BasePath),
 		InstallMissing: s.InstallMissing,
+	}
+	if v := strings.TrimSpace(s.Concurrent); v != "" {
+		// Not a number: -1, which validation refuses with its range.
+		a.ExpectedWebSockets = -1
+		if n, err := strconv.Atoi(v); err == nil {
+			a.ExpectedWebSockets = n
+		}
 	}
 	if a.BasePath == "/" {
 		a.BasePath = ""
