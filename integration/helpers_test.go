@@ -8,13 +8,10 @@ package integration
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -124,34 +121,8 @@ func backend(t *testing.T, addr string) *testbackend.Backend {
 	return b
 }
 
-// client reaches every name at 127.0.0.1 and trusts the site's
-// certificate from /etc/rpwizard. It does not follow redirects.
-func client(t *testing.T, domain string) *http.Client {
-	t.Helper()
-	pool := x509.NewCertPool()
-	pem, err := os.ReadFile(filepath.Join("/etc/rpwizard/certs", domain, "fullchain.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool.AppendCertsFromPEM(pem)
-	dialer := &net.Dialer{Timeout: 5 * time.Second}
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			_, port, _ := net.SplitHostPort(addr)
-			return dialer.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
-		},
-		TLSClientConfig: &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}},
-		// WebSockets need HTTP/1.1: an h2 client sending Upgrade fails
-		// where browsers work.
-		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
-	}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{
-		Transport:     tr,
-		Timeout:       60 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-}
+// client: see testenv.SiteClient.
+func client(t *testing.T, domain string) *http.Client { return testenv.SiteClient(t, domain) }
 
 // echo GETs url and decodes the backend's echo; it fails t unless the
 // backend answered.

@@ -3,12 +3,9 @@ package wizard_test
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -161,29 +158,8 @@ func checkServed(t *testing.T, names ...string) {
 	conn.Close(websocket.StatusNormalClosure, "")
 }
 
-// httpsClient reaches every name at 127.0.0.1 (as curl --resolve does)
-// and trusts the site's self-signed certificate; no redirects followed.
-func httpsClient(t *testing.T, domain string) *http.Client {
-	t.Helper()
-	pem, err := os.ReadFile(filepath.Join("/etc/rpwizard/certs", domain, "fullchain.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	dialer := &net.Dialer{Timeout: 5 * time.Second}
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			_, port, _ := net.SplitHostPort(addr)
-			return dialer.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
-		},
-		TLSClientConfig: &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}},
-		TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{},
-	}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-}
+// httpsClient: see testenv.SiteClient.
+func httpsClient(t *testing.T, domain string) *http.Client { return testenv.SiteClient(t, domain) }
 
 // checkSaved loads the saved answers file the way --answers does.
 func checkSaved(t *testing.T, path, domain string) {
