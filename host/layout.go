@@ -32,6 +32,7 @@ type Layout struct {
 	NginxEnabled   string
 	NginxPIDFile   string
 	NginxService   string
+	NginxLogDir    string
 
 	ApachePackage    string
 	ApacheBinary     string // apache2 / httpd
@@ -93,7 +94,7 @@ func Debian(root string) Layout {
 		NginxPackage:   "nginx", NginxBinary: "/usr/sbin/nginx",
 		NginxMain: j("/etc/nginx/nginx.conf"), NginxConfD: j("/etc/nginx/conf.d"),
 		NginxAvailable: j("/etc/nginx/sites-available"), NginxEnabled: j("/etc/nginx/sites-enabled"),
-		NginxPIDFile: j("/run/nginx.pid"), NginxService: "nginx",
+		NginxPIDFile: j("/run/nginx.pid"), NginxService: "nginx", NginxLogDir: j("/var/log/nginx"),
 		ApachePackage: "apache2", ApacheBinary: "/usr/sbin/apache2", ApacheCtl: "/usr/sbin/apache2ctl",
 		ApacheMain: j("/etc/apache2/apache2.conf"), ApacheAvailable: j("/etc/apache2/sites-available"),
 		ApacheEnabled: j("/etc/apache2/sites-enabled"), ApacheConfD: j("/etc/apache2/conf-enabled"),
@@ -116,7 +117,7 @@ func RHEL(root string) Layout {
 		NginxPackage:   "nginx", NginxBinary: "/usr/sbin/nginx",
 		NginxMain: j("/etc/nginx/nginx.conf"), NginxConfD: j("/etc/nginx/conf.d"),
 		NginxAvailable: j("/etc/nginx/conf.d"), NginxEnabled: j("/etc/nginx/conf.d"),
-		NginxPIDFile: j("/run/nginx.pid"), NginxService: "nginx",
+		NginxPIDFile: j("/run/nginx.pid"), NginxService: "nginx", NginxLogDir: j("/var/log/nginx"),
 		ApachePackage: "httpd", ApacheBinary: "/usr/sbin/httpd", ApacheCtl: "/usr/sbin/apachectl",
 		ApacheMain: j("/etc/httpd/conf/httpd.conf"), ApacheAvailable: j("/etc/httpd/conf.d"),
 		ApacheEnabled: j("/etc/httpd/conf.d"), ApacheConfD: j("/etc/httpd/conf.d"),

@@ -130,6 +130,43 @@ func TestAdminRestriction(t *testing.T) {
 	}
 }
 
+// TestNginxSiteAccessLog: an nginx site logs to its own file in batches,
+// not with a write per request, and a reopen (what logrotate sends) writes
+// the batch out.
+func TestNginxSiteAccessLog(t *testing.T) {
+	ownHost(t)
+	backend(t, "127.0.0.1:9000")
+	start := time.Now()
+	mustApply(t, appCases[0].answers("nginx"))
+	const logFile = "/var/log/nginx/jatos.test.access.log"
+	probe := []byte("GET /publix/access-log-probe HTTP/1.1")
+	echo(t, client(t, "jatos.test"), "https://jatos.test/publix/access-log-probe")
+	data, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatalf("the site's access log: %v", err)
+	}
+	// The flush timer (5 s) starts with the first buffered line, after start.
+	if time.Since(start) < 4*time.Second && bytes.Contains(data, probe) {
+		t.Errorf("%s has the request at once: the log is not buffered", logFile)
+	}
+	if out, err := exec.Command("nginx", "-s", "reopen").CombinedOutput(); err != nil {
+		t.Fatalf("nginx -s reopen: %v\n%s", err, out)
+	}
+	for i := 0; ; i++ {
+		data, _ = os.ReadFile(logFile)
+		if bytes.Contains(data, probe) {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("%s after a reopen has no %q:\n%s", logFile, probe, data)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if data, _ := os.ReadFile("/var/log/nginx/access.log"); bytes.Contains(data, probe) {
+		t.Errorf("the request is in nginx's shared access.log too")
+	}
+}
+
 // TestTwoSites applies two sites one after the other; both serve.
 func TestTwoSites(t *testing.T) {
 	for _, server := range []string{"nginx", "apache"} {

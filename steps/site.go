@@ -13,6 +13,12 @@ import (
 // ProbeSocket is where the self-test's probe listens while it runs.
 func (e *Env) ProbeSocket() string { return filepath.Join(e.Host.Layout.RunDir, "probe.sock") }
 
+// AccessLog is the nginx site's own access log (Apache sites keep the
+// server's).
+func (e *Env) AccessLog() string {
+	return filepath.Join(e.Host.Layout.NginxLogDir, e.Answers.SiteName()+".access.log")
+}
+
 // SiteFile is the site's config file (in sites-available or conf.d).
 func (e *Env) SiteFile() string {
 	l := e.Host.Layout
@@ -78,6 +84,7 @@ func (e *Env) Site() *tpl.Site {
 		HTTP2On:        host.AtLeast(e.Host.Versions["nginx"], "1.25.1"),
 		Curves:         e.curves(),
 		ProxySnippet:   e.ProxySnippet(),
+		AccessLog:      e.AccessLog(),
 	}
 	for _, l := range s.Locations {
 		if l.Admin && l.Match == 0 { // prefix locations carry the restriction in Apache

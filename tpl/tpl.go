@@ -64,6 +64,7 @@ type Site struct {
 	HTTP2On             bool   // nginx >= 1.25.1: "http2 on;" instead of "listen ... http2"
 	Curves              string // TLS groups
 	ProxySnippet        string // nginx: the shared proxy header file
+	AccessLog           string // nginx: the site's buffered access log
 }
 
 // Location is a profile location placed under the base path.
@@ -189,6 +190,7 @@ func (s *Site) check() error {
 		"restrict.basic_auth_file": {s.BasicAuthFile}, "restrict.client_ca_file": {s.ClientCAFile},
 		"tls.cert_file": {s.CertFile, s.KeyFile}, "max_body_size": {s.MaxBody},
 		"webroot": {s.Webroot, s.ProbeSocket, s.ProxySnippet}, "curves": {s.Curves},
+		"access_log": {s.AccessLog},
 	}
 	for key, list := range vals {
 		for _, v := range list {

@@ -19,6 +19,7 @@ func site(app, base string) *Site {
 		HSTS: true, MaxBody: "500M", MaxBodyBytes: 500 << 20, WSTimeout: p.WebSocketTimeout, RequestTimeout: p.RequestTimeout,
 		Webroot: "/var/lib/rpwizard/acme-webroot", ProbeSocket: "/run/rpwizard/probe.sock",
 		Curves: "X25519:prime256v1:secp384r1", ProxySnippet: "/etc/nginx/rpwizard/proxy.conf",
+		AccessLog: "/var/log/nginx/a.test.access.log",
 	}
 	for _, l := range s.Locations {
 		if l.Admin && l.Match == profile.Prefix {

@@ -13,8 +13,9 @@ import (
 	"time"
 )
 
-// Managed are the trees an rpwizard run may change; OwnHost puts them back.
-var Managed = []string{"/etc/nginx", "/etc/apache2", "/etc/rpwizard", "/var/lib/rpwizard", "/etc/cron.d"}
+// Managed are the trees an rpwizard run may change, and the nginx logs its
+// sites write; OwnHost puts them back.
+var Managed = []string{"/etc/nginx", "/etc/apache2", "/etc/rpwizard", "/var/lib/rpwizard", "/etc/cron.d", "/var/log/nginx"}
 
 // OwnHost takes the host for t (RequireHost: integration on, root, the
 // host lock), stops nginx and Apache, snapshots the managed trees and, on
