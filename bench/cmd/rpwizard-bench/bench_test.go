@@ -117,3 +117,28 @@ func TestReportRoundTrip(t *testing.T) {
 		t.Errorf("chart: %v", err)
 	}
 }
+
+func TestParseStraceSummary(t *testing.T) {
+	out := `% time     seconds  usecs/call     calls    errors syscall
+------ ----------- ----------- --------- --------- ----------------
+ 90.62   37.314842        1809     20000      2872 futex
+  3.47    1.427603         130     10000      5482 read
+  1.56    0.642970         117      5000           writev
+  0.01    0.000100          10        10           accept4
+------ ----------- ----------- --------- --------- ----------------
+100.00   41.177583         785     35010      8354 total
+`
+	c, err := parseStraceSummary(out, 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PerRequest != 7.002 || len(c.Top) != 3 || c.Top[0].Name != "futex" || c.Top[0].PerRequest != 4 || c.Top[2].Name != "writev" {
+		t.Errorf("got %+v", c)
+	}
+	if got, want := c.String(), "7.0 (futex 4.0, read 2.0, writev 1.0)"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	if _, err := parseStraceSummary("strace: attach: ptrace(PTRACE_SEIZE, 1): Operation not permitted\n", 100); err == nil {
+		t.Error("no table: want an error")
+	}
+}

@@ -234,7 +234,7 @@ func waitFor(limit time.Duration, cond func() bool) error {
 // ensurePackages installs the Debian packages the bench needs when they
 // are missing (a fresh machine), without starting their services.
 func (b *bench) ensurePackages() error {
-	pkgs := []string{"nginx", "apache2", "pebble", "wrk", "certbot", "python3-certbot-nginx", "python3-certbot-apache", "testssl.sh", "openssl", "ca-certificates"}
+	pkgs := []string{"nginx", "apache2", "pebble", "wrk", "certbot", "python3-certbot-nginx", "python3-certbot-apache", "testssl.sh", "openssl", "ca-certificates", "strace"}
 	var need []string
 	for _, p := range pkgs {
 		out, _ := exec.Command("dpkg-query", "-W", "-f=${Status}", p).Output()

@@ -218,6 +218,27 @@ the tuning notes use.
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", t.Config, t.KARPS.fmtRange("%.0f"), ms(t.KAP50.Median), ms(t.KAP99.Median), ms(t.KACPU.Median),
 			t.CloseRPS.fmtRange("%.0f"), ms(t.CloseP50.Median), ms(t.CloseP99.Median), ms(t.CloseCPU.Median), t.Errors)
 	}
+	var counted bool
+	for _, t := range r.Tput {
+		counted = counted || t.Syscalls.PerRequest > 0
+	}
+	if counted {
+		b.WriteString(`
+*System calls per request*: ` + "`strace -c -f`" + ` on every proxy process (all
+threads) during a 3-second keep-alive wrk run in the first round, divided by
+the requests; the most frequent calls in brackets. strace slows the proxy
+down many times, but the count per request is what the config decides and
+what no other load on the machine moves.
+
+| config | system calls per proxied request |
+|---|---|
+`)
+		for _, t := range r.Tput {
+			if t.Syscalls.PerRequest > 0 {
+				fmt.Fprintf(b, "| %s | %s |\n", t.Config, t.Syscalls)
+			}
+		}
+	}
 	rn, vk, vn := r.tput("rpwizard nginx"), r.tput("vendor nginx + upstream keepalive by hand"), r.tput("vendor nginx (JATOS doc)")
 	if rn != nil && vk != nil && vn != nil {
 		fmt.Fprintf(b, "\nrpwizard's nginx: %s the vendor config as written, %s the vendor config with keepalive by hand (keep-alive req/s); %s and %s with `Connection: close`.\n",

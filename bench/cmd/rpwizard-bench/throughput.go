@@ -71,6 +71,7 @@ type tputResult struct {
 	CloseP50, CloseP99 summary
 	KACPU, CloseCPU    summary
 	Errors             int
+	Syscalls           syscallCount // round 1, keep-alive, under strace
 }
 
 func (r *tputResult) finish() {
@@ -139,6 +140,12 @@ func (b *bench) throughput(server string) ([]*tputResult, error) {
 				}
 				results[i].KA = append(results[i].KA, ka)
 				results[i].Close = append(results[i].Close, cl)
+				if round == 1 && c.Server != "" {
+					if results[i].Syscalls, err = b.countSyscalls(ctx, c.URL); err != nil {
+						return fmt.Errorf("%s: %w", c.Name, err)
+					}
+					b.logf("   %-45s system calls per request: %s", c.Name, results[i].Syscalls)
+				}
 				b.logf("   round %d %-45s keep-alive %8.0f req/s p50 %6.2f ms p99 %6.2f ms %5.0f µs CPU/req | close %7.0f req/s p99 %6.2f ms %5.0f µs CPU/req | errors %d",
 					round, c.Name, ka.RPS, ka.P50, ka.P99, ka.CPU, cl.RPS, cl.P99, cl.CPU, ka.Errors+cl.Errors)
 			}
