@@ -2,10 +2,12 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -164,6 +166,42 @@ func TestNginxSiteAccessLog(t *testing.T) {
 	}
 	if data, _ := os.ReadFile("/var/log/nginx/access.log"); bytes.Contains(data, probe) {
 		t.Errorf("the request is in nginx's shared access.log too")
+	}
+}
+
+// TestKeepAliveConnectionsLast: one client connection carries 300
+// requests. Debian's Apache closes a connection after 100 requests
+// (MaxKeepAliveRequests), and each new one costs a full TLS handshake.
+func TestKeepAliveConnectionsLast(t *testing.T) {
+	for _, server := range []string{"nginx", "apache"} {
+		t.Run(server, func(t *testing.T) {
+			ownHost(t)
+			backend(t, "127.0.0.1:9000")
+			mustApply(t, appCases[0].answers(server))
+			c := client(t, "jatos.test")
+			conns := 0
+			ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+				GotConn: func(i httptrace.GotConnInfo) {
+					if !i.Reused {
+						conns++
+					}
+				}})
+			for i := 0; i < 300; i++ {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://jatos.test/publix/keep-alive", nil)
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatalf("request %d: %v", i+1, err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("request %d: %d", i+1, resp.StatusCode)
+				}
+			}
+			if conns != 1 {
+				t.Errorf("300 requests took %d connections, want 1", conns)
+			}
+		})
 	}
 }
 
