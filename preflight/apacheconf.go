@@ -94,16 +94,24 @@ func checkApacheConnections(in *Input) []Finding {
 	}
 	how := fmt.Sprintf("Apache allows about %d simultaneous WebSockets (MaxRequestWorkers %d, %s; %s MPM: each proxied WebSocket holds a worker)", lim.Workers(), lim.Workers(), set, mpm)
 	want := a.ExpectedWebSockets
+	need := ApacheThreadsFor(want)
 	switch {
 	case want == 0:
 		return one(OK, how+"; set expected_websockets to check your number", "")
-	case want <= lim.Workers():
-		return one(OK, fmt.Sprintf("%s: enough for expected_websockets %d", how, want), "")
+	case need <= lim.Workers():
+		return one(OK, fmt.Sprintf("%s: enough for expected_websockets %d with a fifth and 25 threads to spare", how, want), "")
 	}
 	// Raising them is the server limits step's job (steps/limits.go),
-	// for the event MPM.
+	// for the event MPM; it raises exactly when this says they are short.
+	needs := fmt.Sprintf("%s; expected_websockets %d with a fifth and 25 threads to spare needs MaxRequestWorkers %d", how, want, need)
 	if lim.MPM != "event" {
-		return one(OK, fmt.Sprintf("%s, fewer than expected_websockets %d: rpwizard raises the limits of the event MPM only", how, want), "")
+		return one(OK, needs+": rpwizard raises the limits of the event MPM only", "")
 	}
-	return one(OK, fmt.Sprintf("%s, fewer than expected_websockets %d: the server limits step raises the MPM's limits", how, want), "")
+	return one(OK, needs+": the server limits step raises the MPM's limits", "")
 }
+
+// ApacheThreadsFor is the number of worker threads (MaxRequestWorkers)
+// that carry want WebSockets: one each, a fifth more for ordinary
+// requests, and 25 spare. The server limits step raises the event MPM's
+// limits to it.
+func ApacheThreadsFor(want int) int { return want*6/5 + 25 }

@@ -62,11 +62,13 @@ func TestCheckConnections(t *testing.T) {
 		{"not set", debianNginx, 0, OK,
 			"nginx allows about 768 simultaneous WebSockets (worker_connections 768 × 2 worker processes ÷ 2: each proxied WebSocket holds 2 connections); set expected_websockets to check your number", "", ""},
 		{"enough", debianNginx, 500, OK,
-			"nginx allows about 768 simultaneous WebSockets (worker_connections 768 × 2 worker processes ÷ 2: each proxied WebSocket holds 2 connections): enough for expected_websockets 500", "", ""},
+			"nginx allows about 768 simultaneous WebSockets (worker_connections 768 × 2 worker processes ÷ 2: each proxied WebSocket holds 2 connections): enough for expected_websockets 500 with a fifth to spare", "", ""},
+		{"enough without a fifth to spare", debianNginx, 700, OK,
+			"nginx allows about 768 simultaneous WebSockets (worker_connections 768 × 2 worker processes ÷ 2: each proxied WebSocket holds 2 connections); expected_websockets 700 with a fifth to spare needs worker_connections 896: the server limits step raises it", "", ""},
 		{"too few", debianNginx, 5000, OK,
-			"nginx allows about 768 simultaneous WebSockets (worker_connections 768 × 2 worker processes ÷ 2: each proxied WebSocket holds 2 connections), fewer than expected_websockets 5000: the server limits step raises worker_connections to 6016", "", ""},
+			"nginx allows about 768 simultaneous WebSockets (worker_connections 768 × 2 worker processes ÷ 2: each proxied WebSocket holds 2 connections); expected_websockets 5000 with a fifth to spare needs worker_connections 6016: the server limits step raises it", "", ""},
 		{"too few, one worker", with(debianNginx, map[string]string{"etc/nginx/nginx.conf": "worker_processes 1;\nevents { worker_connections 256; }\n"}), 1000, OK,
-			"nginx allows about 128 simultaneous WebSockets (worker_connections 256 × 1 worker processes ÷ 2: each proxied WebSocket holds 2 connections), fewer than expected_websockets 1000: the server limits step raises worker_connections to 2432", "", ""},
+			"nginx allows about 128 simultaneous WebSockets (worker_connections 256 × 1 worker processes ÷ 2: each proxied WebSocket holds 2 connections); expected_websockets 1000 with a fifth to spare needs worker_connections 2432: the server limits step raises it", "", ""},
 		{"nginx to be installed", without(debianNginx, "usr/sbin/nginx", "etc/nginx/nginx.conf"), 100, Skip, "nginx.conf does not exist yet: worker_connections not checked", "", ""},
 	}
 	for _, tt := range tests {
@@ -104,12 +106,14 @@ func TestCheckApacheConnections(t *testing.T) {
 	}{
 		{"debian default, not set", debianApache, 0, OK,
 			"Apache allows about 150 simultaneous WebSockets (MaxRequestWorkers 150, set in /etc/apache2/mods-enabled/mpm_event.conf; event MPM: each proxied WebSocket holds a worker); set expected_websockets to check your number", ""},
-		{"debian, enough", debianApache, 150, OK,
-			"Apache allows about 150 simultaneous WebSockets (MaxRequestWorkers 150, set in /etc/apache2/mods-enabled/mpm_event.conf; event MPM: each proxied WebSocket holds a worker): enough for expected_websockets 150", ""},
+		{"debian, enough", debianApache, 100, OK,
+			"Apache allows about 150 simultaneous WebSockets (MaxRequestWorkers 150, set in /etc/apache2/mods-enabled/mpm_event.conf; event MPM: each proxied WebSocket holds a worker): enough for expected_websockets 100 with a fifth and 25 threads to spare", ""},
+		{"debian, enough without spare", debianApache, 150, OK,
+			"Apache allows about 150 simultaneous WebSockets (MaxRequestWorkers 150, set in /etc/apache2/mods-enabled/mpm_event.conf; event MPM: each proxied WebSocket holds a worker); expected_websockets 150 with a fifth and 25 threads to spare needs MaxRequestWorkers 205: the server limits step raises the MPM's limits", ""},
 		{"debian, too few", debianApache, 1000, OK,
-			"Apache allows about 150 simultaneous WebSockets (MaxRequestWorkers 150, set in /etc/apache2/mods-enabled/mpm_event.conf; event MPM: each proxied WebSocket holds a worker), fewer than expected_websockets 1000: the server limits step raises the MPM's limits", ""},
+			"Apache allows about 150 simultaneous WebSockets (MaxRequestWorkers 150, set in /etc/apache2/mods-enabled/mpm_event.conf; event MPM: each proxied WebSocket holds a worker); expected_websockets 1000 with a fifth and 25 threads to spare needs MaxRequestWorkers 1225: the server limits step raises the MPM's limits", ""},
 		{"rocky prefork default, too few", rockyPrefork, 300, OK,
-			"Apache allows about 256 simultaneous WebSockets (MaxRequestWorkers 256, default; prefork MPM: each proxied WebSocket holds a worker), fewer than expected_websockets 300: rpwizard raises the limits of the event MPM only", ""},
+			"Apache allows about 256 simultaneous WebSockets (MaxRequestWorkers 256, default; prefork MPM: each proxied WebSocket holds a worker); expected_websockets 300 with a fifth and 25 threads to spare needs MaxRequestWorkers 385: rpwizard raises the limits of the event MPM only", ""},
 		{"apache to be installed", without(debianApache, "usr/sbin/apache2"), 10, Skip, "Apache is not installed yet: MaxRequestWorkers not checked", ""},
 	}
 	for _, tt := range tests {

@@ -240,10 +240,6 @@ const (
 
 var reApacheDirective = regexp.MustCompile(`(?mi)^[ \t]*(ServerLimit|ThreadLimit|ThreadsPerChild|MaxRequestWorkers|MaxClients|StartServers)([ \t]+)(\d+)[ \t]*\r?$`)
 
-// ApacheThreadsFor is the number of worker threads that carry want
-// WebSockets: one each, a fifth more for ordinary requests, and 25 spare.
-func ApacheThreadsFor(want int) int { return want*6/5 + 25 }
-
 // ApacheEventLimitsFor returns the event MPM config conf with the limits
 // raised for want WebSockets, or nil when conf already allows them.
 // ThreadsPerChild goes up to ThreadLimit (which itself needs a restart to
@@ -277,7 +273,7 @@ func ApacheEventLimitsFor(conf []byte, want int) ([]byte, ApacheLimits) {
 		ThreadsPerChild: get("threadsperchild", apacheDefThreads)}
 	cur.ThreadsPerChild = min(cur.ThreadsPerChild, cur.ThreadLimit)
 	cur.MaxRequestWorkers = min(get("maxrequestworkers", cur.ServerLimit*cur.ThreadsPerChild), cur.ServerLimit*cur.ThreadsPerChild)
-	need := ApacheThreadsFor(want)
+	need := preflight.ApacheThreadsFor(want)
 	if cur.MaxRequestWorkers >= need {
 		return nil, cur
 	}
@@ -353,7 +349,7 @@ func planApacheLimits(e *Env, want int) ([]installer.Change, error) {
 	if !loaded["mpm_event"] && (loaded["mpm_prefork"] || loaded["mpm_worker"]) {
 		e.Warn(limitsStep, fmt.Sprintf("Apache runs the %s MPM: rpwizard sizes only the event MPM, and expected_websockets %d was not checked",
 			map[bool]string{true: "prefork", false: "worker"}[loaded["mpm_prefork"]], want),
-			fmt.Sprintf("switch to the event MPM (a2dismod mpm_prefork mpm_worker && a2enmod mpm_event) and run rpwizard again, or set MaxRequestWorkers ≥ %d yourself", ApacheThreadsFor(want)))
+			fmt.Sprintf("switch to the event MPM (a2dismod mpm_prefork mpm_worker && a2enmod mpm_event) and run rpwizard again, or set MaxRequestWorkers ≥ %d yourself", preflight.ApacheThreadsFor(want)))
 		return nil, nil
 	}
 	path, own := e.apacheLimitsFile()
@@ -363,7 +359,7 @@ func planApacheLimits(e *Env, want int) ([]installer.Change, error) {
 		conf, mode = []byte("# Managed by rpwizard: event MPM limits for expected_websockets.\n<IfModule mpm_event_module>\n</IfModule>\n"), 0o644
 	case errors.Is(err, fs.ErrNotExist):
 		e.Warn(limitsStep, fmt.Sprintf("%s does not exist: Apache's event MPM limits were not raised for %d WebSockets", path, want),
-			fmt.Sprintf("set MaxRequestWorkers %d (ServerLimit × ThreadsPerChild at least as much) in the event MPM config", ApacheThreadsFor(want)))
+			fmt.Sprintf("set MaxRequestWorkers %d (ServerLimit × ThreadsPerChild at least as much) in the event MPM config", preflight.ApacheThreadsFor(want)))
 		return nil, nil
 	case err != nil:
 		return nil, err

@@ -150,7 +150,7 @@ func TestApacheEventLimitsFor(t *testing.T) {
 			if string(out) != tt.out {
 				t.Errorf("got:\n%s\nwant:\n%s", out, tt.out)
 			}
-			if lim.MaxRequestWorkers < ApacheThreadsFor(tt.want) || lim.MaxRequestWorkers%lim.ThreadsPerChild != 0 ||
+			if lim.MaxRequestWorkers < preflight.ApacheThreadsFor(tt.want) || lim.MaxRequestWorkers%lim.ThreadsPerChild != 0 ||
 				lim.MaxRequestWorkers > lim.ServerLimit*lim.ThreadsPerChild {
 				t.Errorf("inconsistent limits %+v for %d", lim, tt.want)
 			}
