@@ -84,14 +84,22 @@ func TestApplyServesEveryApp(t *testing.T) {
 	}
 }
 
+// jatosSite takes the host, starts JATOS's stand-in on 127.0.0.1:9000 and
+// applies a JATOS site on server (answers plus extra), returning a client
+// for it.
+func jatosSite(t *testing.T, server, extra string) *http.Client {
+	t.Helper()
+	ownHost(t)
+	backend(t, "127.0.0.1:9000")
+	mustApply(t, appCases[0].answers(server)+extra)
+	return client(t, "jatos.test")
+}
+
 // TestJATOSLargeUpload sends 100 MB through each server to JATOS.
 func TestJATOSLargeUpload(t *testing.T) {
 	for _, server := range []string{"nginx", "apache"} {
 		t.Run(server, func(t *testing.T) {
-			ownHost(t)
-			backend(t, "127.0.0.1:9000")
-			mustApply(t, appCases[0].answers(server))
-			c := client(t, "jatos.test")
+			c := jatosSite(t, server, "")
 			const size = 100 << 20
 			resp, err := c.Post("https://jatos.test/publix/upload", "application/octet-stream", io.LimitReader(rand.Reader, size))
 			if err != nil {
@@ -111,10 +119,7 @@ func TestJATOSLargeUpload(t *testing.T) {
 func TestAdminRestriction(t *testing.T) {
 	for _, server := range []string{"nginx", "apache"} {
 		t.Run(server, func(t *testing.T) {
-			ownHost(t)
-			backend(t, "127.0.0.1:9000")
-			mustApply(t, appCases[0].answers(server)+"restrict:\n  admin_networks: [192.168.0.0/16]\n")
-			c := client(t, "jatos.test")
+			c := jatosSite(t, server, "restrict:\n  admin_networks: [192.168.0.0/16]\n")
 			for _, p := range []string{"/jatos", "/jatos/admin", "/jatos/testWebSocket"} {
 				if code, _ := status(t, c, "https://jatos.test"+p); code != http.StatusForbidden {
 					t.Errorf("%s from loopback: %d, want 403", p, code)
@@ -175,10 +180,7 @@ func TestNginxSiteAccessLog(t *testing.T) {
 func TestKeepAliveConnectionsLast(t *testing.T) {
 	for _, server := range []string{"nginx", "apache"} {
 		t.Run(server, func(t *testing.T) {
-			ownHost(t)
-			backend(t, "127.0.0.1:9000")
-			mustApply(t, appCases[0].answers(server))
-			c := client(t, "jatos.test")
+			c := jatosSite(t, server, "")
 			conns := 0
 			ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
 				GotConn: func(i httptrace.GotConnInfo) {
