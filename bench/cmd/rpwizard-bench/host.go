@@ -20,7 +20,7 @@ import (
 const hostLock = "/run/lock/rpwizard-tests.lock"
 
 // managed are the trees a section may change; it restores them.
-var managed = []string{"/etc/nginx", "/etc/apache2", "/etc/rpwizard", "/var/lib/rpwizard", "/etc/cron.d", "/etc/letsencrypt", "/var/lib/letsencrypt", "/var/log/letsencrypt"}
+var managed = []string{"/etc/nginx", "/etc/apache2", "/etc/rpwizard", "/var/lib/rpwizard", "/etc/cron.d", "/etc/letsencrypt", "/var/lib/letsencrypt", "/var/log/letsencrypt", "/var/log/nginx"}
 
 // section owns the host for fn: it waits for the host lock, stops both
 // servers, snapshots the managed trees, and afterwards (also when fn fails
@@ -101,7 +101,7 @@ func (b *bench) fresh() error {
 	if err := restoreSnapshot(b.snapshot); err != nil {
 		return err
 	}
-	for _, p := range []string{"/etc/rpwizard", "/var/lib/rpwizard", "/etc/letsencrypt", "/var/lib/letsencrypt", "/var/log/letsencrypt"} {
+	for _, p := range []string{"/etc/rpwizard", "/var/lib/rpwizard", "/etc/letsencrypt", "/var/lib/letsencrypt", "/var/log/letsencrypt", "/var/log/nginx"} {
 		os.RemoveAll(p)
 	}
 	// Sites: only the packages' default ones.
