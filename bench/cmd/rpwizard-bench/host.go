@@ -101,7 +101,7 @@ func (b *bench) fresh() error {
 	if err := restoreSnapshot(b.snapshot); err != nil {
 		return err
 	}
-	for _, p := range []string{"/etc/rpwizard", "/var/lib/rpwizard", "/etc/letsencrypt", "/var/lib/letsencrypt", "/var/log/letsencrypt", "/var/log/nginx"} {
+	for _, p := range []string{"/etc/rpwizard", "/var/lib/rpwizard", "/etc/letsencrypt", "/var/lib/letsencrypt", "/var/log/letsencrypt"} {
 		os.RemoveAll(p)
 	}
 	// Sites: only the packages' default ones.
