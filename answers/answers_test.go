@@ -62,6 +62,8 @@ func TestValidateProblems(t *testing.T) {
 		{"ipv4 as domain", "app: jatos\nserver: nginx\ndomain: 10.0.0.1\ntls: {mode: self-signed}\n", nil, "domain", "IP address", 3},
 		{"duplicate alias", "app: jatos\nserver: nginx\ndomain: a.test\naliases: [A.test]\ntls: {mode: self-signed}\n", nil, "aliases[0]", "twice", 4},
 		{"label too long", "app: jatos\nserver: nginx\ndomain: " + strings.Repeat("a", 64) + ".test\ntls: {mode: self-signed}\n", nil, "domain", "not a valid DNS name", 3},
+		{"eab kid too long", "app: jatos\nserver: nginx\ndomain: a.test\ntls: {mode: acme, eab_kid: " + strings.Repeat("k", 257) + "}\n", nil, "tls.eab_kid", "not a key identifier", 4},
+		{"eab kid with a space", "app: jatos\nserver: nginx\ndomain: a.test\ntls: {mode: acme, eab_kid: 'a b'}\n", nil, "tls.eab_kid", "not a key identifier", 4},
 		{"acme key in self-signed", "app: jatos\nserver: nginx\ndomain: a.test\ntls: {mode: self-signed, email: a@b.org}\n", nil, "tls.email", "only used with tls.mode acme", 4},
 		{"bad email", "app: jatos\nserver: nginx\ndomain: a.test\ntls: {mode: acme, email: 'a@b'}\n", nil, "tls.email", "not an e-mail", 4},
 		{"bad key type", "app: jatos\nserver: nginx\ndomain: a.test\ntls: {mode: acme, key_type: dsa}\n", nil, "tls.key_type", "unknown key type", 4},
@@ -93,6 +95,21 @@ func TestValidateProblems(t *testing.T) {
 				t.Errorf("error does not name the file: %v", err)
 			}
 		})
+	}
+}
+
+// TestLengthLimitsAccepted: the longest DNS label (63) and EAB key ID
+// (256) pass.
+func TestLengthLimitsAccepted(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "a.yaml")
+	os.WriteFile(f, []byte("app: jatos\nserver: nginx\ndomain: "+strings.Repeat("a", 63)+".test\ntls: {mode: acme, eab_kid: "+strings.Repeat("k", 256)+"}\n"), 0o600)
+	_, err := Load(f, nil)
+	if e, ok := err.(*Error); ok {
+		for _, key := range []string{"domain", "tls.eab_kid"} {
+			if p := e.Field(key); p != nil {
+				t.Errorf("%s refused: %s", key, p.Msg)
+			}
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/rpwizard/rpwizard/profile"
@@ -19,16 +20,20 @@ import (
 //go:embed *.tmpl
 var files embed.FS
 
-var templates = template.Must(template.New("").Funcs(template.FuncMap{
-	"join": strings.Join,
-	"proxyArgs": func(s *Site, ws bool) proxyArgs {
-		t := s.RequestTimeout
-		if ws {
-			t = s.WSTimeout
-		}
-		return proxyArgs{Site: s, Timeout: t}
-	},
-}).ParseFS(files, "*.tmpl"))
+// templates are parsed on first use, not at start-up: every command,
+// --version included, would pay for it.
+var templates = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").Funcs(template.FuncMap{
+		"join": strings.Join,
+		"proxyArgs": func(s *Site, ws bool) proxyArgs {
+			t := s.RequestTimeout
+			if ws {
+				t = s.WSTimeout
+			}
+			return proxyArgs{Site: s, Timeout: t}
+		},
+	}).ParseFS(files, "*.tmpl"))
+})
 
 type proxyArgs struct {
 	Site    *Site
@@ -144,7 +149,7 @@ func (s *Site) ApacheBodyLimit() string {
 // NginxShared renders the http-level file shared by all rpwizard sites.
 func NginxShared() []byte {
 	var b bytes.Buffer
-	if err := templates.ExecuteTemplate(&b, "nginx-shared.conf.tmpl", nil); err != nil {
+	if err := templates().ExecuteTemplate(&b, "nginx-shared.conf.tmpl", nil); err != nil {
 		panic(err) // static template, no data
 	}
 	return b.Bytes()
@@ -154,7 +159,7 @@ func NginxShared() []byte {
 // proxied location.
 func NginxProxySnippet() []byte {
 	var b bytes.Buffer
-	if err := templates.ExecuteTemplate(&b, "nginx-proxy.conf.tmpl", nil); err != nil {
+	if err := templates().ExecuteTemplate(&b, "nginx-proxy.conf.tmpl", nil); err != nil {
 		panic(err) // static template, no data
 	}
 	return b.Bytes()
@@ -170,7 +175,7 @@ func Render(server string, s *Site) ([]byte, error) {
 		name = "apache-site.conf.tmpl"
 	}
 	var b bytes.Buffer
-	if err := templates.ExecuteTemplate(&b, name, s); err != nil {
+	if err := templates().ExecuteTemplate(&b, name, s); err != nil {
 		return nil, fmt.Errorf("render %s config: %w", server, err)
 	}
 	return b.Bytes(), nil
