@@ -142,3 +142,24 @@ func TestParseStraceSummary(t *testing.T) {
 		t.Error("no table: want an error")
 	}
 }
+
+func TestYesMedian(t *testing.T) {
+	apart, wide := summary{Median: 14, Min: 13, Max: 15, N: 5}, summary{Median: 14, Min: 9, Max: 19, N: 5}
+	base := summary{Median: 12, Min: 11, Max: 12.5, N: 5}
+	for _, tc := range []struct {
+		ok   bool
+		a    summary
+		want string
+	}{
+		{true, apart, "**met**"},
+		{true, wide, "**met** by the medians, within the noise"},
+		{false, wide, "**not met**"},
+	} {
+		if got := yesMedian(tc.ok, tc.a, base); got != tc.want {
+			t.Errorf("yesMedian(%v, %+v) = %q, want %q", tc.ok, tc.a, got, tc.want)
+		}
+	}
+	if got := overlap(wide, base); got != "; ranges 9–19 and 11–12 overlap" {
+		t.Errorf("overlap = %q", got)
+	}
+}
