@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/rpwizard/rpwizard/profile"
 	"github.com/rpwizard/rpwizard/selftest"
 )
 
@@ -23,7 +24,10 @@ func runSelfTest(ctx context.Context, o options, stdout, stderr io.Writer) int {
 			t.Connect = "" // test the name as the world resolves it, unless told otherwise
 		}
 	case o.domain != "":
-		t = selftest.Target{Domain: o.domain, App: o.app, BasePath: "/", HSTS: true, Hold: o.hold}
+		t = selftest.Target{Domain: o.domain, App: o.app, BasePath: "/", HSTS: true, Hold: o.hold, Streaming: true}
+		if p, err := profile.Get(o.app); err == nil {
+			t.Streaming = !p.Buffering
+		}
 	default:
 		fmt.Fprintln(stderr, "rpwizard selftest: give --answers FILE, or --domain NAME (and --app)")
 		return exitUsage

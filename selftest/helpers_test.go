@@ -345,6 +345,7 @@ type siteSpec struct {
 	AdminOpen         bool   // no admin restriction
 	AdminAllowLoop    bool   // loopback is in the admin networks
 	ApacheLimitOnly   bool   // apache: LimitRequestBody without the Content-Length rewrite
+	Buffered          bool   // nginx: proxy_buffering on
 }
 
 // site is a running spec.
@@ -384,7 +385,7 @@ http {
     scgi_temp_path {{.Dir}}/tmp/scgi;
     default_type application/octet-stream;
     client_max_body_size {{.MaxBody}};
-    proxy_buffering off;
+    proxy_buffering {{if .Buffered}}on{{else}}off{{end}};
     map $http_upgrade $connection_upgrade { default upgrade; '' close; }
 {{- if not .NoPort80}}
     server {
@@ -658,6 +659,7 @@ func newSite(tb testing.TB, spec siteSpec) *site {
 		AdminPaths:           admin,
 		AdminAllowedFromHere: spec.AdminAllowLoop,
 		ProbeSocket:          d.Socket,
+		Streaming:            true,
 		Timeout:              5 * time.Second,
 		Resolver:             loopbackResolver(),
 	}

@@ -37,8 +37,8 @@ func TestHealthy(t *testing.T) {
 				if t.Failed() {
 					t.Logf("report:\n%s\nerror log:\n%s", reportText(rep), s.errorLogTail())
 				}
-				if len(rep.Checks) != 14 {
-					t.Errorf("got %d checks, want 14", len(rep.Checks))
+				if len(rep.Checks) != 15 {
+					t.Errorf("got %d checks, want 15", len(rep.Checks))
 				}
 			})
 		}
@@ -114,6 +114,12 @@ func TestBroken(t *testing.T) {
 			spec:  siteSpec{Server: "apache", ApacheLimitOnly: true},
 			check: CheckUpload, status: Fail,
 			cause: "does not enforce the 10 MiB upload limit", detail: "want 413",
+		},
+		{
+			name:  "nginx buffers answers (proxy_buffering on)",
+			spec:  siteSpec{Server: "nginx", App: "jupyterhub", BasePath: "/jhub/", Buffered: true},
+			check: CheckStreaming, status: Fail,
+			cause: "spawn progress sits at 0", detail: "held back and delivered at once",
 		},
 		{
 			name:  "config without the probe location",

@@ -61,6 +61,8 @@ type ProbeAnswer struct {
 //   - a request with ws=1 in the query that is not a complete WebSocket
 //     handshake (the proxy dropped Upgrade or Connection) gets 400 and a
 //     ProbeAnswer whose Error names the missing header;
+//   - a request with stream=1 in the query gets 200 and streamChunks lines
+//     of text, one every streamGap, each flushed as it is written;
 //   - any other request gets 200 and a ProbeAnswer listing the headers it
 //     received; a request body is read and its length reported.
 //
@@ -81,6 +83,10 @@ func serveProbeHTTP(w http.ResponseWriter, r *http.Request, socket string) {
 	q := r.URL.Query()
 	if isWebSocketHandshake(r) {
 		serveProbeWebSocket(w, r, q.Get("hold") == "1")
+		return
+	}
+	if q.Get("stream") == "1" {
+		serveProbeStream(w, r)
 		return
 	}
 	ans := ProbeAnswer{
@@ -110,6 +116,36 @@ func serveProbeHTTP(w http.ResponseWriter, r *http.Request, socket string) {
 	w.Header().Set(ProbeHeader, "1")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(ans)
+}
+
+// streamChunks lines, streamGap apart: a proxy that buffers answers
+// delivers them all at once after (streamChunks-1)×streamGap.
+const (
+	streamChunks = 3
+	streamGap    = 250 * time.Millisecond
+)
+
+// serveProbeStream writes streamChunks lines, flushing each, streamGap
+// apart. It sets no X-Accel-Buffering header: the proxy's own settings
+// are what is tested.
+func serveProbeStream(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set(ProbeHeader, "1")
+	rc := http.NewResponseController(w)
+	for i := 1; i <= streamChunks; i++ {
+		if i > 1 {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(streamGap):
+			}
+		}
+		fmt.Fprintf(w, "chunk %d of %d\n", i, streamChunks)
+		if rc.Flush() != nil {
+			return
+		}
+	}
 }
 
 // isWebSocketHandshake reports whether r carries both the Upgrade: websocket

@@ -90,6 +90,7 @@ func Run(ctx context.Context, t Target) Report {
 	do(CheckHSTS, r.checkHSTS)
 	do(CheckHeaders, r.checkHeaders)
 	do(CheckWebSocket, r.checkWebSocket)
+	do(CheckStreaming, r.checkStreaming)
 
 	// The idle hold runs while the remaining checks do, so a long hold does
 	// not add to their time.

@@ -52,6 +52,7 @@ const (
 	CheckHSTS         = "HSTS"
 	CheckHeaders      = "proxy headers"
 	CheckWebSocket    = "WebSocket upgrade"
+	CheckStreaming    = "response streaming"
 	CheckIdleHold     = "WebSocket idle hold"
 	CheckAppWebSocket = "app WebSockets"
 	CheckUpload       = "upload size limit"
@@ -163,6 +164,10 @@ type Target struct {
 	// AdminAllowedFromHere says whether this host's address is in the admin
 	// networks; false means the admin paths must answer 403 here.
 	AdminAllowedFromHere bool
+	// Streaming says whether the app's answers must reach the browser as
+	// they are written (JupyterHub's spawn progress, server-sent events): the
+	// probe location, proxied like the app, must not buffer a slow answer.
+	Streaming bool
 	// ProbeSocket is the probe's unix socket; default DefaultProbeSocket.
 	ProbeSocket string
 	// Timeout is the per-check timeout; default DefaultTimeout.

@@ -1,6 +1,7 @@
 package selftest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -692,7 +693,7 @@ func TestRunNothingListening(t *testing.T) {
 	for name, want := range map[string]Status{
 		CheckDNS: Pass, CheckTCPHTTP: Fail, CheckTCPHTTPS: Fail, CheckRedirect: Skip, CheckTLSVersion: Skip,
 		CheckTLSCert: Skip, CheckCertFile: Skip, CheckHSTS: Skip, CheckHeaders: Skip, CheckWebSocket: Skip,
-		CheckIdleHold: Skip, CheckAppWebSocket: Skip, CheckUpload: Skip, CheckAdmin: Skip,
+		CheckStreaming: Skip, CheckIdleHold: Skip, CheckAppWebSocket: Skip, CheckUpload: Skip, CheckAdmin: Skip,
 	} {
 		if c, ok := rep.Find(name); !ok || c.Status != want {
 			t.Errorf("check %q: %s, want %s (%s)", name, c.Status, want, c.Detail)
@@ -709,7 +710,7 @@ func TestRunNothingListening(t *testing.T) {
 		order = append(order, c.Name)
 	}
 	want := []string{CheckDNS, CheckTCPHTTP, CheckTCPHTTPS, CheckRedirect, CheckTLSVersion, CheckTLSCert, CheckCertFile,
-		CheckHSTS, CheckHeaders, CheckWebSocket, CheckIdleHold, CheckAppWebSocket, CheckUpload, CheckAdmin}
+		CheckHSTS, CheckHeaders, CheckWebSocket, CheckStreaming, CheckIdleHold, CheckAppWebSocket, CheckUpload, CheckAdmin}
 	if strings.Join(order, ",") != strings.Join(want, ",") {
 		t.Errorf("order %v", order)
 	}
@@ -756,5 +757,29 @@ func TestRunPlainHTTPOnTLSPort(t *testing.T) {
 	}
 	if c, _ := rep.Find(CheckWebSocket); c.Status != Skip {
 		t.Errorf("%+v", c)
+	}
+}
+
+// TestProbeStreams: the probe writes its stream=1 lines one by one, each
+// flushed, streamGap apart.
+func TestProbeStreams(t *testing.T) {
+	srv := httptest.NewServer(NewProbeHandler())
+	defer srv.Close()
+	start := time.Now()
+	resp, err := srv.Client().Get(srv.URL + ProbePath + "?stream=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var at []time.Duration
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		at = append(at, time.Since(start))
+	}
+	if len(at) != streamChunks || resp.Header.Get(ProbeHeader) != "1" || resp.Header.Get("X-Accel-Buffering") != "" {
+		t.Fatalf("%d lines, headers %v", len(at), resp.Header)
+	}
+	if first, spread := at[0], at[len(at)-1]-at[0]; first >= streamGap || spread < streamGap {
+		t.Errorf("lines arrived at %v: want the first at once and the last %v later", at, time.Duration(streamChunks-1)*streamGap)
 	}
 }

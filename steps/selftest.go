@@ -28,6 +28,7 @@ func (e *Env) SelfTestTarget(hold time.Duration) selftest.Target {
 		Hold:        hold,
 		ProbeSocket: e.ProbeSocket(),
 		Timeout:     5 * time.Second,
+		Streaming:   !p.Buffering,
 	}
 	if info := e.currentCert(); info != nil && info.SelfSigned {
 		t.CABundle = cert
