@@ -122,7 +122,7 @@ func serveProbeHTTP(w http.ResponseWriter, r *http.Request, socket string) {
 // delivers them all at once after (streamChunks-1)×streamGap.
 const (
 	streamChunks = 3
-	streamGap    = 250 * time.Millisecond
+	streamGap    = 150 * time.Millisecond
 )
 
 // serveProbeStream writes streamChunks lines, flushing each, streamGap

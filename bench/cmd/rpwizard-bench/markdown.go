@@ -309,7 +309,7 @@ func (r *results) selfTestSection(b *strings.Builder) {
 	if len(r.SelfTest) == 0 {
 		return
 	}
-	b.WriteString("## 4. Self-test and start-up\n\n`rpwizard selftest --answers FILE --resolve 127.0.0.1 --hold 0` on a healthy site (the checks an apply ends with: TLS, redirects, headers, WebSocket upgrade and echo, streaming (0.5 s of it), upload limit; `--hold` is the deliberate idle-WebSocket wait, off here as in the apply), and `rpwizard --version`; whole-process times.\n\n| command | median (min–max) | runs |\n|---|---|---|\n")
+	b.WriteString("## 4. Self-test and start-up\n\n`rpwizard selftest --answers FILE --resolve 127.0.0.1 --hold 0` on a healthy site (the checks an apply ends with: TLS, redirects, headers, WebSocket upgrade and echo, streaming (0.3 s of it), upload limit; `--hold` is the deliberate idle-WebSocket wait, off here as in the apply), and `rpwizard --version`; whole-process times.\n\n| command | median (min–max) | runs |\n|---|---|---|\n")
 	for _, t := range r.SelfTest {
 		s := t.S
 		unit, f := "s", "%.2f"
