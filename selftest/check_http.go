@@ -92,7 +92,7 @@ func (r *runner) checkHeaders(ctx context.Context) Check {
 	if err != nil {
 		return Check{Status: Fail, Detail: err.Error(),
 			Cause: "The probe location does not answer.",
-			Fix:   "Read the proxy's error log for " + ProbePath + "."}
+			Fix:   probeLogFix}
 	}
 	r.noteServer(resp)
 	var ans ProbeAnswer
@@ -334,7 +334,7 @@ func (r *runner) checkUpload(ctx context.Context) Check {
 	failed := func(what string, err error) Check {
 		return Check{Status: Fail, Detail: what + ": " + err.Error(),
 			Cause: "The upload through the proxy broke off.",
-			Fix:   "Read the proxy's error log for " + ProbePath + "."}
+			Fix:   probeLogFix}
 	}
 
 	small := min(int64(1024), r.t.MaxBody)
@@ -348,7 +348,7 @@ func (r *runner) checkUpload(ctx context.Context) Check {
 	if res.status != http.StatusOK {
 		return Check{Status: Fail, Detail: fmt.Sprintf("%s upload answered %s", fmtBytes(small), statusText(res.status)),
 			Cause: "A small upload through the proxy is refused.",
-			Fix:   "Read the proxy's error log for " + ProbePath + "."}
+			Fix:   probeLogFix}
 	}
 
 	res, err = r.expectUpload(ctx, path, r.t.MaxBody, true)
@@ -364,7 +364,7 @@ func (r *runner) checkUpload(ctx context.Context) Check {
 	} else if res.status != http.StatusOK {
 		return Check{Status: Fail, Detail: fmt.Sprintf("%s upload answered %s", fmtBytes(r.t.MaxBody), statusText(res.status)),
 			Cause: "An upload of the allowed size is refused.",
-			Fix:   "Read the proxy's error log for " + ProbePath + "."}
+			Fix:   probeLogFix}
 	}
 
 	over := r.t.MaxBody + 1

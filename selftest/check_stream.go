@@ -34,12 +34,12 @@ func (r *runner) checkStreaming(ctx context.Context) Check {
 	if err != nil {
 		return Check{Status: Fail, Detail: fmt.Sprintf("GET %s: %v", ProbePath, unwrapURLError(err)),
 			Cause: "The probe location does not answer a streamed request.",
-			Fix:   "Read the proxy's error log for " + ProbePath + "."}
+			Fix:   probeLogFix}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.Header.Get(ProbeHeader) != "1" {
 		return Check{Status: Fail, Detail: fmt.Sprintf("probe answered %s", statusText(resp.StatusCode)),
-			Cause: "The streamed request did not reach the probe.", Fix: "Read the proxy's error log for " + ProbePath + "."}
+			Cause: "The streamed request did not reach the probe.", Fix: probeLogFix}
 	}
 	var at []time.Duration
 	sc := bufio.NewScanner(resp.Body)
@@ -50,11 +50,11 @@ func (r *runner) checkStreaming(ctx context.Context) Check {
 	}
 	if err := sc.Err(); err != nil {
 		return Check{Status: Fail, Detail: fmt.Sprintf("reading the streamed answer: %v", err),
-			Cause: "The proxy cut the streamed answer off.", Fix: "Read the proxy's error log for " + ProbePath + "."}
+			Cause: "The proxy cut the streamed answer off.", Fix: probeLogFix}
 	}
 	if len(at) != streamChunks {
 		return Check{Status: Fail, Detail: fmt.Sprintf("%d of %d lines arrived", len(at), streamChunks),
-			Cause: "The proxy changed the streamed answer.", Fix: "Read the proxy's error log for " + ProbePath + "."}
+			Cause: "The proxy changed the streamed answer.", Fix: probeLogFix}
 	}
 	spread := at[len(at)-1] - at[0]
 	sent := time.Duration(streamChunks-1) * streamGap
@@ -76,3 +76,6 @@ func durations(ds []time.Duration) string {
 	}
 	return strings.Join(parts, ", ") + " ms"
 }
+
+// probeLogFix is the advice when the probe location answers oddly.
+const probeLogFix = "Read the proxy's error log for " + ProbePath + "."

@@ -78,7 +78,7 @@ func (r *runner) checkWebSocket(ctx context.Context) Check {
 		if res.status == 0 || res.status == http.StatusSwitchingProtocols {
 			return Check{Status: Fail, Detail: "handshake failed: " + errText(res.err),
 				Cause: "The WebSocket handshake through the proxy broke off before a valid answer.",
-				Fix:   "Read the proxy's error log for " + ProbePath + "."}
+				Fix:   probeLogFix}
 		}
 		d := diagnoseHandshake(wsProbe, res.status, r.server, res.probeErr)
 		if res.status == http.StatusForbidden && r.hostChanged {
