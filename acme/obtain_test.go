@@ -49,7 +49,7 @@ func TestObtainHTTP01Webroot(t *testing.T) {
 	}
 
 	// Account files: lego CLI layout, dirs 0700, files 0600, nothing else.
-	acctDir := filepath.Join(r.StateDir, "accounts", strings.ReplaceAll(strings.TrimPrefix(strings.TrimSuffix(p.dirURL, "/dir"), "https://"), ":", "_"), "admin@example.org")
+	acctDir := filepath.Join(r.StateDir, "accounts", strings.ReplaceAll(strings.TrimPrefix(strings.TrimSuffix(p.DirectoryURL, "/dir"), "https://"), ":", "_"), "admin@example.org")
 	for _, f := range []string{filepath.Join(acctDir, "account.json"), filepath.Join(acctDir, "keys", "admin@example.org.key")} {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("account file missing: %v", err)
@@ -443,7 +443,7 @@ func TestObtainDirectoryErrors(t *testing.T) {
 		r.CABundle = ""
 		r.Challenge, r.HTTPAddr = "http-01-standalone", "127.0.0.1:0"
 		_, err := Obtain(context.Background(), r)
-		if err == nil || !strings.Contains(err.Error(), "cannot reach the ACME directory "+p.dirURL) || !strings.Contains(err.Error(), "set tls.ca_bundle") {
+		if err == nil || !strings.Contains(err.Error(), "cannot reach the ACME directory "+p.DirectoryURL) || !strings.Contains(err.Error(), "set tls.ca_bundle") {
 			t.Fatalf("err = %v", err)
 		}
 		t.Logf("explained: %v", err)

@@ -1,25 +1,15 @@
 package acme
 
-// Test helpers: a real Pebble (Debian's /usr/bin/pebble 2.4) and
-// pebble-challtestsrv on loopback, shared by all tests of the binary, plus a
-// private nginx instance.
+// Test helpers: real Pebbles (Debian's /usr/bin/pebble 2.4 and
+// pebble-challtestsrv, run by internal/testpebble) on loopback, shared by
+// all tests of the binary, plus a private nginx instance.
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"math/big"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,6 +21,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/rpwizard/rpwizard/internal/testpebble"
 )
 
 // eabKeys are the MAC keys of the EAB Pebble (from Debian's example config).
@@ -39,27 +31,25 @@ var eabKeys = map[string]string{
 	"kid-2": "b10lLJs8l1GPIzsLP0s6pMt8O0XVGnfTaCeROxQM0BIt2XrJMDHJZBM5NuQmQJQH",
 }
 
-// testEnv is the shared CA setup.
+// testEnv is the shared CA setup: the loopback ports where Pebble's
+// validation authority checks http-01 and tls-alpn-01, and the Pebbles
+// (each with its challtestsrv, started by internal/testpebble).
 type testEnv struct {
 	dir      string // scratch directory
-	caBundle string // root of Pebble's listener certificate
-	dnsAddr  string // challtestsrv DNS (udp+tcp)
-	ctsMgmt  string // challtestsrv management API base URL
 	httpPort int    // where Pebble's VA sends http-01 checks
 	tlsPort  int    // where Pebble's VA sends tls-alpn-01 checks
+	dnsAddr  string // the plain CA's challtestsrv DNS (udp+tcp)
+	ctsMgmt  string // the plain CA's challtestsrv management API base URL
 
 	mu     sync.Mutex
-	procs  []*exec.Cmd
-	logs   []string
 	pebble map[bool]*pebbleCA // keyed by "EAB required"
 }
 
 // pebbleCA is one running Pebble.
 type pebbleCA struct {
-	dirURL  string
-	mgmtURL string
-	roots   *x509.CertPool // Pebble's issuing root (for issued certificates)
-	err     error
+	*testpebble.CA
+	roots *x509.CertPool // Pebble's issuing root (for issued certificates)
+	err   error
 }
 
 var (
@@ -71,9 +61,14 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if sharedEnv != nil {
-		sharedEnv.stop()
-		if code != 0 {
-			sharedEnv.dumpLogs(os.Stderr)
+		for _, p := range sharedEnv.pebble {
+			if p.CA == nil {
+				continue
+			}
+			if code != 0 {
+				fmt.Fprint(os.Stderr, p.Logs())
+			}
+			p.Stop()
 		}
 		os.RemoveAll(sharedEnv.dir)
 	}
@@ -97,7 +92,8 @@ func needBinary(t *testing.T, name, path string) string {
 	return ""
 }
 
-// env returns the shared challtestsrv setup, starting it on first use.
+// env returns the shared setup with the plain Pebble running, starting it
+// on first use.
 func env(t *testing.T) *testEnv {
 	t.Helper()
 	needBinary(t, "pebble", "/usr/bin/pebble")
@@ -132,173 +128,38 @@ func startEnv() (*testEnv, error) {
 		return nil, err
 	}
 	e := &testEnv{dir: dir, pebble: map[bool]*pebbleCA{}}
-	if err := e.writeListenerCert(); err != nil {
-		return nil, err
-	}
-	dnsPort, err := freePort(true)
-	if err != nil {
-		return nil, err
-	}
-	mgmtPort, err := freePort(false)
-	if err != nil {
-		return nil, err
-	}
 	if e.httpPort, err = freePort(false); err != nil {
 		return nil, err
 	}
 	if e.tlsPort, err = freePort(false); err != nil {
 		return nil, err
 	}
-	e.dnsAddr = fmt.Sprintf("127.0.0.1:%d", dnsPort)
-	e.ctsMgmt = fmt.Sprintf("http://127.0.0.1:%d", mgmtPort)
-	err = e.start("challtestsrv", nil, "pebble-challtestsrv",
-		"-dns01", e.dnsAddr,
-		"-management", fmt.Sprintf("127.0.0.1:%d", mgmtPort),
-		"-http01", "", "-https01", "", "-tlsalpn01", "",
-		"-defaultIPv6", "", "-defaultIPv4", "127.0.0.1")
-	if err != nil {
-		return nil, err
+	p := e.startPebble(false)
+	e.pebble[false] = p
+	if p.err != nil {
+		return nil, p.err
 	}
-	if err := waitFor(10*time.Second, func() error {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", mgmtPort), time.Second)
-		if err == nil {
-			c.Close()
-		}
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("challtestsrv did not start: %w", err)
-	}
+	e.dnsAddr, e.ctsMgmt = p.DNSAddr, p.ChallMgmt
 	return e, nil
-}
-
-// writeListenerCert makes a throwaway root and a localhost certificate for
-// Pebble's HTTPS listeners (Debian's package ships no test/certs).
-func (e *testEnv) writeListenerCert() error {
-	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	rootTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "rpwizard test listener root"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	rootDER, err := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, &rootKey.PublicKey, rootKey)
-	if err != nil {
-		return err
-	}
-	root, _ := x509.ParseCertificate(rootDER)
-	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	leafTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, root, &leafKey.PublicKey, rootKey)
-	if err != nil {
-		return err
-	}
-	keyDER, err := x509.MarshalECPrivateKey(leafKey)
-	if err != nil {
-		return err
-	}
-	e.caBundle = filepath.Join(e.dir, "listener-root.pem")
-	files := map[string][]byte{
-		e.caBundle: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rootDER}),
-		filepath.Join(e.dir, "listener-cert.pem"): pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}),
-		filepath.Join(e.dir, "listener-key.pem"):  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-	}
-	for name, data := range files {
-		if err := os.WriteFile(name, data, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func (e *testEnv) startPebble(eab bool) *pebbleCA {
 	p := &pebbleCA{}
-	port, err := freePort(false)
-	if err != nil {
-		p.err = err
-		return p
-	}
-	mgmt, err := freePort(false)
-	if err != nil {
-		p.err = err
-		return p
-	}
-	cfg := map[string]any{
-		"listenAddress":                  fmt.Sprintf("127.0.0.1:%d", port),
-		"managementListenAddress":        fmt.Sprintf("127.0.0.1:%d", mgmt),
-		"certificate":                    filepath.Join(e.dir, "listener-cert.pem"),
-		"privateKey":                     filepath.Join(e.dir, "listener-key.pem"),
-		"httpPort":                       e.httpPort,
-		"tlsPort":                        e.tlsPort,
-		"ocspResponderURL":               "",
-		"externalAccountBindingRequired": eab,
-	}
+	o := testpebble.Options{HTTPPort: e.httpPort, TLSPort: e.tlsPort}
 	name := "pebble"
 	if eab {
-		cfg["externalAccountMACKeys"] = eabKeys
-		name = "pebble-eab"
+		o.EABKeys, name = eabKeys, "pebble-eab"
 	}
-	data, _ := json.MarshalIndent(map[string]any{"pebble": cfg}, "", "  ")
-	cfgFile := filepath.Join(e.dir, name+".json")
-	if p.err = os.WriteFile(cfgFile, data, 0o644); p.err != nil {
+	dir := filepath.Join(e.dir, name)
+	if p.err = os.Mkdir(dir, 0o755); p.err != nil {
 		return p
 	}
-	p.err = e.start(name, []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0"},
-		"pebble", "-config", cfgFile, "-dnsserver", e.dnsAddr)
-	if p.err != nil {
+	if p.CA, p.err = testpebble.Start(dir, o); p.err != nil {
 		return p
 	}
-	p.dirURL = fmt.Sprintf("https://127.0.0.1:%d/dir", port)
-	p.mgmtURL = fmt.Sprintf("https://127.0.0.1:%d", mgmt)
-	hc := e.client()
-	p.err = waitFor(20*time.Second, func() error {
-		resp, err := hc.Get(p.dirURL)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("directory: HTTP %d", resp.StatusCode)
-		}
-		return nil
-	})
-	if p.err != nil {
-		p.err = fmt.Errorf("%s did not serve its directory: %w", name, p.err)
-		return p
-	}
-	// The root that signs issued certificates (management API).
-	var rootPEM []byte
-	p.err = waitFor(10*time.Second, func() error {
-		resp, err := hc.Get(p.mgmtURL + "/roots/0")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("roots: HTTP %d", resp.StatusCode)
-		}
-		rootPEM, err = io.ReadAll(resp.Body)
-		return err
-	})
-	if p.err != nil {
+	rootPEM, err := os.ReadFile(p.RootFile)
+	if err != nil {
+		p.err = err
 		return p
 	}
 	p.roots = x509.NewCertPool()
@@ -306,54 +167,6 @@ func (e *testEnv) startPebble(eab bool) *pebbleCA {
 		p.err = errors.New("pebble /roots/0 returned no PEM certificate")
 	}
 	return p
-}
-
-// client trusts Pebble's listener certificate.
-func (e *testEnv) client() *http.Client {
-	pool := x509.NewCertPool()
-	data, _ := os.ReadFile(e.caBundle)
-	pool.AppendCertsFromPEM(data)
-	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-}
-
-// start runs a program in its own process group, logging to a file.
-func (e *testEnv) start(name string, extraEnv []string, prog string, args ...string) error {
-	logName := filepath.Join(e.dir, name+".log")
-	logFile, err := os.Create(logName)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(prog, args...)
-	cmd.Dir = e.dir
-	cmd.Env = append(os.Environ(), extraEnv...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return fmt.Errorf("starting %s: %w", prog, err)
-	}
-	go func() { _ = cmd.Wait(); logFile.Close() }()
-	e.procs = append(e.procs, cmd)
-	e.logs = append(e.logs, logName)
-	return nil
-}
-
-func (e *testEnv) stop() {
-	for _, cmd := range e.procs {
-		if cmd.Process != nil {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		}
-	}
-}
-
-func (e *testEnv) dumpLogs(w io.Writer) {
-	for _, name := range e.logs {
-		data, _ := os.ReadFile(name)
-		if len(data) > 4000 {
-			data = data[len(data)-4000:]
-		}
-		fmt.Fprintf(w, "--- tail of %s ---\n%s\n", filepath.Base(name), data)
-	}
 }
 
 // lookupTXT asks challtestsrv's DNS server for the TXT records of name.
@@ -525,8 +338,8 @@ func testLog(t *testing.T) *logBuffer {
 func (e *testEnv) request(t *testing.T, p *pebbleCA, domains ...string) Request {
 	return Request{
 		Domains:           domains,
-		Directory:         p.dirURL,
-		CABundle:          e.caBundle,
+		Directory:         p.DirectoryURL,
+		CABundle:          p.ListenerRoot,
 		StateDir:          filepath.Join(t.TempDir(), "state"),
 		Log:               testLog(t),
 		HTTPClientTimeout: 10 * time.Second,
