@@ -178,6 +178,27 @@ func rpwizardAnswers(server string, ca *labCA, expectedWS int, acmeDir, acmeBund
 	return b.String()
 }
 
+// rpwizardSite puts rpwizard's JATOS site for server in place on a fresh
+// host, with the backend running; the caller stops the backend.
+func (b *bench) rpwizardSite(server string) (*backends, error) {
+	be, err := b.startBackends("127.0.0.1:9000", 1)
+	if err != nil {
+		return nil, err
+	}
+	err = b.fresh()
+	if err == nil {
+		err = startServer(server)
+	}
+	if err == nil {
+		err = b.applyRpwizard(server, 0)
+	}
+	if err != nil {
+		be.stop()
+		return nil, err
+	}
+	return be, nil
+}
+
 // applyRpwizard runs `rpwizard --answers` for the site and returns its
 // output; the lab root is trusted through SSL_CERT_FILE.
 func (b *bench) applyRpwizard(server string, expectedWS int) error {

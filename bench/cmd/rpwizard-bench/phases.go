@@ -83,20 +83,11 @@ func (b *bench) selfTestTimes() error {
 	b.res.SelfTest = nil
 	for _, server := range []string{"nginx", "apache"} {
 		err := b.section("self-test "+server, func(ctx context.Context) error {
-			be, err := b.startBackends("127.0.0.1:9000", 1)
+			be, err := b.rpwizardSite(server)
 			if err != nil {
 				return err
 			}
 			defer be.stop()
-			if err := b.fresh(); err != nil {
-				return err
-			}
-			if err := startServer(server); err != nil {
-				return err
-			}
-			if err := b.applyRpwizard(server, 0); err != nil {
-				return err
-			}
 			f := filepath.Join(b.dir, "answers-"+server+".yaml")
 			t := timing{Name: "rpwizard selftest --hold 0 (" + server + ", healthy site)"}
 			for i := 0; i < b.rounds+1; i++ {

@@ -49,20 +49,11 @@ func (b *bench) runTestssl() error {
 	b.res.TLS = nil
 	for _, server := range []string{"nginx", "apache"} {
 		err := b.section("testssl.sh "+server, func(ctx context.Context) error {
-			be, err := b.startBackends("127.0.0.1:9000", 1)
+			be, err := b.rpwizardSite(server)
 			if err != nil {
 				return err
 			}
 			defer be.stop()
-			if err := b.fresh(); err != nil {
-				return err
-			}
-			if err := startServer(server); err != nil {
-				return err
-			}
-			if err := b.applyRpwizard(server, 0); err != nil {
-				return err
-			}
 			jf := filepath.Join(b.dir, "testssl-"+server+".json")
 			os.Remove(jf)
 			start := time.Now()
