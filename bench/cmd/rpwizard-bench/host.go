@@ -2,16 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rpwizard/rpwizard/internal/testenv"
 )
 
 // hostLock is the lock every host-owning test of the project takes
@@ -53,7 +52,7 @@ func (b *bench) locked(name string, fn func(ctx context.Context) error) error {
 func (b *bench) snapshotted(name string, fn func(ctx context.Context) error) error {
 	start := time.Now()
 	b.logf("== %s (host lock held)", name)
-	wasNginx, wasApache := pidAlive("/run/nginx.pid"), pidAlive("/run/apache2/apache2.pid")
+	wasNginx, wasApache := testenv.PIDAlive("/run/nginx.pid"), testenv.PIDAlive("/run/apache2/apache2.pid")
 	stopServers()
 	snap := filepath.Join(b.dir, "snapshot.tar")
 	var existing []string
@@ -128,13 +127,13 @@ func (b *bench) fresh() error {
 }
 
 func stopServers() {
-	if pidAlive("/run/nginx.pid") {
+	if testenv.PIDAlive("/run/nginx.pid") {
 		runDaemon("nginx", "-s", "quit")
 	}
-	if pidAlive("/run/apache2/apache2.pid") {
+	if testenv.PIDAlive("/run/apache2/apache2.pid") {
 		runDaemon("apache2ctl", "stop")
 	}
-	for i := 0; i < 400 && (pidAlive("/run/nginx.pid") || pidAlive("/run/apache2/apache2.pid") || listening("127.0.0.1:443") || listening("127.0.0.1:80")); i++ {
+	for i := 0; i < 400 && (testenv.PIDAlive("/run/nginx.pid") || testenv.PIDAlive("/run/apache2/apache2.pid") || testenv.Listening("127.0.0.1:443") || testenv.Listening("127.0.0.1:80")); i++ {
 		time.Sleep(25 * time.Millisecond)
 	}
 }
@@ -149,7 +148,7 @@ func startServer(server string) error {
 	if err != nil {
 		return fmt.Errorf("start %s: %v\n%s", server, err, out)
 	}
-	return waitFor(15*time.Second, func() bool { return listening("127.0.0.1:80") })
+	return waitFor(15*time.Second, func() bool { return testenv.Listening("127.0.0.1:80") })
 }
 
 // runDaemon runs a command that starts a daemon. Its output goes to a
@@ -180,7 +179,7 @@ func reloadServer(server string) error {
 		if out, err := exec.Command("nginx", "-t", "-q").CombinedOutput(); err != nil {
 			return fmt.Errorf("nginx -t: %v\n%s", err, out)
 		}
-		if !pidAlive("/run/nginx.pid") {
+		if !testenv.PIDAlive("/run/nginx.pid") {
 			return startServer(server)
 		}
 		if out, err := runDaemon("nginx", "-s", "reload"); err != nil {
@@ -196,28 +195,6 @@ func reloadServer(server string) error {
 	}
 	time.Sleep(300 * time.Millisecond) // old workers finish their requests
 	return nil
-}
-
-func pidAlive(pidFile string) bool {
-	data, err := os.ReadFile(pidFile)
-	if err != nil {
-		return false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 0 {
-		return false
-	}
-	err = syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
-func listening(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
 }
 
 func waitFor(limit time.Duration, cond func() bool) error {
