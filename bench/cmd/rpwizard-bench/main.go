@@ -161,35 +161,37 @@ func (b *bench) main() error {
 	if ran {
 		b.res.Machine, b.res.Date = machine(), ""
 	}
-	if b.want("https") {
-		if err := b.timeToHTTPS(); err != nil {
-			return err
-		}
-	}
-	if b.want("tput") {
-		b.res.Tput = nil
-		for _, s := range []string{"nginx", "apache"} {
-			r, err := b.throughput(s)
-			if err != nil {
-				return err
+	figures := []struct {
+		name string
+		run  func() error
+	}{
+		{"https", b.timeToHTTPS},
+		{"tput", func() error {
+			b.res.Tput = nil
+			for _, s := range []string{"nginx", "apache"} {
+				r, err := b.throughput(s)
+				if err != nil {
+					return err
+				}
+				b.res.Tput = append(b.res.Tput, r...)
 			}
-			b.res.Tput = append(b.res.Tput, r...)
-		}
+			return nil
+		}},
+		{"ws", b.websockets},
+		{"selftest", b.selfTestTimes},
+		{"testssl", b.runTestssl},
 	}
-	if b.want("ws") {
-		if err := b.websockets(); err != nil {
+	for _, f := range figures {
+		if !b.want(f.name) || (f.name == "testssl" && !b.testssl) {
+			continue
+		}
+		if err := f.run(); err != nil {
 			return err
 		}
-	}
-	if b.want("selftest") {
-		if err := b.selfTestTimes(); err != nil {
-			return err
+		if b.res.Runs == nil {
+			b.res.Runs = map[string]string{}
 		}
-	}
-	if b.want("testssl") && b.testssl {
-		if err := b.runTestssl(); err != nil {
-			return err
-		}
+		b.res.Runs[f.name] = fmt.Sprintf("rpwizard %s, %s", b.res.Machine.Rpwizard, time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	}
 	if ran && len(b.only) == 0 {
 		b.res.Took = time.Since(b.start).Round(time.Second).String()

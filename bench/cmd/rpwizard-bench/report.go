@@ -18,9 +18,12 @@ import (
 // comment at the end of the report, so that `-only` reruns one figure and
 // keeps the others.
 type results struct {
-	Machine  machineInfo
-	Date     string
-	Took     string
+	Machine machineInfo
+	Date    string
+	Took    string
+	// Runs says, per figure (https, tput, ws, selftest, testssl), which
+	// rpwizard and when: -only reruns replace some figures and keep others.
+	Runs     map[string]string
 	HTTPS    []httpsResult
 	Tput     []*tputResult
 	WS       []wsResult
