@@ -23,7 +23,7 @@ func (r *runner) checkStreaming(ctx context.Context) Check {
 		return c
 	}
 	if !r.t.Streaming {
-		return Check{Status: Skip, Detail: "not needed: " + r.t.App + " does not stream answers"}
+		return Check{Status: Skip, Detail: "not needed: the app does not stream its answers"}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.httpsURL(ProbePath+"?stream=1&rpwizard="+nonce()), nil)
 	if err != nil {
