@@ -166,17 +166,7 @@ func (b *bench) main() error {
 		run  func() error
 	}{
 		{"https", b.timeToHTTPS},
-		{"tput", func() error {
-			b.res.Tput = nil
-			for _, s := range []string{"nginx", "apache"} {
-				r, err := b.throughput(s)
-				if err != nil {
-					return err
-				}
-				b.res.Tput = append(b.res.Tput, r...)
-			}
-			return nil
-		}},
+		{"tput", b.throughputFigure},
 		{"ws", b.websockets},
 		{"selftest", b.selfTestTimes},
 		{"testssl", b.runTestssl},

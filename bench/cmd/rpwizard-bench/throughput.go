@@ -94,6 +94,20 @@ func (r *tputResult) finish() {
 	r.KARPS, r.CloseRPS, r.KAP50, r.KAP99, r.CloseP50, r.CloseP99 = summarize(a), summarize(b), summarize(c), summarize(d), summarize(e), summarize(f)
 }
 
+// throughputFigure measures the throughput figure: nginx's configs, then
+// Apache's.
+func (b *bench) throughputFigure() error {
+	b.res.Tput = nil
+	for _, s := range []string{"nginx", "apache"} {
+		r, err := b.throughput(s)
+		if err != nil {
+			return err
+		}
+		b.res.Tput = append(b.res.Tput, r...)
+	}
+	return nil
+}
+
 // throughput measures every config of server ("nginx" takes the backend
 // alone too) in alternation: round 1 A B C, round 2 A B C, … Each config
 // is put in place on a fresh host before its runs.
