@@ -41,22 +41,20 @@ func (s syscallCount) String() string {
 // the proxy down many times; only the counts per request are used.
 func (b *bench) countSyscalls(ctx context.Context, url string) (syscallCount, error) {
 	out := filepath.Join(b.dir, "strace.txt")
-	args := []string{"-c", "-f", "-o", out}
-	for pid := range proxyCPU() {
-		args = append(args, "-p", strconv.Itoa(pid))
-	}
-	if len(args) == 4 {
+	pids := proxyCPU()
+	if len(pids) == 0 {
 		return syscallCount{}, fmt.Errorf("strace: no nginx or apache2 process")
+	}
+	args := []string{"-c", "-f", "-o", out}
+	for pid := range pids {
+		args = append(args, "-p", strconv.Itoa(pid))
 	}
 	cmd := exec.CommandContext(ctx, "strace", args...)
 	if err := cmd.Start(); err != nil {
 		return syscallCount{}, fmt.Errorf("strace: %w", err)
 	}
 	time.Sleep(500 * time.Millisecond) // attached to every thread
-	d := b.wrkDur
-	b.wrkDur = 3 * time.Second
-	run, err := b.wrk(ctx, url, false)
-	b.wrkDur = d
+	run, err := b.wrk(ctx, url, 3*time.Second, false)
 	cmd.Process.Signal(os.Interrupt)
 	cmd.Wait()
 	if err != nil {

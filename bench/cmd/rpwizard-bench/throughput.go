@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // proxyConfig is one contestant of the throughput and WebSocket figures:
@@ -141,14 +142,14 @@ func (b *bench) throughput(server string) ([]*tputResult, error) {
 					return fmt.Errorf("%s: %w", c.Name, err)
 				}
 				// Warm up: connections, TLS caches, the backend's pools.
-				if _, err := b.wrkShort(ctx, c.URL); err != nil {
+				if _, err := b.wrk(ctx, c.URL, time.Second, false); err != nil {
 					return fmt.Errorf("%s: %w", c.Name, err)
 				}
-				ka, err := b.wrk(ctx, c.URL, false)
+				ka, err := b.wrk(ctx, c.URL, b.wrkDur, false)
 				if err != nil {
 					return err
 				}
-				cl, err := b.wrk(ctx, c.URL, true)
+				cl, err := b.wrk(ctx, c.URL, b.wrkDur, true)
 				if err != nil {
 					return err
 				}
@@ -170,12 +171,4 @@ func (b *bench) throughput(server string) ([]*tputResult, error) {
 		r.finish()
 	}
 	return results, err
-}
-
-// wrkShort is a one-second warm-up run.
-func (b *bench) wrkShort(ctx context.Context, url string) (wrkRun, error) {
-	d := b.wrkDur
-	b.wrkDur = 1e9
-	defer func() { b.wrkDur = d }()
-	return b.wrk(ctx, url, false)
 }

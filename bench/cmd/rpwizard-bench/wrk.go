@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // wrkRun is one wrk run.
@@ -74,8 +75,8 @@ func parseWrk(out string) (wrkRun, error) {
 // wrk runs wrk with 64 connections against url (Host: domain), with
 // keep-alive or with `Connection: close` (a new connection, and over TLS a
 // full handshake, per request).
-func (b *bench) wrk(ctx context.Context, url string, close bool) (wrkRun, error) {
-	args := []string{"-t2", "-c64", "-d" + fmt.Sprint(int(b.wrkDur.Seconds())) + "s", "--latency", "--timeout", "5s", "-H", "Host: " + domain}
+func (b *bench) wrk(ctx context.Context, url string, d time.Duration, close bool) (wrkRun, error) {
+	args := []string{"-t2", "-c64", "-d" + fmt.Sprint(int(d.Seconds())) + "s", "--latency", "--timeout", "5s", "-H", "Host: " + domain}
 	if close {
 		args = append(args, "-H", "Connection: close")
 	}
