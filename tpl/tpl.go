@@ -117,13 +117,7 @@ func (l Location) NginxPath() string {
 // ApacheProxy is the ProxyPass line(s) of the location.
 func (l Location) ApacheProxy(s *Site) string {
 	backend := "http://" + s.Upstream
-	params := fmt.Sprintf("timeout=%d", s.RequestTimeout)
-	if l.WebSocket {
-		params = fmt.Sprintf("upgrade=websocket timeout=%d", s.WSTimeout)
-	}
-	if !s.Buffering {
-		params += " flushpackets=on"
-	}
+	params := s.apacheParams(l.WebSocket)
 	switch l.Match {
 	case profile.Exact:
 		return fmt.Sprintf(`ProxyPassMatch "^(%s)$" "%s$1" %s`, l.Full, backend, params)
@@ -132,6 +126,23 @@ func (l Location) ApacheProxy(s *Site) string {
 		return fmt.Sprintf(`ProxyPassMatch "^(%s)$" "%s$1" %s`, re, backend, params)
 	}
 	return fmt.Sprintf("ProxyPass \"%s\" \"%s%s\" %s\n    ProxyPassReverse \"%s\" \"%s%s\"", l.Full, backend, l.Full, params, l.Full, backend, l.Full)
+}
+
+// ApacheProbeParams are the probe's ProxyPass parameters: those of the
+// app's WebSocket locations.
+func (s *Site) ApacheProbeParams() string { return s.apacheParams(true) }
+
+// apacheParams are a ProxyPass line's parameters: WebSocket upgrade and
+// its timeout, or the request timeout, and flushing where the app streams.
+func (s *Site) apacheParams(ws bool) string {
+	params := fmt.Sprintf("timeout=%d", s.RequestTimeout)
+	if ws {
+		params = fmt.Sprintf("upgrade=websocket timeout=%d", s.WSTimeout)
+	}
+	if !s.Buffering {
+		params += " flushpackets=on"
+	}
+	return params
 }
 
 // ApacheBodyLimit is LimitRequestBody's value (Apache caps it at 2 GiB).
