@@ -11,6 +11,7 @@ import (
 
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/host"
+	"github.com/rpwizard/rpwizard/installer"
 	"github.com/rpwizard/rpwizard/steps"
 )
 
@@ -42,14 +43,27 @@ func prepare(ctx context.Context, file string, o options) (*steps.Env, error) {
 func runUnattended(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	e, err := prepare(ctx, o.answersFile, o)
 	if err != nil {
+		if ctx.Err() != nil {
+			return stoppedBeforeChange(stderr)
+		}
 		return fail(stderr, err)
 	}
 	if os.Geteuid() != 0 && !o.dryRun {
 		fmt.Fprintf(stderr, "rpwizard: changing the web server needs root: run  sudo %s --answers %s  (or add --dry-run to only see the plan)\n", os.Args[0], o.answersFile)
 		return exitUsage
 	}
+	if ids := installer.Interrupted(e.Host.Layout.StateDir); len(ids) > 0 {
+		if o.dryRun {
+			fmt.Fprintf(stdout, "  note  an earlier run was interrupted (%s): the next real run restores its files first; this plan starts from the files as they are now\n", strings.Join(ids, ", "))
+		} else if err := installer.Recover(ctx, e.Host.Layout.StateDir, e.Server, func(s string) { fmt.Fprintln(stdout, "  "+s) }); err != nil {
+			return fail(stderr, err)
+		}
+	}
 	plan, err := steps.Plan(ctx, e)
 	if err != nil {
+		if ctx.Err() != nil {
+			return stoppedBeforeChange(stderr)
+		}
 		return fail(stderr, err)
 	}
 	printWarnings(stdout, e)
@@ -73,9 +87,16 @@ func runUnattended(ctx context.Context, o options, stdout, stderr io.Writer) int
 		e.SelfTest.WriteText(stdout)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "rpwizard:", err)
-		if errors.Is(err, steps.ErrRolledBack) {
-			fmt.Fprintln(stderr, "the host was left as it was before this run.")
+		switch {
+		case ctx.Err() != nil && errors.Is(err, steps.ErrRolledBack):
+			fmt.Fprintln(stderr, "rpwizard: stopped by a signal: every change was rolled back")
+		case ctx.Err() != nil:
+			fmt.Fprintln(stderr, "rpwizard: stopped by a signal:", err)
+		default:
+			fmt.Fprintln(stderr, "rpwizard:", err)
+			if errors.Is(err, steps.ErrRolledBack) {
+				fmt.Fprintln(stderr, "the host was left as it was before this run.")
+			}
 		}
 		fmt.Fprintln(stderr, "details:", logFile)
 		return exitFailed
@@ -136,4 +157,11 @@ func printSummary(w io.Writer, e *steps.Env, res *steps.Result) {
 	for _, n := range a.Profile().Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
+}
+
+// stoppedBeforeChange reports a run stopped by a signal (Ctrl+C, SIGTERM,
+// a dropped SSH session) before it changed anything.
+func stoppedBeforeChange(stderr io.Writer) int {
+	fmt.Fprintln(stderr, "rpwizard: stopped by a signal before any change: nothing was changed")
+	return exitFailed
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -133,7 +132,7 @@ func (s *Server) ReloadOrStart(ctx context.Context) error {
 		}
 		return s.waitFor(ctx, func() bool { return s.PID() != 0 }, "start")
 	}
-	before := children(pid)
+	before := host.Children(pid)
 	if out, err := run(ctx, s.ReloadCommand()); err != nil {
 		return fmt.Errorf("reload %s: %w\n%s", s.Name, err, strings.TrimSpace(out))
 	}
@@ -142,7 +141,7 @@ func (s *Server) ReloadOrStart(ctx context.Context) error {
 	// until a new worker runs and no old worker still holds a listening
 	// socket, so that the next connection is served by the new config.
 	return s.waitFor(ctx, func() bool {
-		now := children(pid)
+		now := host.Children(pid)
 		fresh := false
 		for c := range now {
 			if !before[c] {
@@ -152,44 +151,14 @@ func (s *Server) ReloadOrStart(ctx context.Context) error {
 		if !fresh {
 			return false
 		}
-		listeners := listeningInodes()
+		listeners := host.ListeningInodes()
 		for c := range before {
-			if now[c] && holdsAny(c, listeners) {
+			if now[c] && host.HoldsAny(c, listeners) {
 				return false
 			}
 		}
 		return true
 	}, "reload")
-}
-
-// listeningInodes returns the socket inodes of TCP sockets in LISTEN state.
-func listeningInodes() map[string]bool {
-	out := map[string]bool{}
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(data), "\n")[1:] {
-			fields := strings.Fields(line)
-			if len(fields) > 9 && fields[3] == "0A" {
-				out[fields[9]] = true
-			}
-		}
-	}
-	return out
-}
-
-// holdsAny reports whether process pid has one of the socket inodes open.
-func holdsAny(pid int, inodes map[string]bool) bool {
-	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
-	for _, fd := range fds {
-		l, err := os.Readlink(fd)
-		if err == nil && strings.HasPrefix(l, "socket:[") && inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] {
-			return true
-		}
-	}
-	return false
 }
 
 // Stop stops the server.
@@ -216,33 +185,6 @@ func (s *Server) waitFor(ctx context.Context, cond func() bool, what string) err
 		}
 	}
 	return nil
-}
-
-// children lists the processes whose parent is pid.
-func children(pid int) map[int]bool {
-	out := map[int]bool{}
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, f := range stats {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...; comm may contain spaces.
-		s := string(data)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		fields := strings.Fields(s[i+1:])
-		if len(fields) < 2 {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(fields[1]); ppid == pid {
-			c, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
-			out[c] = true
-		}
-	}
-	return out
 }
 
 func run(ctx context.Context, argv []string) (string, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -26,10 +27,21 @@ type Tx struct {
 	dirty bool
 	// wasRunning: the server ran before this transaction.
 	wasRunning bool
-	// reloaded: the server was reloaded (or started) by this transaction.
+	// reloaded: the server was reloaded (or started) by this transaction,
+	// and the reload was confirmed.
 	reloaded bool
-	log      func(string)
-	done     bool
+	// reloadSent: a reload (or start) was sent, confirmed or not: from
+	// then on the server may run this transaction's config, so a rollback
+	// must reload (or stop) it, even when the run was interrupted while
+	// the reload was in flight.
+	reloadSent bool
+	// rollingBack: restore runs as this transaction's own rollback (or
+	// the recovery of a killed run), not as an undo of a committed one.
+	rollingBack bool
+	// outcome says, after a restore, what the server was checked to serve.
+	outcome string
+	log     func(string)
+	done    bool
 }
 
 type journal struct {
@@ -39,6 +51,11 @@ type journal struct {
 	Server  string     `json:"server"`
 	Entries []entry    `json:"entries"`
 	Undo    [][]string `json:"undo,omitempty"`
+	// Sites are the names whose served certificate confirms a reload.
+	Sites []Site `json:"sites,omitempty"`
+	// WasRunning: the server ran when the transaction began (nil in
+	// journals written before this was recorded).
+	WasRunning *bool `json:"was_running,omitempty"`
 }
 
 // entry is the state of one path before the transaction first touched it.
@@ -96,7 +113,69 @@ func Begin(ctx context.Context, stateDir string, server *Server, log func(string
 		journal: journal{ID: id, Started: time.Now().UTC(), State: "applying", Server: server.Name},
 	}
 	tx.wasRunning = server.Running()
+	tx.journal.WasRunning = &tx.wasRunning
 	return tx, nil
+}
+
+// Watch names sites whose served certificate confirms every reload of
+// this transaction, and notes what the server presents for them now, so
+// that a rollback can check it serves that again.
+func (tx *Tx) Watch(ctx context.Context, sites ...Site) {
+	for _, s := range sites {
+		if tx.wasRunning {
+			s.Before, _ = servedFingerprint(ctx, s.addr(), s.serverName())
+		}
+		tx.journal.Sites = append(tx.journal.Sites, s)
+	}
+}
+
+// Recover rolls back, under the lock, any run that was killed half-way,
+// so that a new run plans against the files as they were before it.
+func Recover(ctx context.Context, stateDir string, server *Server, log func(string)) error {
+	tx, err := Begin(ctx, stateDir, server, log)
+	if err != nil {
+		return err
+	}
+	tx.release()
+	return nil
+}
+
+// Interrupted lists the runs under stateDir that were killed half-way and
+// not yet rolled back (by journal id). It only reads.
+func Interrupted(stateDir string) []string {
+	var ids []string
+	dirs, _ := filepath.Glob(filepath.Join(stateDir, "backups", "*", "journal.json"))
+	for _, jf := range dirs {
+		data, err := readBounded(jf, maxJournal)
+		if err != nil {
+			continue
+		}
+		var j journal
+		if json.Unmarshal(data, &j) == nil && j.State == "applying" {
+			ids = append(ids, j.ID)
+		}
+	}
+	return ids
+}
+
+// maxJournal bounds what is read of a journal.
+const maxJournal = 16 << 20
+
+// readBounded reads a regular file of at most limit bytes.
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > limit {
+		return nil, fmt.Errorf("%s is not a regular file of at most %d bytes", path, limit)
+	}
+	return io.ReadAll(io.LimitReader(f, limit))
 }
 
 // recoverInterrupted rolls back a journal left in state "applying" by a
@@ -104,7 +183,7 @@ func Begin(ctx context.Context, stateDir string, server *Server, log func(string
 func recoverInterrupted(ctx context.Context, stateDir string, server *Server, log func(string)) error {
 	dirs, _ := filepath.Glob(filepath.Join(stateDir, "backups", "*", "journal.json"))
 	for _, jf := range dirs {
-		data, err := os.ReadFile(jf)
+		data, err := readBounded(jf, maxJournal)
 		if err != nil {
 			continue
 		}
@@ -113,12 +192,19 @@ func recoverInterrupted(ctx context.Context, stateDir string, server *Server, lo
 			continue
 		}
 		log("an earlier run was interrupted (" + j.ID + "): restoring the files it changed")
+		srv := *server
+		if j.Server != "" {
+			srv.Name = j.Server
+		}
 		// Whether it had reloaded is unknown: reload the restored files if
-		// the server runs, so that it serves them again.
-		tx := &Tx{dir: filepath.Dir(jf), journal: j, server: server, log: log, reloaded: server.Running(), wasRunning: true}
+		// the server runs, so that it serves them again; stop a server the
+		// killed run started.
+		wasRunning := j.WasRunning == nil || *j.WasRunning
+		tx := &Tx{dir: filepath.Dir(jf), journal: j, server: &srv, log: log, reloadSent: srv.Running(), wasRunning: wasRunning, rollingBack: true}
 		if err := tx.restore(ctx); err != nil {
 			return fmt.Errorf("restore interrupted run %s: %w", j.ID, err)
 		}
+		log(tx.Outcome())
 	}
 	return nil
 }
@@ -182,8 +268,17 @@ func (tx *Tx) Apply(ctx context.Context, c Change) error {
 	return fmt.Errorf("unknown change kind %d", c.Kind)
 }
 
+// reloadTimeout bounds a reload once it is sent, confirmation included.
+const reloadTimeout = 30 * time.Second
+
 // Reload config-tests and reloads the server if files changed since the
-// last reload; it starts the server when it is not running.
+// last reload; it starts the server when it is not running. The reload
+// only counts once confirmed: a new generation of workers serves, and
+// every watched site presents the certificate now on disk.
+//
+// Once the reload is sent it runs to its end even when ctx is cancelled
+// (a signal): a rollback's reload must not be merged with, or overtaken
+// by, one still in flight. The cancellation is reported afterwards.
 func (tx *Tx) Reload(ctx context.Context) error {
 	if !tx.dirty {
 		return nil
@@ -191,11 +286,23 @@ func (tx *Tx) Reload(ctx context.Context) error {
 	if err := tx.server.Test(ctx); err != nil {
 		return err
 	}
-	if err := tx.server.ReloadOrStart(ctx); err != nil {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("interrupted before the reload: %w", err)
+	}
+	tx.reloadSent = true
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reloadTimeout)
+	defer cancel()
+	if err := tx.server.ReloadOrStart(rctx); err != nil {
+		return err
+	}
+	if err := tx.confirmNew(rctx); err != nil {
 		return err
 	}
 	tx.dirty = false
 	tx.reloaded = true
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("interrupted during the reload: %w", err)
+	}
 	return nil
 }
 
@@ -285,8 +392,13 @@ func (tx *Tx) Rollback() error {
 	defer tx.release()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	tx.rollingBack = true
 	return tx.restore(ctx)
 }
+
+// Outcome says, after Rollback (or an undo), what was restored and what
+// the server was checked to serve. It claims nothing that was not checked.
+func (tx *Tx) Outcome() string { return tx.outcome }
 
 func (tx *Tx) restore(ctx context.Context) error {
 	var errs []error
@@ -301,21 +413,10 @@ func (tx *Tx) restore(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	// Only a server that was given the new config needs the old one back;
-	// when the config test failed, it still runs the old one.
-	if len(tx.journal.Entries) > 0 && tx.reloaded {
-		switch {
-		case tx.wasRunning:
-			if err := tx.server.Test(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("the restored config does not pass the config test: %w", err))
-			} else if err := tx.server.ReloadOrStart(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("reload the restored config: %w", err))
-			}
-		default:
-			if err := tx.server.Stop(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("stop the server this run started: %w", err))
-			}
-		}
+	if len(errs) == 0 {
+		errs = append(errs, tx.restoreServing(ctx)...)
+	} else {
+		tx.outcome = fmt.Sprintf("the files could not all be restored; %s was not reloaded", tx.server.Name)
 	}
 	tx.journal.State = "rolled-back"
 	if len(errs) > 0 {
@@ -325,6 +426,65 @@ func (tx *Tx) restore(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// restoreServing brings the server back to the restored files and checks
+// what it serves; it sets tx.outcome to what was checked.
+func (tx *Tx) restoreServing(ctx context.Context) []error {
+	name := tx.server.Name
+	switch {
+	case len(tx.journal.Entries) == 0 && !tx.reloadSent:
+		tx.outcome = "nothing had been changed"
+		return nil
+	case !tx.reloadSent && !tx.wasRunning:
+		tx.outcome = fmt.Sprintf("previous files restored; %s was not running and was not started", name)
+		return nil
+	case !tx.reloadSent && !tx.server.Running():
+		tx.outcome = fmt.Sprintf("previous files restored; %s is not running (it was when this run began)", name)
+		return nil
+	case !tx.reloadSent:
+		// The server never received this run's config: it must still
+		// present what it presented before.
+		if err := tx.confirmRestored(ctx); err != nil {
+			tx.outcome = fmt.Sprintf("previous files restored, but %s was not checked to serve the previous config", name)
+			return []error{fmt.Errorf("could not confirm that %s serves the previous config: %w", name, err)}
+		}
+		tx.outcome = fmt.Sprintf("previous files restored; %s never received this run's config%s", name, tx.checked(" and still serves the previous one"))
+		return nil
+	case !tx.wasRunning:
+		if err := tx.server.Stop(ctx); err != nil {
+			tx.outcome = fmt.Sprintf("previous files restored, but %s, which this run started, could not be stopped", name)
+			return []error{fmt.Errorf("stop the server this run started: %w", err)}
+		}
+		tx.outcome = fmt.Sprintf("previous files restored; %s was not running before this run and is stopped again", name)
+		return nil
+	}
+	if err := tx.server.Test(ctx); err != nil {
+		tx.outcome = fmt.Sprintf("previous files restored, but they fail %s's config test, so it was not reloaded: it may still serve this run's config", name)
+		return []error{fmt.Errorf("the restored config does not pass the config test: %w", err)}
+	}
+	if err := tx.server.ReloadOrStart(ctx); err != nil {
+		tx.outcome = fmt.Sprintf("previous files restored, but the reload of %s was not confirmed: it may still serve this run's config", name)
+		return []error{fmt.Errorf("reload the restored config: %w", err)}
+	}
+	if err := tx.confirmRestored(ctx); err != nil {
+		tx.outcome = fmt.Sprintf("previous files restored and %s reloaded, but it does not serve them", name)
+		return []error{fmt.Errorf("could not confirm that %s serves the previous config: %w", name, err)}
+	}
+	tx.outcome = fmt.Sprintf("previous files restored; %s reloaded and serves the previous config%s", name, tx.checked(""))
+	return nil
+}
+
+// checked names what a confirmation looked at, after prefix.
+func (tx *Tx) checked(prefix string) string {
+	var names []string
+	for _, s := range tx.journal.Sites {
+		names = append(names, s.Name)
+	}
+	if len(names) == 0 {
+		return prefix + " (new workers started)"
+	}
+	return prefix + " (checked: the certificate presented for " + strings.Join(names, ", ") + ")"
 }
 
 func (tx *Tx) restoreEntry(e entry) error {
@@ -436,7 +596,7 @@ func Undo(ctx context.Context, stateDir string, server *Server, log func(string)
 			if j.Server != server.Name {
 				return "", fmt.Errorf("the last run (%s) changed %s, not %s", j.ID, j.Server, server.Name)
 			}
-			old := &Tx{dir: filepath.Dir(dirs[i]), journal: j, server: server, log: tx.log, reloaded: server.Running(), wasRunning: true}
+			old := &Tx{dir: filepath.Dir(dirs[i]), journal: j, server: server, log: tx.log, reloadSent: server.Running(), wasRunning: true}
 			if err := old.restore(ctx); err != nil {
 				return old.dir, err
 			}

@@ -62,6 +62,7 @@ func Renew(ctx context.Context, e *Env, force bool) (bool, string, error) {
 	if err != nil {
 		return false, reason, err
 	}
+	tx.Watch(ctx, e.Watched()...)
 	err = e.InstallCert(ctx, tx, certs.Pair{CertPEM: next.CertPEM, KeyPEM: next.KeyPEM}, "renewed certificate")
 	if err == nil {
 		err = e.checkServed(ctx, next.Leaf.Raw)

@@ -47,6 +47,17 @@ func (e *Env) SavedAnswers() string {
 	return filepath.Join(e.Host.Layout.ConfigDir, "sites", e.Answers.SiteName()+".yaml")
 }
 
+// Watched are the site's names as the installer checks them after every
+// reload: each must present the certificate the config names.
+func (e *Env) Watched() []installer.Site {
+	cert, _ := e.CertPaths()
+	var out []installer.Site
+	for i, n := range e.Answers.Names() {
+		out = append(out, installer.Site{Name: n, CertFile: cert, Alias: i > 0})
+	}
+	return out
+}
+
 // SharedFile is the nginx file shared by all rpwizard sites.
 func (e *Env) SharedFile() string { return filepath.Join(e.Host.Layout.NginxConfD, "rpwizard.conf") }
 

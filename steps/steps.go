@@ -167,6 +167,7 @@ func Apply(ctx context.Context, e *Env, plan *installer.Plan) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	tx.Watch(ctx, e.Watched()...)
 	for _, s := range plan.Steps {
 		if len(s.Changes) == 0 {
 			continue
@@ -219,8 +220,8 @@ func rollback(e *Env, tx *installer.Tx, cause error) error {
 	start := time.Now()
 	if err := tx.Rollback(); err != nil {
 		e.emit(Event{Step: "rollback", Kind: StepFailed, Elapsed: time.Since(start), Err: err, Msg: err.Error()})
-		return fmt.Errorf("%w; and the rollback failed too (backups in %s): %v", cause, tx.Dir(), err)
+		return fmt.Errorf("%w; and the rollback failed too (backups in %s): %v\n%s", cause, tx.Dir(), err, tx.Outcome())
 	}
-	e.emit(Event{Step: "rollback", Kind: RolledBack, Elapsed: time.Since(start), Msg: "previous files restored, previous config serving"})
+	e.emit(Event{Step: "rollback", Kind: RolledBack, Elapsed: time.Since(start), Msg: tx.Outcome()})
 	return fmt.Errorf("%w: %w", ErrRolledBack, cause)
 }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rpwizard/rpwizard/host"
 )
 
 // Managed are the trees an rpwizard run may change, and the nginx logs its
@@ -83,4 +85,63 @@ func Listening(addr string) bool {
 	}
 	c.Close()
 	return true
+}
+
+// Generations watches a server's master process (named by its pid file)
+// for new generations of workers: the sign that a reload is being carried
+// out.
+type Generations struct {
+	pidFile string
+	seen    map[int]bool
+}
+
+// NewGenerations notes the server's current workers.
+func NewGenerations(pidFile string) *Generations {
+	g := &Generations{pidFile: pidFile, seen: map[int]bool{}}
+	for c := range host.Children(g.master()) {
+		g.seen[c] = true
+	}
+	return g
+}
+
+func (g *Generations) master() int {
+	data, err := os.ReadFile(g.pidFile)
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	return pid
+}
+
+// WaitNew returns as soon as the n-th new generation of workers appears
+// (workers that appear within 100 ms of each other are one generation),
+// or false when exited is closed first or timeout passes. It polls every
+// millisecond, to catch a reload while it is in flight.
+func (g *Generations) WaitNew(n int, exited <-chan struct{}, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	count := 0
+	var last time.Time
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return false
+		default:
+		}
+		fresh := false
+		for c := range host.Children(g.master()) {
+			if !g.seen[c] {
+				g.seen[c] = true
+				fresh = true
+			}
+		}
+		if fresh && time.Since(last) > 100*time.Millisecond {
+			count++
+			last = time.Now()
+			if count == n {
+				return true
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return false
 }
