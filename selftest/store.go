@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/rpwizard/rpwizard/installer"
@@ -98,6 +99,7 @@ var reDomain = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-
 // ResultPath is where the last result of domain is kept:
 // STATEDIR/selftest/DOMAIN.json.
 func ResultPath(stateDir, domain string) (string, error) {
+	domain = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(domain)), ".")
 	if len(domain) > 253 || !reDomain.MatchString(domain) {
 		return "", fmt.Errorf("self-test result: %q is not a domain name", domain)
 	}

@@ -150,6 +150,9 @@ func (r Report) Headline() string {
 				n++
 			}
 		}
+		if len(r.Checks) == 0 {
+			return "STOPPED by you before this site was tested"
+		}
 		return fmt.Sprintf("STOPPED by you: the self-test did not finish (%d of %d checks not run)", n, len(r.Checks))
 	}
 	var failed []string
