@@ -224,4 +224,3 @@ func TestSelfTestAllBadInput(t *testing.T) {
 		t.Errorf("exit %d, want 2 naming --all\n%s", r.code, r.stderr)
 	}
 }
-
