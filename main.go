@@ -40,6 +40,7 @@ Usage:
   sudo rpwizard [--accessible] [--dry-run] interactive wizard
   sudo rpwizard --answers FILE [--dry-run] unattended, from an answers file
   sudo rpwizard selftest --answers FILE   prove HTTPS and WebSockets work
+  sudo rpwizard selftest --all [--json]  test every site (exit 0 ok, 1 proxy fault, 3 app down)
   sudo rpwizard renew [--force]           renew ACME certificates that are due
   sudo rpwizard undo [--server S]         put back the files the last run changed
   rpwizard --version
@@ -67,6 +68,7 @@ type options struct {
 	hold           time.Duration
 	server         string
 	takeOver       bool
+	all, holdSet   bool // selftest --all; --hold was given
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -91,6 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.domain, "domain", "", "selftest: the site's domain (without --answers)")
 	fs.StringVar(&o.app, "app", "generic", "selftest: the app (without --answers)")
 	fs.DurationVar(&o.hold, "hold", defaultHold, "selftest: how long to hold an idle WebSocket open through the proxy (0 skips)")
+	fs.BoolVar(&o.all, "all", false, "selftest: test every site rpwizard manages, one line each (idle hold "+allHold.String()+" unless --hold); exit status: the worst site's")
 	fs.BoolVar(&o.takeOver, "take-over", false, "replace a config for the same domain that rpwizard did not write, after a backup (as take_over: true)")
 	fs.StringVar(&o.server, "server", "", "undo: `nginx` or apache")
 	fs.BoolVar(&o.installMissing, "install-missing", false, "install a missing web server or module (as install_missing: true)")
@@ -101,6 +104,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
+	fs.Visit(func(f *flag.Flag) { o.holdSet = o.holdSet || f.Name == "hold" })
 	if o.showVersion {
 		fmt.Fprintln(stdout, "rpwizard", version)
 		return exitOK

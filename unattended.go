@@ -12,6 +12,7 @@ import (
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/installer"
+	"github.com/rpwizard/rpwizard/selftest"
 	"github.com/rpwizard/rpwizard/steps"
 )
 
@@ -138,6 +139,10 @@ func printWarnings(w io.Writer, e *steps.Env) {
 func printSummary(w io.Writer, e *steps.Env, res *steps.Result) {
 	a := e.Answers
 	fmt.Fprintf(w, "\n%s is served at https://%s%s by %s\n", a.Profile().Title, a.Domain, a.BasePath, a.Server)
+	if e.SelfTest != nil && e.SelfTest.Verdict() == selftest.VerdictAppDown {
+		fmt.Fprintf(w, "APP DOWN: the proxy is set up, but the site will not work until %s answers on %s.\n%s, then check with: sudo rpwizard selftest --all\n",
+			a.Profile().Title, a.Upstream, selftest.StartHint(a.App, a.Upstream))
+	}
 	if info := e.CertInfo(); info != nil {
 		kind := "certificate"
 		if info.SelfSigned {

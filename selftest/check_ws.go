@@ -161,8 +161,10 @@ func (r *runner) checkIdleHold(ctx context.Context, srv serverKind) Check {
 			Fix: timeoutFix}
 	case <-timer.C:
 	case <-ctx.Done():
-		return Check{Status: Fail, Detail: "the hold did not finish: " + ctx.Err().Error(),
-			Cause: "The self-test was interrupted.", Fix: "Run it again."}
+		// timed marks it as interrupted when the run ended; otherwise the
+		// hold's own time budget ran out.
+		return Check{Status: Fail, Detail: fmt.Sprintf("the hold did not finish within %s", fmtDuration(r.t.Hold+2*r.t.Timeout)),
+			Cause: "The idle WebSocket neither closed nor finished its hold in time.", Fix: "Run the self-test again; if it repeats, read the proxy's error log."}
 	}
 	sent := "rpwizard-" + nonce()
 	wctx, wcancel := context.WithTimeout(ctx, r.t.Timeout)
@@ -261,6 +263,7 @@ func (r *runner) checkAppWebSockets(ctx context.Context) Check {
 	worst := Pass
 	var details []string
 	var cause, fix string
+	var appDown bool
 	for _, p := range paths {
 		res := r.dialWS(ctx, r.h1, p, true)
 		var d diagnosis
@@ -277,11 +280,15 @@ func (r *runner) checkAppWebSockets(ctx context.Context) Check {
 				Fix:   "Read the proxy's error log for " + p + "."}
 		default:
 			d = diagnoseHandshake(kind, res.status, r.server, "")
+			if d.AppDown {
+				c := r.appDownCheck(ctx, d.Detail, res.status)
+				d.Cause, d.Fix = c.Cause, c.Fix
+			}
 		}
 		details = append(details, p+": "+d.Detail)
 		if rank(d.Status) > rank(worst) {
-			worst, cause, fix = d.Status, d.Cause, d.Fix
+			worst, cause, fix, appDown = d.Status, d.Cause, d.Fix, d.AppDown
 		}
 	}
-	return Check{Status: worst, Detail: strings.Join(details, "; "), Cause: cause, Fix: fix}
+	return Check{Status: worst, Detail: strings.Join(details, "; "), Cause: cause, Fix: fix, AppDown: appDown && worst == Warn}
 }

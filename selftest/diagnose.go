@@ -20,6 +20,8 @@ type diagnosis struct {
 	Detail string
 	Cause  string
 	Fix    string
+	// AppDown: the proxy answered 502/503/504 for the app (see Check.AppDown).
+	AppDown bool
 }
 
 // wsHeaderFix is the fix for Upgrade/Connection not reaching the backend.
@@ -79,7 +81,7 @@ func diagnoseHandshake(kind wsKind, status int, server serverKind, probeErr stri
 				Cause: "The proxy cannot reach the rpwizard probe socket: the socket path in the probe location is wrong, or the proxy's user may not open it (directory permissions, SELinux).",
 				Fix:   "Check that the probe location points at unix:" + DefaultProbeSocket + " (or the --probe-socket given) and that ls -ld /run/rpwizard shows drwxr-xr-x."}
 		}
-		return diagnosis{Status: Warn, Detail: got,
+		return diagnosis{Status: Warn, Detail: got, AppDown: true,
 			Cause: "The app is not running on its port (the proxy got no answer from it); this is not a proxy fault.",
 			Fix:   "Start the app and check that its port matches the proxy_pass / ProxyPass line."}
 

@@ -647,6 +647,7 @@ func newSite(tb testing.TB, spec siteSpec) *site {
 		Domain:               testDomain,
 		Aliases:              []string{testAlias},
 		App:                  spec.App,
+		Upstream:             fmt.Sprintf("127.0.0.1:%d", d.BPort),
 		BasePath:             spec.BasePath,
 		Connect:              "127.0.0.1",
 		HTTPPort:             d.HTTPPort,

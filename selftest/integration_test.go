@@ -1,6 +1,7 @@
 package selftest
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"strings"
@@ -91,7 +92,7 @@ func TestBroken(t *testing.T) {
 			name:  "backend down",
 			spec:  siteSpec{Server: "nginx", App: "jatos", BackendDown: true},
 			check: CheckAppWebSocket, status: Warn,
-			cause: "app is not running on its port", detail: "502",
+			cause: "(connection refused), so JATOS is not running there", detail: "502",
 		},
 		{
 			name:   "proxy read timeout shorter than the hold",
@@ -259,5 +260,120 @@ func TestApacheVendorRewriteWithoutWstunnel(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("report:\n%s\nerror log:\n%s", reportText(rep), s.errorLogTail())
+	}
+}
+
+// TestVerdict proves the verdict and exit status on real nginx and Apache:
+// a working site is 0, an app that is down behind a working proxy is 3 with
+// an APP DOWN headline that names the upstream, a proxy that drops the
+// WebSocket upgrade is 1, also when the app is down as well.
+func TestVerdict(t *testing.T) {
+	t.Parallel()
+	for _, server := range []string{"nginx", "apache"} {
+		noUpgrade := siteSpec{Server: server, App: "jatos", NoWSHeaders: server == "nginx", ApacheNoUpgrade: server == "apache"}
+		noUpgradeDown := noUpgrade
+		noUpgradeDown.BackendDown = true
+		cases := []struct {
+			name     string
+			spec     siteSpec
+			verdict  Verdict
+			headline []string // substrings of the headline
+			text     []string // substrings of the text report
+		}{
+			{"healthy", siteSpec{Server: server, App: "jupyterhub", BasePath: "/jhub/"}, VerdictOK,
+				[]string{"PASSED"}, []string{"PASSED: "}},
+			{"app down", siteSpec{Server: server, App: "jupyterhub", BasePath: "/jhub/", BackendDown: true}, VerdictAppDown,
+				[]string{"APP DOWN", "JupyterHub does not answer on 127.0.0.1:"},
+				[]string{"The site will not work until JupyterHub runs", "Start JupyterHub so that it listens on 127.0.0.1:",
+					"APP DOWN: "}},
+			{"no WebSocket upgrade", noUpgrade, VerdictProxyFault,
+				[]string{"FAILED: the proxy is at fault", CheckWebSocket}, []string{"FAILED: "}},
+			{"no WebSocket upgrade and app down", noUpgradeDown, VerdictProxyFault,
+				[]string{"FAILED: the proxy is at fault", CheckWebSocket}, []string{"FAILED: "}},
+		}
+		for _, tc := range cases {
+			t.Run(server+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				s := newSite(t, tc.spec)
+				rep := runSite(t, s)
+				text := reportText(rep)
+				if got := rep.Verdict(); got != tc.verdict {
+					t.Errorf("verdict %s, want %s", got, tc.verdict)
+				}
+				if got, want := rep.ExitCode(), tc.verdict.ExitCode(); got != want {
+					t.Errorf("exit code %d, want %d", got, want)
+				}
+				for _, w := range tc.headline {
+					if !strings.Contains(rep.Headline(), w) {
+						t.Errorf("headline %q does not say %q", rep.Headline(), w)
+					}
+				}
+				for _, w := range tc.text {
+					if !strings.Contains(text, w) {
+						t.Errorf("report does not say %q", w)
+					}
+				}
+				if tc.verdict == VerdictAppDown {
+					// The self-test asked the upstream itself.
+					for _, name := range []string{CheckRedirect, CheckAppWebSocket} {
+						c, _ := rep.Find(name)
+						if !c.AppDown || c.Status != Warn || !strings.Contains(c.Cause, "nothing listens on "+s.Target.Upstream+" (connection refused)") {
+							t.Errorf("check %q: %s, app down %v, cause %q; want an app-down warning naming the refused upstream", name, c.Status, c.AppDown, c.Cause)
+						}
+					}
+				}
+				if t.Failed() {
+					t.Logf("report:\n%s\nerror log:\n%s", text, s.errorLogTail())
+				}
+			})
+		}
+	}
+}
+
+// TestInterrupted stops a self-test in the middle of its idle hold, as
+// Ctrl+C does: the cut-off checks are skipped as interrupted, not failed,
+// the report says it was interrupted, and no text says "context canceled".
+func TestInterrupted(t *testing.T) {
+	t.Parallel()
+	for _, server := range []string{"nginx", "apache"} {
+		t.Run(server, func(t *testing.T) {
+			t.Parallel()
+			s := newSite(t, siteSpec{Server: server, App: "jatos"})
+			s.Target.Hold = 20 * time.Second
+			ctx, cancel := context.WithCancel(context.Background())
+			timer := time.AfterFunc(2*time.Second, cancel)
+			defer timer.Stop()
+			defer cancel()
+			rep := Run(ctx, s.Target)
+			if rep.Duration > 15*time.Second {
+				t.Errorf("the run took %s after the interrupt at 2s", rep.Duration)
+			}
+			if !rep.Interrupted || rep.Verdict() != VerdictInterrupted || rep.ExitCode() != ExitInterrupted {
+				t.Errorf("interrupted %v, verdict %s, exit %d; want true, interrupted, %d",
+					rep.Interrupted, rep.Verdict(), rep.ExitCode(), ExitInterrupted)
+			}
+			hold, _ := rep.Find(CheckIdleHold)
+			if hold.Status != Skip || !hold.Interrupted || !strings.Contains(hold.Detail, "interrupted") {
+				t.Errorf("idle hold: %s %q (interrupted %v), want skip, interrupted", hold.Status, hold.Detail, hold.Interrupted)
+			}
+			for _, c := range rep.Checks {
+				if c.Status == Fail {
+					t.Errorf("check %q failed after the interrupt: %s", c.Name, c.Detail)
+				}
+			}
+			var js bytes.Buffer
+			if err := rep.WriteJSON(&js); err != nil {
+				t.Fatal(err)
+			}
+			text := reportText(rep)
+			for _, out := range []string{text, js.String(), rep.Headline(), rep.Advice()} {
+				if strings.Contains(out, "context canceled") || strings.Contains(out, "deadline exceeded") {
+					t.Errorf("a user reads %q:\n%s", "context canceled", out)
+				}
+			}
+			if !strings.Contains(text, "STOPPED by you") {
+				t.Errorf("report does not say it was stopped:\n%s", text)
+			}
+		})
 	}
 }

@@ -261,6 +261,9 @@ func (r *runner) checkRedirect(ctx context.Context) Check {
 				"If unexpected, add ProxyPreserveHost On to the HTTPS VirtualHost.")}
 	}
 	last := res.Hops[len(res.Hops)-1].Status
+	if isAppDownStatus(last) {
+		return r.appDownCheck(ctx, detail, last)
+	}
 	if last >= 500 {
 		return Check{Status: Warn, Detail: detail,
 			Cause: fmt.Sprintf("The redirect to HTTPS works, but the app behind the proxy answers %s: it is not running, or the proxy points at the wrong port (not a TLS or redirect problem).", statusText(last)),

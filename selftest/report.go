@@ -50,12 +50,18 @@ func (r Report) WriteText(w io.Writer) error {
 		writeRow(&b, c)
 	}
 	b.WriteString("\n")
-	verdict := "PASSED"
-	if !r.OK() {
-		verdict = "FAILED"
+	v := r.Verdict()
+	if v == VerdictAppDown || v == VerdictInterrupted {
+		// Say it in words before the counts: the counts alone (no
+		// failures) would read as a pass.
+		for _, para := range []string{r.Headline() + ".", r.Advice()} {
+			for _, l := range wrap(para, TextWidth) {
+				b.WriteString(l + "\n")
+			}
+		}
 	}
 	summary := fmt.Sprintf("%s: %d passed, %d warnings, %d failed, %d skipped in %s",
-		verdict, nPass, nWarn, nFail, nSkip, fmtDuration(r.Duration))
+		v.label(), nPass, nWarn, nFail, nSkip, fmtDuration(r.Duration))
 	for _, l := range wrap(summary, TextWidth) {
 		b.WriteString(l + "\n")
 	}
@@ -203,44 +209,82 @@ func fmtDuration(d time.Duration) string {
 
 // jsonCheck is the JSON form of a Check.
 type jsonCheck struct {
-	Name       string  `json:"name"`
-	Status     Status  `json:"status"`
-	DurationMS float64 `json:"duration_ms"`
-	Detail     string  `json:"detail,omitempty"`
-	Cause      string  `json:"cause,omitempty"`
-	Fix        string  `json:"fix,omitempty"`
+	Name        string  `json:"name"`
+	Status      Status  `json:"status"`
+	DurationMS  float64 `json:"duration_ms"`
+	Detail      string  `json:"detail,omitempty"`
+	Cause       string  `json:"cause,omitempty"`
+	Fix         string  `json:"fix,omitempty"`
+	AppDown     bool    `json:"app_down,omitempty"`
+	Interrupted bool    `json:"interrupted,omitempty"`
 }
 
 // jsonReport is the JSON form of a Report.
 type jsonReport struct {
-	Target     string      `json:"target"`
-	OK         bool        `json:"ok"`
-	DurationMS float64     `json:"duration_ms"`
-	Checks     []jsonCheck `json:"checks"`
+	Target      string      `json:"target"`
+	OK          bool        `json:"ok"`
+	Verdict     Verdict     `json:"verdict"`
+	ExitCode    int         `json:"exit_code"`
+	Headline    string      `json:"headline"`
+	Interrupted bool        `json:"interrupted,omitempty"`
+	App         string      `json:"app,omitempty"`
+	Upstream    string      `json:"upstream,omitempty"`
+	DurationMS  float64     `json:"duration_ms"`
+	Checks      []jsonCheck `json:"checks"`
 }
 
-// WriteJSON writes the report as one indented JSON object with the fields
-// target, ok, duration_ms and checks (name, status, duration_ms, detail,
-// cause, fix).
-func (r Report) WriteJSON(w io.Writer) error {
+// toJSON is the JSON form of r.
+func (r Report) toJSON() jsonReport {
 	out := jsonReport{
-		Target:     r.Target,
-		OK:         r.OK(),
-		DurationMS: ms(r.Duration),
-		Checks:     make([]jsonCheck, 0, len(r.Checks)),
+		Target:      r.Target,
+		OK:          r.OK(),
+		Verdict:     r.Verdict(),
+		ExitCode:    r.ExitCode(),
+		Headline:    r.Headline(),
+		Interrupted: r.Interrupted,
+		App:         r.App,
+		Upstream:    r.Upstream,
+		DurationMS:  ms(r.Duration),
+		Checks:      make([]jsonCheck, 0, len(r.Checks)),
 	}
 	for _, c := range r.Checks {
 		out.Checks = append(out.Checks, jsonCheck{
 			Name: c.Name, Status: c.Status, DurationMS: ms(c.Duration),
 			Detail: c.Detail, Cause: c.Cause, Fix: c.Fix,
+			AppDown: c.AppDown, Interrupted: c.Interrupted,
 		})
 	}
+	return out
+}
+
+// report turns the JSON form back into a Report (durations to the
+// microsecond).
+func (j jsonReport) report() Report {
+	r := Report{Target: j.Target, Interrupted: j.Interrupted, App: j.App, Upstream: j.Upstream,
+		Duration: fromMS(j.DurationMS)}
+	for _, c := range j.Checks {
+		r.Checks = append(r.Checks, Check{Name: c.Name, Status: c.Status, Duration: fromMS(c.DurationMS),
+			Detail: c.Detail, Cause: c.Cause, Fix: c.Fix, AppDown: c.AppDown, Interrupted: c.Interrupted})
+	}
+	return r
+}
+
+// WriteJSON writes the report as one indented JSON object with the fields
+// target, ok (no check failed), verdict (ok, proxy_fault, app_down,
+// interrupted), exit_code, headline, interrupted, app, upstream,
+// duration_ms and checks (name, status, duration_ms, detail, cause, fix,
+// app_down, interrupted).
+func (r Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
+	if err := enc.Encode(r.toJSON()); err != nil {
 		return fmt.Errorf("write self-test report as JSON: %w", err)
 	}
 	return nil
+}
+
+func fromMS(v float64) time.Duration {
+	return time.Duration(v * float64(time.Millisecond)).Round(time.Microsecond)
 }
 
 func ms(d time.Duration) float64 {

@@ -35,6 +35,9 @@ type runner struct {
 	probeReady    bool // the probe location answers with the probe
 	probeMissing  bool // the config has no probe location
 
+	upstreamChecked bool   // upstreamNote dialled the upstream
+	upstreamText    string // what it found
+
 	page *http.Client // h2 + http/1.1, to dialIP
 	h1   *http.Client // http/1.1 only, to dialIP
 	lo   *http.Client // h2 + http/1.1, to probeIP
@@ -49,7 +52,7 @@ func Run(ctx context.Context, t Target) Report {
 	start := time.Now()
 	t = t.withDefaults()
 	r := &runner{t: t, names: append([]string{t.Domain}, lowerAll(t.Aliases)...)}
-	rep := Report{Target: t.Domain}
+	rep := Report{Target: t.Domain, App: t.App, Upstream: t.Upstream}
 	if t.Domain == "" {
 		rep.Checks = []Check{{Name: CheckDNS, Status: Fail, Detail: "no domain name given",
 			Cause: "The self-test needs the site's name.", Fix: "Pass the domain, e.g. --domain app.example.org."}}
@@ -112,14 +115,20 @@ func Run(ctx context.Context, t Target) Report {
 	rep.Target = r.describe()
 	rep.Checks = checks
 	rep.Duration = time.Since(start)
+	for _, c := range checks {
+		rep.Interrupted = rep.Interrupted || c.Interrupted
+	}
 	return rep
 }
 
 // timed runs one check with its own timeout, names it and measures it.
+// When ctx (the run's context, not the check's timeout) ends before or
+// during the check, a check that did not pass is marked skipped as
+// interrupted: what a cut-off request saw says nothing about the site.
 func (r *runner) timed(ctx context.Context, name string, timeout time.Duration, fn func(context.Context) Check) Check {
 	start := time.Now()
-	if err := ctx.Err(); err != nil {
-		return Check{Name: name, Status: Skip, Detail: "not run: " + err.Error()}
+	if ctx.Err() != nil {
+		return interruptedCheck(name, "not run: interrupted", 0)
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -129,7 +138,15 @@ func (r *runner) timed(ctx context.Context, name string, timeout time.Duration, 
 	if c.Status == "" {
 		c.Status = Pass
 	}
+	if ctx.Err() != nil && c.Status != Pass {
+		return interruptedCheck(name, "interrupted before it finished", c.Duration)
+	}
 	return c
+}
+
+// interruptedCheck is a check that the run's end cut short.
+func interruptedCheck(name, detail string, d time.Duration) Check {
+	return Check{Name: name, Status: Skip, Interrupted: true, Detail: detail, Duration: d}
 }
 
 // describe is the report's Target line.

@@ -56,7 +56,7 @@ const (
 	CheckIdleHold     = "WebSocket idle hold"
 	CheckAppWebSocket = "app WebSockets"
 	CheckUpload       = "upload size limit"
-	CheckAdmin        = "admin restriction"
+	CheckAdmin        = "admin restriction" // also checks restrict.site_networks
 )
 
 // ProbePath is the location, in the HTTPS server of the generated proxy
@@ -88,6 +88,13 @@ type Check struct {
 	Cause string
 	// Fix says what to change, in one or two sentences.
 	Fix string
+	// AppDown marks a warning that says the app behind the proxy does not
+	// answer (502/503/504 from the proxy, or nothing listens on the
+	// upstream): the proxy did its part. See Report.Verdict.
+	AppDown bool
+	// Interrupted marks a check that the run's context cut short (Ctrl+C,
+	// SIGTERM): it is skipped, not failed.
+	Interrupted bool
 }
 
 // Report is the outcome of Run.
@@ -98,6 +105,13 @@ type Report struct {
 	Checks []Check
 	// Duration is the wall time of the whole run.
 	Duration time.Duration
+	// Interrupted says the run was stopped (its context ended: Ctrl+C,
+	// SIGTERM) before every check finished; the checks it cut short are
+	// skipped. Callers headline it as stopped by the user, not as a fault.
+	Interrupted bool
+	// App and Upstream are the tested app and where the proxy sends it
+	// (from the Target), for the verdict's headline.
+	App, Upstream string
 }
 
 // OK reports whether no check failed. Warnings and skips are allowed.
@@ -132,6 +146,11 @@ type Target struct {
 	Aliases []string
 	// App is "jatos", "jupyterhub", "cryosparc" or "generic".
 	App string
+	// Upstream is the app's host:port as the proxy config has it, e.g.
+	// "127.0.0.1:8000"; "" when unknown. When the proxy answers 502/503/504
+	// for the app, the self-test connects to it directly to tell "the app is
+	// down" from "the proxy cannot reach a running app".
+	Upstream string
 	// BasePath is "/" or a sub-path such as "/jhub/".
 	BasePath string
 	// Connect is the IP address to dial instead of resolving the name
@@ -164,6 +183,12 @@ type Target struct {
 	// AdminAllowedFromHere says whether this host's address is in the admin
 	// networks; false means the admin paths must answer 403 here.
 	AdminAllowedFromHere bool
+	// AdminNetworks and SiteNetworks are the configured restrictions
+	// (restrict.admin_networks, restrict.site_networks). The restriction
+	// check runs whenever either is set and names what it checked; with
+	// SiteNetworks it expects the site to answer 403 from this host's
+	// loopback address unless that address is in SiteNetworks.
+	AdminNetworks, SiteNetworks []string
 	// Streaming says whether the app's answers must reach the browser as
 	// they are written (JupyterHub's spawn progress, server-sent events): the
 	// probe location, proxied like the app, must not buffer a slow answer.

@@ -21,6 +21,7 @@ func (e *Env) SelfTestTarget(hold time.Duration) selftest.Target {
 	cert, _ := e.CertPaths()
 	t := selftest.Target{
 		Domain: a.Domain, Aliases: a.Aliases, App: a.App, BasePath: a.BasePath,
+		Upstream:    a.Upstream,
 		Connect:     "127.0.0.1",
 		CertFile:    cert,
 		HSTS:        a.HSTSOn(),
@@ -38,6 +39,8 @@ func (e *Env) SelfTestTarget(hold time.Duration) selftest.Target {
 	for _, ws := range p.WebSocketProbes {
 		t.WebSocketPaths = append(t.WebSocketPaths, strings.TrimPrefix(ws, "/"))
 	}
+	t.AdminNetworks = a.Restrict.AdminNetworks
+	t.SiteNetworks = a.Restrict.SiteNetworks
 	if len(a.Restrict.AdminNetworks) > 0 {
 		for _, ap := range p.AdminPaths {
 			t.AdminPaths = append(t.AdminPaths, strings.TrimPrefix(ap, "/"))
@@ -60,10 +63,13 @@ func containsLoopback(nets []string) bool {
 // ErrSelfTest means the site does not work through the proxy.
 var ErrSelfTest = errors.New("self-test failed")
 
-// SelfTestError carries the report of a failed self-test.
+// SelfTestError carries the report of a failed or interrupted self-test.
 type SelfTestError struct{ Report selftest.Report }
 
 func (e *SelfTestError) Error() string {
+	if e.Report.Interrupted {
+		return "self-test stopped before it finished (interrupted)"
+	}
 	var failed []string
 	for _, c := range e.Report.Checks {
 		if c.Status == selftest.Fail {
@@ -73,23 +79,39 @@ func (e *SelfTestError) Error() string {
 	return "self-test failed: " + strings.Join(failed, ", ")
 }
 
-func (e *SelfTestError) Unwrap() error { return ErrSelfTest }
+// Unwrap makes a SelfTestError ErrSelfTest, and context.Canceled when the
+// run was interrupted, so that callers can tell "stopped by you" apart.
+func (e *SelfTestError) Unwrap() []error {
+	if e.Report.Interrupted {
+		return []error{ErrSelfTest, context.Canceled}
+	}
+	return []error{ErrSelfTest}
+}
 
 // planSelfTest ends every apply with the self-test; a failure rolls the
 // whole run back, because a proxy that does not work is worse than the
-// one before it. The idle-WebSocket hold is left to `rpwizard selftest`.
+// one before it. An app that does not answer (selftest.VerdictAppDown)
+// stays a warning: the proxy is right and the site works once the app
+// runs. The idle-WebSocket hold is left to `rpwizard selftest`. The result
+// is stored for later commands (see selftest.SaveResult); failing to store
+// it is a warning.
 func planSelfTest(ctx context.Context, e *Env) ([]installer.Change, error) {
 	if !e.Answers.SelfTestOn() {
 		return nil, nil
 	}
 	return []installer.Change{{Kind: installer.Action, Why: "self-test through the proxy: TLS, redirects, headers, WebSockets, limits",
 		Do: func(ctx context.Context, tx *installer.Tx) error {
+			start := e.Now()
 			rep := selftest.Run(ctx, e.SelfTestTarget(0))
 			e.SelfTest = &rep
 			var buf bytes.Buffer
 			rep.WriteText(&buf)
 			e.emit(Event{Step: "self-test", Kind: StepLog, Msg: strings.TrimRight(buf.String(), "\n")})
-			if !rep.OK() {
+			res := selftest.Result{Domain: e.Answers.Domain, Time: start, Source: selftest.SourceApply, Report: rep}
+			if err := selftest.SaveResult(e.Host.Layout.StateDir, res); err != nil {
+				e.emit(Event{Kind: StepLog, Msg: "warning: " + err.Error() + " (the self-test itself is not affected)"})
+			}
+			if rep.Interrupted || !rep.OK() {
 				return &SelfTestError{Report: rep}
 			}
 			return nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/certs"
+	selftestpkg "github.com/rpwizard/rpwizard/selftest"
 	"github.com/rpwizard/rpwizard/steps"
 )
 
@@ -83,6 +84,10 @@ func summaryText(r report, st Styles, now time.Time) string {
 		var buf strings.Builder
 		rep.WriteText(&buf)
 		selftest = strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+	}
+	if rep := r.prep.Env.SelfTest; rep != nil && r.err == nil && rep.Verdict() == selftestpkg.VerdictAppDown {
+		fmt.Fprintf(&b, "  %s the site will not work until %s answers on %s.\n  %s.\n",
+			st.Fail.Render("APP DOWN:"), a.Profile().Title, a.Upstream, selftestpkg.StartHint(a.App, a.Upstream))
 	}
 	if v := verdict(selftest); v != "" {
 		fmt.Fprintf(&b, "  self-test: %s (the table is below)\n", v)
@@ -166,7 +171,8 @@ func cause(err error) string {
 // verdict is the self-test's summary line ("PASSED: 10 passed, …").
 func verdict(lines []string) string {
 	for i := len(lines) - 1; i >= 0; i-- {
-		if l := strings.TrimSpace(lines[i]); strings.HasPrefix(l, "PASSED") || strings.HasPrefix(l, "FAILED") {
+		if l := strings.TrimSpace(lines[i]); strings.HasPrefix(l, "PASSED") || strings.HasPrefix(l, "FAILED") ||
+			strings.HasPrefix(l, "APP DOWN") || strings.HasPrefix(l, "STOPPED") {
 			return l
 		}
 	}
