@@ -30,7 +30,8 @@ func newFlow() *flow {
 		{id: "acme", title: "ACME", keys: []string{"tls.challenge", "tls.email"}, show: showACME, build: buildACME},
 		{id: "dns", title: "DNS provider", keys: []string{"tls.dns_provider"}, show: showDNS, build: buildDNS},
 		{id: "dnsenv", title: "DNS credentials", show: showDNSEnv, build: buildDNSEnv, after: afterDNSEnv},
-		{id: "existing", title: "Certificate files", keys: []string{"tls.cert_file", "tls.key_file"}, show: showExisting, build: buildExisting},
+		{id: "existing", title: "Certificate files", keys: []string{"tls.cert_file", "tls.key_file"}, show: showExisting, build: buildExisting, after: afterExisting},
+		{id: "cabundle", title: "Certificate files", keys: []string{"tls.ca_bundle"}, show: showCABundle, build: buildCABundle},
 	}}
 }
 
@@ -296,11 +297,13 @@ func buildNetworks(s *State, b *fields) {
 	if s.Restrict == RestrictAdmin {
 		key, what = "restrict.admin_networks", "the admin GUI"
 	}
-	hint := "Networks (CIDR) allowed to reach " + what + ", separated by spaces."
+	hint := "Networks (CIDR) or addresses allowed to reach " + what + ", separated by spaces; at least one."
 	if len(s.Found.Subnets) > 0 {
 		hint += " This host is on " + strings.Join(s.Found.Subnets, ", ") + "."
 	}
-	in := huh.NewInput().Value(&s.Networks).Placeholder("192.168.0.0/16 10.1.2.3").
+	// The placeholder must not pass for a value: Enter on an empty field is
+	// refused (State.networksProblem).
+	in := huh.NewInput().Value(&s.Networks).Placeholder("type one or more, e.g. 192.168.0.0/16").
 		Suggestions(s.Found.Subnets).
 		Validate(s.validator(s.Networks, func(c *State, v string) { c.Networks = v }, key, "restrict"))
 	b.input(in, "Allowed networks", hint, s.Networks)

@@ -1,6 +1,7 @@
 package wizard
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -133,4 +134,47 @@ func buildExisting(s *State, b *fields) {
 	k := huh.NewInput().Value(&s.KeyFile).Placeholder("/etc/ssl/private/site.key").
 		Validate(s.validator(s.KeyFile, func(c *State, v string) { c.KeyFile = v }, "tls.key_file"))
 	b.input(k, "Private key file (PEM)", "The key of that certificate; it stays where it is.", s.KeyFile)
+}
+
+// afterExisting checks the chain against the system's roots: an in-house
+// CA's certificate does not verify, and the self-test would refuse it
+// after the apply, so the CA bundle is asked for now.
+func afterExisting(s *State) string {
+	s.untrusted = ""
+	if err := verifyChain(strings.TrimSpace(s.CertFile), ""); err != nil && untrustedIssuer(err) {
+		s.untrusted = err.Error()
+	}
+	return ""
+}
+
+func showCABundle(s *State) bool { return showExisting(s) && s.untrusted != "" }
+
+func buildCABundle(s *State, b *fields) {
+	cert := strings.TrimSpace(s.CertFile)
+	issuer := "an unknown issuer"
+	if chain, err := readPEMCerts(cert); err == nil {
+		issuer = chain[len(chain)-1].Issuer.String()
+	}
+	b.note("The certificate's issuer is not trusted by this host",
+		fmt.Sprintf("%s is issued by %s, which is not among this host's trusted roots.\n"+
+			"Browsers that trust your CA will accept it; the self-test after the apply needs that CA too, "+
+			"or it fails and every change is rolled back.", cert, issuer))
+	in := huh.NewInput().Value(&s.CABundle).Placeholder("/usr/local/share/ca-certificates/institute.crt").
+		Validate(func(v string) error {
+			if s.Accessible && strings.TrimSpace(v) == "" {
+				v = s.CABundle
+			}
+			v = strings.TrimSpace(v)
+			if v == "" {
+				return errors.New("needed: the PEM file of the CA that issued the certificate (or its chain file)")
+			}
+			if err := s.problem(func(c *State) { c.CABundle = v }, "tls.ca_bundle"); err != nil {
+				return err
+			}
+			if err := verifyChain(cert, v); err != nil {
+				return fmt.Errorf("the certificate does not verify with this bundle either: %v", err)
+			}
+			return nil
+		})
+	b.input(in, "CA bundle (PEM) for the self-test", "The CA certificate(s) that issued it; used only to check the site, not served.", s.CABundle)
 }

@@ -47,6 +47,9 @@ type State struct {
 	Email       string
 	CertFile    string
 	KeyFile     string
+	// CABundle is a PEM file of extra trusted roots (an in-house CA), so
+	// that the self-test can verify an existing certificate's chain.
+	CABundle string
 
 	InstallMissing bool
 
@@ -60,6 +63,10 @@ type State struct {
 	// unset environment variables (package acme, or a fallback).
 	Providers  []string
 	MissingEnv func(provider string) []string
+
+	// untrusted is why the existing certificate's chain does not verify
+	// against the system's roots ("" when it does): the CA bundle is asked.
+	untrusted string
 
 	prevApp            string // the app the upstream default belongs to
 	installMissingFlag bool   // --install-missing was given
@@ -133,6 +140,7 @@ func (s *State) Answers() *answers.Answers {
 	case "existing":
 		a.TLS.CertFile = strings.TrimSpace(s.CertFile)
 		a.TLS.KeyFile = strings.TrimSpace(s.KeyFile)
+		a.TLS.CABundle = strings.TrimSpace(s.CABundle)
 	}
 	return a
 }
@@ -141,10 +149,34 @@ func (s *State) Answers() *answers.Answers {
 // The returned answers are normalised, with the defaults filled in.
 func (s *State) Validate() (*answers.Answers, error) {
 	a := s.Answers()
-	if err := a.Validate(s.installed()); err != nil {
+	err := a.Validate(s.installed())
+	if p := s.networksProblem(); p != nil {
+		ve := &answers.Error{}
+		if !errors.As(err, &ve) && err != nil {
+			return nil, err
+		}
+		ve.Problems = append([]*answers.FieldError{p}, ve.Problems...)
+		err = ve
+	}
+	if err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// networksProblem refuses a chosen restriction without networks: the
+// answers alone cannot tell it from no restriction at all, and the site
+// would be written with no allow or deny.
+func (s *State) networksProblem() *answers.FieldError {
+	if !showNetworks(s) || len(splitList(s.Networks)) > 0 {
+		return nil
+	}
+	key, what := "restrict.site_networks", "the site"
+	if s.Restrict == RestrictAdmin {
+		key, what = "restrict.admin_networks", "the admin GUI"
+	}
+	return &answers.FieldError{Key: key, Msg: "type at least one network: with none, " + what + " would not be restricted at all",
+		Allowed: "networks such as 192.168.0.0/16 or addresses such as 10.1.2.3, separated by spaces (or go back and choose no restriction)"}
 }
 
 // problem validates the answers as they would be with edit applied and
@@ -162,11 +194,14 @@ func (s *State) problem(edit func(*State), keys ...string) error {
 		a.TLS.Mode = "existing"
 	}
 	err := a.Validate(c.installed())
-	var ve *answers.Error
-	if !errors.As(err, &ve) {
-		return nil
+	var problems []*answers.FieldError
+	if p := c.networksProblem(); p != nil {
+		problems = append(problems, p)
 	}
-	for _, p := range ve.Problems {
+	if ve := (*answers.Error)(nil); errors.As(err, &ve) {
+		problems = append(problems, ve.Problems...)
+	}
+	for _, p := range problems {
 		for _, k := range keys {
 			if keyUnder(p.Key, k) {
 				return fieldError(p)
