@@ -38,6 +38,7 @@ func runWizard(ctx context.Context, o options, stdout, stderr io.Writer) int {
 		Plain:          os.Getenv("NO_COLOR") != "",
 		DryRun:         o.dryRun,
 		InstallMissing: o.installMissing,
+		CABundle:       o.caBundle,
 		Host:           h,
 		Found:          wizard.Detect(ctx),
 		Backend:        wizard.Steps{Host: h},

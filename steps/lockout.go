@@ -36,17 +36,17 @@ func LockoutWarnings(a *answers.Answers, from netip.Addr) []Warning {
 		return nil
 	}
 	var out []Warning
-	check := func(key, what string, nets []string) {
+	check := func(what string, nets []string) {
 		if len(nets) == 0 || allows(nets, from) {
 			return
 		}
 		out = append(out, Warning{Step: lockoutStep,
-			Msg: fmt.Sprintf("you are connected from %s (SSH_CLIENT), which is not in %s (%s): from there %s will answer 403 Forbidden",
-				from, key, strings.Join(nets, ", "), what),
-			Fix: fmt.Sprintf("add your network (e.g. %s) to %s, or reach the site from an allowed network", hostPrefix(from), key)})
+			Msg: fmt.Sprintf("you are connected from %s (SSH_CLIENT), but only %s may reach %s: from your address it will answer 403 Forbidden",
+				from, strings.Join(nets, ", "), what),
+			Fix: fmt.Sprintf("allow your network too (e.g. %s), or use it only from an allowed network", hostPrefix(from))})
 	}
-	check("restrict.site_networks", "the whole site", a.Restrict.SiteNetworks)
-	check("restrict.admin_networks", adminWhat(a), a.Restrict.AdminNetworks)
+	check("the whole site", a.Restrict.SiteNetworks)
+	check(adminWhat(a), a.Restrict.AdminNetworks)
 	return out
 }
 

@@ -35,11 +35,11 @@ func TestLockoutWarnings(t *testing.T) {
 		{"admin allowed", answers.Answers{App: "jatos", BasePath: "/", Restrict: answers.Restrict{AdminNetworks: []string{"10.1.0.0/16"}}}, "10.1.2.3 1 22", nil},
 		{"admin as a single address", answers.Answers{App: "jatos", BasePath: "/", Restrict: answers.Restrict{AdminNetworks: []string{"10.1.2.3"}}}, "10.1.2.3 1 22", nil},
 		{"admin locked out", answers.Answers{App: "jatos", BasePath: "/", Restrict: answers.Restrict{AdminNetworks: []string{"192.168.0.0/16"}}}, "10.1.2.3 1 22",
-			[]string{"connected from 10.1.2.3 (SSH_CLIENT), which is not in restrict.admin_networks (192.168.0.0/16): from there the admin GUI (/jatos) will answer 403"}},
+			[]string{"connected from 10.1.2.3 (SSH_CLIENT), but only 192.168.0.0/16 may reach the admin GUI (/jatos): from your address it will answer 403"}},
 		{"admin path under the base path", answers.Answers{App: "jupyterhub", BasePath: "/jhub/", Restrict: answers.Restrict{AdminNetworks: []string{"192.168.0.0/16"}}}, "10.1.2.3 1 22",
 			[]string{"the admin GUI (/jhub/hub/admin)"}},
 		{"site locked out", answers.Answers{App: "cryosparc", BasePath: "/", Restrict: answers.Restrict{SiteNetworks: []string{"192.168.0.0/16", "10.9.0.0/16"}}}, "10.1.2.3 1 22",
-			[]string{"restrict.site_networks (192.168.0.0/16, 10.9.0.0/16): from there the whole site"}},
+			[]string{"only 192.168.0.0/16, 10.9.0.0/16 may reach the whole site"}},
 		{"not over SSH", answers.Answers{App: "jatos", BasePath: "/", Restrict: answers.Restrict{AdminNetworks: []string{"192.168.0.0/16"}}}, "", nil},
 	}
 	for _, tc := range tests {

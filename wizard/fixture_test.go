@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -44,6 +45,8 @@ type fakeBackend struct {
 	block bool
 	// started is closed when Apply starts blocking.
 	started chan struct{}
+	// adminFrom is where the admin is connected from (SSH_CLIENT).
+	adminFrom netip.Addr
 }
 
 func newFakeBackend(t testing.TB) *fakeBackend {
@@ -64,6 +67,8 @@ func (f *fakeBackend) Plan(ctx context.Context, a *answers.Answers) (*Prepared, 
 		return nil, f.planErr
 	}
 	e := steps.NewEnv(a, f.host)
+	e.AdminFrom = f.adminFrom
+	e.Warnings = steps.LockoutWarnings(a, e.AdminFrom) // as steps.Plan does
 	site := filepath.Join(f.host.Layout.NginxAvailable, "rpwizard-"+a.SiteName()+".conf")
 	plan := &installer.Plan{Steps: []installer.PlannedStep{
 		{Name: "preflight"},

@@ -3,6 +3,7 @@ package wizard
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -278,5 +279,104 @@ func TestModelFollowsResizes(t *testing.T) {
 	fits(t, m.render(), 120, 40)
 	if m.review.Height() != 38 {
 		t.Errorf("review height %d after resize to 40 lines", m.review.Height())
+	}
+}
+
+// toReviewJATOS answers for JATOS on nginx at wiz.test with the admin GUI
+// restricted to networks (typed over the found subnet).
+func toReviewJATOS(t *testing.T, m *model, p *pump, networks string) {
+	t.Helper()
+	p.keys("enter", "home", "enter", "home", "enter", "wiz.test", "enter", "enter", "ctrl+u", "127.0.0.1:9", "enter", "enter")
+	if id := m.flow.pages[m.page].id; id != "restrict" {
+		t.Fatalf("on %s, want restrict", id)
+	}
+	p.keys("home", "down", "enter") // admin GUI only
+	if id := m.flow.pages[m.page].id; id != "networks" {
+		t.Fatalf("on %s, want networks", id)
+	}
+	p.keys("ctrl+u", networks, "enter")
+	p.keys("enter")        // participants: keep the limits
+	p.keys("end", "enter") // self-signed
+	p.until("the review", 5*time.Second, func() bool { return m.phase == phaseReview })
+}
+
+// A restriction with no networks restricts nothing: Enter on an empty
+// networks field is refused with a message, and nothing is planned.
+func TestModelRestrictionNeedsANetwork(t *testing.T) {
+	b := newFakeBackend(t)
+	m, p := startModel(t, b, func(c *Config) { c.Found.Subnets = nil }) // nothing to prefill
+	p.keys("enter", "home", "enter", "home", "enter", "wiz.test", "enter", "enter", "ctrl+u", "127.0.0.1:9", "enter", "enter")
+	p.keys("home", "down", "enter") // admin GUI only
+	if id := m.flow.pages[m.page].id; id != "networks" {
+		t.Fatalf("on %s, want networks", id)
+	}
+	if m.s.Networks != "" {
+		t.Fatalf("networks prefilled with %q", m.s.Networks)
+	}
+	p.keys("enter")
+	screen := plain(m.render())
+	keepScreen(t, "networks-empty", m.render())
+	if id := m.flow.pages[m.page].id; id != "networks" {
+		t.Fatalf("an empty networks answer went on to %s", id)
+	}
+	if !strings.Contains(screen, "type at least one network") {
+		t.Errorf("no word why the empty answer is refused:\n%s", screen)
+	}
+	fits(t, m.render(), 80, 24)
+	p.keys("10.0.0.0/8", "enter")
+	if id := m.flow.pages[m.page].id; id != "load" {
+		t.Fatalf("with a network, on %s, want load", id)
+	}
+	if len(b.plans()) != 0 {
+		t.Error("planned before the questions were done")
+	}
+}
+
+// The same refusal holds when the networks are emptied through "change
+// an answer" or any other way around the page: Validate refuses it.
+func TestStateRestrictionWithoutNetworksInvalid(t *testing.T) {
+	s := NewState(fakeHost(t), Findings{}, false, false)
+	s.App, s.Server, s.Domain, s.Upstream, s.TLSMode = "jatos", "nginx", "wiz.test", "127.0.0.1:9", "self-signed"
+	s.Restrict = RestrictAdmin
+	_, err := s.Validate()
+	var ve *answers.Error
+	if !errors.As(err, &ve) || ve.Field("restrict.admin_networks") == nil {
+		t.Fatalf("Validate = %v, want a problem with the admin networks", err)
+	}
+	s.Restrict = RestrictNone
+	if _, err := s.Validate(); err != nil {
+		t.Fatalf("no restriction, no networks: %v", err)
+	}
+}
+
+// The review opens with a summary that states the restriction in words,
+// and warns when the admin's own address would be shut out.
+func TestModelReviewSummaryStatesRestriction(t *testing.T) {
+	b := newFakeBackend(t)
+	b.adminFrom = netip.MustParseAddr("10.1.2.3")
+	m, p := startModel(t, b, nil)
+	toReviewJATOS(t, m, p, "192.168.0.0/16")
+	keepScreen(t, "review-summary", m.render())
+	screen := plain(m.render())
+	for _, want := range []string{"JATOS at https://wiz.test/", "Server       nginx", "Upstream     127.0.0.1:9",
+		"Access       /jatos only from 192.168.0.0/16", "the rest of the site: anyone",
+		"Certificate  self-signed, made now", "config test, then start nginx",
+		"! warning access: you are connected from 10.1.2.3", "403 Forbidden", "allow your network too (e.g. 10.1.2.0/24)"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the review's first screen lacks %q:\n%s", want, screen)
+		}
+	}
+	fits(t, m.render(), 80, 24)
+	if a := b.plans()[0]; !reflect.DeepEqual(a.Restrict.AdminNetworks, []string{"192.168.0.0/16"}) {
+		t.Errorf("planned admin networks %q", a.Restrict.AdminNetworks)
+	}
+
+	// Allowed from where the admin is: no warning.
+	b = newFakeBackend(t)
+	b.adminFrom = netip.MustParseAddr("192.168.4.5")
+	m, p = startModel(t, b, nil)
+	toReviewJATOS(t, m, p, "192.168.0.0/16")
+	if s := plain(m.render()); strings.Contains(s, "warning access") {
+		t.Errorf("lockout warning although the admin's address is allowed:\n%s", s)
 	}
 }

@@ -36,6 +36,9 @@ type Config struct {
 	// Providers and MissingEnv describe the DNS providers (package acme).
 	Providers  []string
 	MissingEnv func(provider string) []string
+	// CABundle is --ca-bundle: extra trusted roots (PEM) for the
+	// self-test, offered as the answer to the CA bundle question.
+	CABundle string
 	// SavePath is the default path offered for saving the answers.
 	SavePath string
 	// Now is the clock (certificate days left).
@@ -55,6 +58,7 @@ type session struct {
 func (cfg *Config) newState() *State {
 	s := NewState(cfg.Host, cfg.Found, cfg.Accessible, cfg.InstallMissing)
 	s.Providers, s.MissingEnv = cfg.Providers, cfg.MissingEnv
+	s.CABundle = cfg.CABundle
 	return s
 }
 
