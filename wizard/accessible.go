@@ -182,12 +182,12 @@ func (r *accessibleRun) apply(prep *Prepared) Outcome {
 	log := newLineWriter(func(l string) { r.printf("  log: %s\n", l) })
 	res, err := r.cfg.Backend.Apply(r.ctx, prep, func(ev steps.Event) {
 		p.event(ev)
-		r.printf("%s", eventLine(ev))
+		r.printf("%s", eventLine(ev, interrupted.Load()))
 	}, log)
 	log.Flush()
 	stop()
-	out := outcomeOf(prep, res, err)
-	rep := report{prep: prep, res: res, err: err, interrupted: interrupted.Load(), selftest: p.selftest}
+	out := outcomeOf(prep, res, err, interrupted.Load())
+	rep := report{prep: prep, res: res, err: err, interrupted: interrupted.Load() || errors.Is(err, context.Canceled), selftest: p.selftest}
 	r.printf("\n== Result\n%s", summaryText(rep, r.st, r.cfg.Now()))
 	if r.ctx.Err() != nil {
 		return out
@@ -216,8 +216,9 @@ func (r *accessibleRun) apply(prep *Prepared) Outcome {
 	}
 }
 
-// eventLine is one progress event as a plain line (or lines).
-func eventLine(ev steps.Event) string {
+// eventLine is one progress event as a plain line (or lines); after a
+// Ctrl+C a step that ends in error was stopped, not failed.
+func eventLine(ev steps.Event, interrupted bool) string {
 	switch ev.Kind {
 	case steps.StepStarted:
 		return "step " + ev.Step + "…\n"
@@ -225,8 +226,12 @@ func eventLine(ev steps.Event) string {
 		return fmt.Sprintf("done: %s (%s)\n", ev.Step, fmtElapsed(ev.Elapsed))
 	case steps.StepFailed:
 		var b strings.Builder
+		if interrupted && ev.Step != "rollback" {
+			fmt.Fprintf(&b, "stopped: %s (%s)\n", ev.Step, fmtElapsed(ev.Elapsed))
+			return b.String() // what failed after the stop failed because of it
+		}
 		fmt.Fprintf(&b, "FAILED: %s (%s)\n", ev.Step, fmtElapsed(ev.Elapsed))
-		for _, l := range strings.Split(strings.TrimRight(ev.Msg, "\n"), "\n") {
+		for _, l := range strings.Split(strings.TrimRight(userWords(ev.Msg), "\n"), "\n") {
 			b.WriteString("  " + l + "\n")
 		}
 		return b.String()

@@ -236,8 +236,20 @@ func TestModelFailedStepShowsItsLogAndRollback(t *testing.T) {
 }
 
 func TestModelCtrlCDuringApplyRollsBack(t *testing.T) {
+	for _, at := range []string{"site config", "self-test"} {
+		t.Run(strings.ReplaceAll(at, " ", "-"), func(t *testing.T) { testCtrlCDuringApply(t, at) })
+	}
+}
+
+// testCtrlCDuringApply presses Ctrl+C while the step at runs: the run is
+// rolled back, and what the user reads says they stopped it — not that
+// the step (or the proxy) failed, nor "context canceled".
+func testCtrlCDuringApply(t *testing.T, at string) {
 	b := newFakeBackend(t)
 	b.block = true
+	if at != "site config" {
+		b.blockAt = at
+	}
 	m, p := startModel(t, b, nil)
 	toReview(t, m, p)
 	p.keys("a")
@@ -259,12 +271,39 @@ func TestModelCtrlCDuringApplyRollsBack(t *testing.T) {
 	}
 	p.until("the rollback", 5*time.Second, func() bool { return m.prog.finished })
 	keepScreen(t, "progress-rolled-back", m.render())
-	if s := plain(m.render()); !strings.Contains(s, "↺ rolled back") {
-		t.Errorf("progress:\n%s", s)
+	s := plain(m.render())
+	for _, want := range []string{"↺ rolled back", "■ " + at, "stopped by you, every change rolled back"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("progress lacks %q:\n%s", want, s)
+		}
+	}
+	// The log pane shows the self-test's own lines as they came; the step
+	// list and the footer must not blame anything.
+	if strings.Contains(s, "context canceled") || strings.Contains(s, "✗") || strings.Contains(s, "failed after") {
+		t.Errorf("the progress blames a step after a Ctrl+C:\n%s", s)
 	}
 	p.keys("enter")
-	if s := plain(m.render()); !strings.Contains(s, "Stopped by you (ctrl+c)") {
-		t.Errorf("result:\n%s", s)
+	keepScreen(t, "result-stopped", m.render())
+	s = plain(m.render())
+	if first := strings.SplitN(s, "\n", 3)[1]; !strings.Contains(first, StoppedHeadline) {
+		t.Errorf("the result's headline is %q, want %q:\n%s", first, StoppedHeadline, s)
+	}
+	noBlame(t, "result", plain(m.resultText))
+	o := m.sess.outcome
+	if o.Status != Stopped || !strings.HasPrefix(o.Summary, StoppedHeadline) {
+		t.Errorf("outcome %v, summary %q", o.Status, o.Summary)
+	}
+	noBlame(t, "summary for the terminal", o.Summary)
+}
+
+// noBlame fails when text blames a step or the proxy for a stop, or
+// shows Go's "context canceled".
+func noBlame(t *testing.T, what, text string) {
+	t.Helper()
+	for _, bad := range []string{"context canceled", "Failed", "FAILED:", "✗"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("%s says %q after a Ctrl+C:\n%s", what, bad, text)
+		}
 	}
 }
 

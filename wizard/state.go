@@ -175,8 +175,8 @@ func (s *State) networksProblem() *answers.FieldError {
 	if s.Restrict == RestrictAdmin {
 		key, what = "restrict.admin_networks", "the admin GUI"
 	}
-	return &answers.FieldError{Key: key, Msg: "type at least one network: with none, " + what + " would not be restricted at all",
-		Allowed: "networks such as 192.168.0.0/16 or addresses such as 10.1.2.3, separated by spaces (or go back and choose no restriction)"}
+	return &answers.FieldError{Key: key, Msg: "type at least one network: with none, " + what + " is not restricted at all",
+		Allowed: "e.g. 192.168.0.0/16 10.1.2.3; or go back (shift+tab) and choose no restriction"}
 }
 
 // problem validates the answers as they would be with edit applied and

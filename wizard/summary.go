@@ -36,6 +36,9 @@ const (
 	Applied
 	// Failed: applying failed (and was rolled back, see Err).
 	Failed
+	// Stopped: the user pressed Ctrl+C during the apply and every change
+	// was rolled back (a failed rollback is Failed).
+	Stopped
 )
 
 // report is what the progress of a run collected for the summary.
@@ -54,11 +57,17 @@ func summaryText(r report, st Styles, now time.Time) string {
 	var b strings.Builder
 	a := r.prep.Answers
 	url := "https://" + a.Domain + a.BasePath
-	if r.err != nil {
-		fmt.Fprintf(&b, "%s %s\n", st.Fail.Render("✗ Failed:"), cause(r.err))
+	stopped := r.err != nil && r.interrupted && errors.Is(r.err, steps.ErrRolledBack)
+	switch {
+	case stopped:
+		// What failed after the stop failed because of it: no cause.
+		fmt.Fprintf(&b, "%s\n", st.Warn.Render(StoppedHeadline))
+		b.WriteString("You pressed ctrl+c during the apply; the host is as it was before this run.\n")
+	case r.err != nil:
+		fmt.Fprintf(&b, "%s %s\n", st.Fail.Render("✗ Failed:"), userWords(cause(r.err)))
 		switch {
-		case errors.Is(r.err, steps.ErrRolledBack) && r.interrupted:
-			b.WriteString("↺ Stopped by you (ctrl+c): every change was rolled back; the host is as before.\n")
+		case r.interrupted:
+			b.WriteString("Stopped by you (ctrl+c), but the rollback failed: see the backups below.\n")
 		case errors.Is(r.err, steps.ErrRolledBack):
 			b.WriteString("↺ Every change was rolled back; the host is as it was before this run.\n")
 		default:
@@ -67,10 +76,10 @@ func summaryText(r report, st Styles, now time.Time) string {
 		if len(r.failLog) > 0 {
 			fmt.Fprintf(&b, "\n%s\n", st.Section.Render("Log of the failed step"))
 			for _, l := range r.failLog {
-				b.WriteString(l + "\n")
+				b.WriteString(userWords(l) + "\n")
 			}
 		}
-	} else {
+	default:
 		fmt.Fprintf(&b, "%s %s is served at %s by %s\n", st.OK.Render("✓"), a.Profile().Title, url, a.Server)
 		fmt.Fprintf(&b, "  proxying to %s", a.Upstream)
 		if r.res != nil && !r.res.Reloaded {
@@ -84,7 +93,7 @@ func summaryText(r report, st Styles, now time.Time) string {
 		rep.WriteText(&buf)
 		selftest = strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
 	}
-	if v := verdict(selftest); v != "" {
+	if v := verdict(selftest); v != "" && !stopped {
 		fmt.Fprintf(&b, "  self-test: %s (the table is below)\n", v)
 	} else if r.err == nil && !a.SelfTestOn() {
 		b.WriteString("  self-test: off (selftest: false)\n")
@@ -102,7 +111,7 @@ func summaryText(r report, st Styles, now time.Time) string {
 			fmt.Fprintf(&b, "\nnote: %s\n", n)
 		}
 	}
-	if len(selftest) > 0 {
+	if len(selftest) > 0 && !stopped { // cut short, it says nothing about the proxy
 		fmt.Fprintf(&b, "\n%s\n", st.Section.Render("Self-test"))
 		for _, l := range selftest {
 			b.WriteString(l + "\n")
@@ -176,4 +185,14 @@ func verdict(lines []string) string {
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
 	return l
+}
+
+// StoppedHeadline heads the result of a run stopped with Ctrl+C and
+// rolled back.
+const StoppedHeadline = "↺ Stopped by you — every change rolled back"
+
+// userWords replaces Go's words for a cancelled run with the user's.
+func userWords(s string) string {
+	s = strings.ReplaceAll(s, "interrupted: context canceled", "stopped by you")
+	return strings.ReplaceAll(s, "context canceled", "stopped by you")
 }

@@ -129,10 +129,15 @@ func applyNames(p *Prepared) []string {
 	return names
 }
 
-// outcomeOf turns the end of Apply into an Outcome.
-func outcomeOf(p *Prepared, res *steps.Result, err error) Outcome {
+// outcomeOf turns the end of Apply into an Outcome; interrupted says the
+// user stopped the run (Ctrl+C).
+func outcomeOf(p *Prepared, res *steps.Result, err error, interrupted bool) Outcome {
 	o := Outcome{Status: Applied, Answers: p.Answers, Result: res, Err: err}
-	if err != nil {
+	switch {
+	case err == nil:
+	case (interrupted || errors.Is(err, context.Canceled)) && errors.Is(err, steps.ErrRolledBack):
+		o.Status = Stopped
+	default:
 		o.Status = Failed
 	}
 	return o
