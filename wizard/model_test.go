@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/rpwizard/rpwizard/answers"
+	"github.com/rpwizard/rpwizard/internal/testenv"
 	"github.com/rpwizard/rpwizard/steps"
 )
 
@@ -417,5 +418,62 @@ func TestModelReviewSummaryStatesRestriction(t *testing.T) {
 	toReviewJATOS(t, m, p, "192.168.0.0/16")
 	if s := plain(m.render()); strings.Contains(s, "warning access") {
 		t.Errorf("lockout warning although the admin's address is allowed:\n%s", s)
+	}
+}
+
+// An existing certificate from an in-house CA: the wizard finds that no
+// system root signed it and asks for the CA bundle before the review;
+// a bundle of another CA is refused; the right one reaches the answers.
+func TestModelInHouseCAAsksForBundle(t *testing.T) {
+	dir := t.TempDir()
+	ca := testenv.NewInHouseCA(t, dir, "wiz.test")
+	other := testenv.NewInHouseCA(t, t.TempDir(), "wiz.test")
+	b := newFakeBackend(t)
+	m, p := startModel(t, b, nil)
+	p.keys("enter", "end", "enter", "home", "enter", "wiz.test", "enter", "enter", "127.0.0.1:9", "enter", "enter", "home", "enter")
+	p.keys("home", "down", "enter") // existing files
+	p.keys(ca.CertFile, "enter", ca.KeyFile, "enter")
+	if id := m.flow.pages[m.page].id; id != "cabundle" {
+		t.Fatalf("on %s, want the CA bundle question", id)
+	}
+	keepScreen(t, "ca-bundle", m.render())
+	screen := plain(m.render())
+	for _, want := range []string{"issuer is not trusted", "Institute Test Root CA", "CA bundle (PEM) for the self-test"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the CA bundle page lacks %q:\n%s", want, screen)
+		}
+	}
+	fits(t, m.render(), 80, 24)
+	p.keys("tab") // past the note, to the input (full-screen notes take the focus)
+	p.keys(other.CAFile, "enter")
+	if m.phase != phaseAsk || !strings.Contains(plain(m.render()), "does not verify with this bundle") {
+		t.Fatalf("another CA's bundle was not refused:\n%s", plain(m.render()))
+	}
+	p.keys("ctrl+u", ca.CAFile, "enter")
+	p.until("the review", 5*time.Second, func() bool { return m.phase == phaseReview })
+	if s := plain(m.render()); !strings.Contains(s, "the self-test trusts the CA in") || !strings.Contains(s, "/institute-ca.pem") {
+		t.Errorf("the review does not say which CA the self-test trusts:\n%s", s)
+	}
+	if a := b.plans()[0]; a.TLS.Mode != "existing" || a.TLS.CABundle != ca.CAFile {
+		t.Errorf("planned tls %+v", a.TLS)
+	}
+}
+
+// The CA bundle is asked for an existing certificate that no system root
+// signed, and for nothing else.
+func TestStateCABundleAskedOnlyWhenUntrusted(t *testing.T) {
+	ca := testenv.NewInHouseCA(t, t.TempDir(), "wiz.test")
+	s := NewState(fakeHost(t), Findings{}, false, false)
+	s.TLSMode, s.CertFile = "existing", ca.CertFile
+	afterExisting(s)
+	if !showCABundle(s) {
+		t.Fatal("an in-house CA's certificate does not ask for a bundle")
+	}
+	if err := verifyChain(ca.CertFile, ca.CAFile); err != nil {
+		t.Fatalf("the chain does not verify with its own CA: %v", err)
+	}
+	s.TLSMode = "self-signed"
+	if showCABundle(s) {
+		t.Error("the CA bundle is asked for a self-signed certificate")
 	}
 }

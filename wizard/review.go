@@ -5,23 +5,31 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/certs"
 	"github.com/rpwizard/rpwizard/installer"
 	"github.com/rpwizard/rpwizard/steps"
 )
 
+// summaryValueWidth is the width of the summary's values: 80 columns
+// less the labels and a margin.
+const summaryValueWidth = 80 - 15 - 2
+
 // reviewSummary is the first screen of the review: what the answers mean
 // in words, one line each, before the diffs.
 func reviewSummary(p *Prepared, st Styles) string {
 	a := p.Answers
 	var b strings.Builder
+	// Values wrap in their column, to fit 80 columns (wrapText does the
+	// rest in narrower windows).
 	row := func(label, text string) {
-		for i, l := range strings.Split(text, "\n") {
-			if i > 0 {
+		for _, l := range strings.Split(text, "\n") {
+			for _, part := range strings.Split(ansi.Wrap(l, summaryValueWidth, "/-"), "\n") {
+				fmt.Fprintf(&b, "  %-12s %s\n", label, part)
 				label = ""
 			}
-			fmt.Fprintf(&b, "  %-12s %s\n", label, l)
 		}
 	}
 	fmt.Fprintf(&b, "%s at https://%s%s\n", st.Section.Render(a.Profile().Title), a.Domain, a.BasePath)
