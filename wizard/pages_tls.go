@@ -128,10 +128,10 @@ func afterDNSEnv(s *State) string {
 func showExisting(s *State) bool { return s.TLSMode == "existing" }
 
 func buildExisting(s *State, b *fields) {
-	c := huh.NewInput().Value(&s.CertFile).Placeholder("/etc/ssl/certs/site.pem").
+	c := huh.NewInput().Value(&s.CertFile).Placeholder("e.g. /etc/ssl/certs/site.pem").
 		Validate(s.validator(s.CertFile, func(c *State, v string) { c.CertFile = v }, "tls.cert_file"))
 	b.input(c, "Certificate file (PEM, full chain)", "The certificate followed by its intermediate certificates.", s.CertFile)
-	k := huh.NewInput().Value(&s.KeyFile).Placeholder("/etc/ssl/private/site.key").
+	k := huh.NewInput().Value(&s.KeyFile).Placeholder("e.g. /etc/ssl/private/site.key").
 		Validate(s.validator(s.KeyFile, func(c *State, v string) { c.KeyFile = v }, "tls.key_file"))
 	b.input(k, "Private key file (PEM)", "The key of that certificate; it stays where it is.", s.KeyFile)
 }
@@ -153,13 +153,12 @@ func buildCABundle(s *State, b *fields) {
 	cert := strings.TrimSpace(s.CertFile)
 	issuer := "an unknown issuer"
 	if chain, err := readPEMCerts(cert); err == nil {
-		issuer = chain[len(chain)-1].Issuer.String()
+		issuer = chain[len(chain)-1].Issuer.CommonName
 	}
-	b.note("The certificate's issuer is not trusted by this host",
-		fmt.Sprintf("%s is issued by %s, which is not among this host's trusted roots.\n"+
-			"Browsers that trust your CA will accept it; the self-test after the apply needs that CA too, "+
-			"or it fails and every change is rolled back.", cert, issuer))
-	in := huh.NewInput().Value(&s.CABundle).Placeholder("/usr/local/share/ca-certificates/institute.crt").
+	hint := fmt.Sprintf("The certificate's issuer is not trusted by this host: %q is not among its roots. "+
+		"Browsers that trust your CA accept it; the self-test after the apply needs that CA too, "+
+		"or it fails and every change is rolled back. Give the CA's certificate(s); it is only used to check the site, not served.", issuer)
+	in := huh.NewInput().Value(&s.CABundle).Placeholder("the CA's PEM file, e.g. /usr/local/share/ca-certificates/….crt").
 		Validate(func(v string) error {
 			if s.Accessible && strings.TrimSpace(v) == "" {
 				v = s.CABundle
@@ -176,5 +175,5 @@ func buildCABundle(s *State, b *fields) {
 			}
 			return nil
 		})
-	b.input(in, "CA bundle (PEM) for the self-test", "The CA certificate(s) that issued it; used only to check the site, not served.", s.CABundle)
+	b.input(in, "CA bundle (PEM) for the self-test", hint, s.CABundle)
 }
