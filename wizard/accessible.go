@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 
 	"charm.land/huh/v2"
+	"golang.org/x/term"
 
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/steps"
@@ -40,6 +42,9 @@ type accessibleRun struct {
 func runAccessible(ctx context.Context, cfg *Config) Outcome {
 	r := &accessibleRun{ctx: ctx, cfg: cfg, w: &syncWriter{w: cfg.Out}, lr: newLineReader(cfg.In),
 		st: Styles{}, flow: newFlow(), s: cfg.newState()}
+	if !isTerminal(cfg.In) {
+		r.lr.echo = r.w // piped answers: show each after its prompt
+	}
 	return r.run()
 }
 
@@ -182,12 +187,15 @@ func (r *accessibleRun) apply(prep *Prepared) Outcome {
 	log := newLineWriter(func(l string) { r.printf("  log: %s\n", l) })
 	res, err := r.cfg.Backend.Apply(r.ctx, prep, func(ev steps.Event) {
 		p.event(ev)
+		if ev.Kind == steps.StepLog && ev.Step == "self-test" {
+			return // printed once, line by line, in the result
+		}
 		r.printf("%s", eventLine(ev, interrupted.Load()))
 	}, log)
 	log.Flush()
 	stop()
 	out := outcomeOf(prep, res, err, interrupted.Load())
-	rep := report{prep: prep, res: res, err: err, interrupted: interrupted.Load() || errors.Is(err, context.Canceled), selftest: p.selftest}
+	rep := report{prep: prep, res: res, err: err, interrupted: interrupted.Load() || errors.Is(err, context.Canceled), selftest: p.selftest, linear: true}
 	r.printf("\n== Result\n%s", summaryText(rep, r.st, r.cfg.Now()))
 	if r.ctx.Err() != nil {
 		return out
@@ -265,4 +273,10 @@ func inputErr(err error) error {
 		return err
 	}
 	return nil
+}
+
+// isTerminal reports whether r is a terminal (which echoes what is typed).
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -80,7 +80,8 @@ func buildWelcome(s *State, b *fields) {
 	}
 	lines = append(lines, "", "A few questions follow. Nothing changes until you approve the plan.")
 	if b.accessible {
-		lines = append(lines, "Press enter to keep the answer shown in brackets. Ctrl+C quits.")
+		lines = append(lines, "Each question reads one line (this page reads none); an empty line keeps",
+			"the answer shown in brackets. Ctrl+C quits.")
 	} else {
 		lines = append(lines, "Keys: enter next · shift+tab back · ctrl+c quit")
 	}
@@ -305,7 +306,12 @@ func buildNetworks(s *State, b *fields) {
 	// refused (State.networksProblem).
 	in := huh.NewInput().Value(&s.Networks).Placeholder("type one or more, e.g. 192.168.0.0/16").
 		Suggestions(s.Found.Subnets).
-		Validate(s.validator(s.Networks, func(c *State, v string) { c.Networks = v }, key, "restrict"))
+		Validate(s.validator(s.Networks, func(c *State, v string) {
+			c.Networks = v
+			if c.App == "generic" && strings.TrimSpace(c.AdminPaths) == "" {
+				c.AdminPaths = "/admin" // judged on the next field
+			}
+		}, key, "restrict"))
 	b.input(in, "Allowed networks", hint, s.Networks)
 	if s.Restrict == RestrictAdmin && s.App == "generic" {
 		ap := huh.NewInput().Value(&s.AdminPaths).Placeholder("/admin").

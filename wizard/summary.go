@@ -8,6 +8,7 @@ import (
 
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/certs"
+	"github.com/rpwizard/rpwizard/selftest"
 	"github.com/rpwizard/rpwizard/steps"
 )
 
@@ -49,6 +50,7 @@ type report struct {
 	interrupted bool
 	failLog     []string // the failed step's log (full-screen mode)
 	selftest    []string // the self-test step's lines
+	linear      bool     // the self-test as one line per check, not a table (accessible mode)
 }
 
 // summaryText is the result screen: what is served where, the self-test,
@@ -92,9 +94,16 @@ func summaryText(r report, st Styles, now time.Time) string {
 		var buf strings.Builder
 		rep.WriteText(&buf)
 		selftest = strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+		if r.linear {
+			selftest = append(linearSelfTest(rep), verdict(selftest))
+		}
 	}
 	if v := verdict(selftest); v != "" && !stopped {
-		fmt.Fprintf(&b, "  self-test: %s (the table is below)\n", v)
+		where := "the table is below"
+		if r.linear {
+			where = "each check is listed below"
+		}
+		fmt.Fprintf(&b, "  self-test: %s (%s)\n", v, where)
 	} else if r.err == nil && !a.SelfTestOn() {
 		b.WriteString("  self-test: off (selftest: false)\n")
 	}
@@ -195,4 +204,20 @@ const StoppedHeadline = "↺ Stopped by you — every change rolled back"
 func userWords(s string) string {
 	s = strings.ReplaceAll(s, "interrupted: context canceled", "stopped by you")
 	return strings.ReplaceAll(s, "context canceled", "stopped by you")
+}
+
+// linearSelfTest is the self-test as a screen reader reads it well: one
+// line per check, status first, then what to do about a problem.
+func linearSelfTest(rep *selftest.Report) []string {
+	var out []string
+	for _, c := range rep.Checks {
+		out = append(out, fmt.Sprintf("%s: %s: %s (%s)", strings.ToUpper(string(c.Status)), c.Name, c.Detail, fmtElapsed(c.Duration)))
+		if c.Cause != "" {
+			out = append(out, "  cause: "+c.Cause)
+		}
+		if c.Fix != "" {
+			out = append(out, "  fix: "+c.Fix)
+		}
+	}
+	return out
 }
