@@ -187,6 +187,7 @@ func TestInlineValidation(t *testing.T) {
 		{"upstream", []string{"ctrl+u", "127.0.0.1:99999", "enter"}, "port out of range"},
 		{"basepath", []string{"ctrl+u", "jhub", "enter"}, "not a URL path"},
 		{"networks", []string{"ctrl+u", "10.0.0.300/8", "enter"}, "not an IP network"},
+		{"networks", []string{"ctrl+u", "enter"}, "type at least one network"},
 		{"existing", []string{"/nonexistent/cert.pem", "enter"}, "file not found"},
 	}
 	for _, c := range cases {
@@ -332,8 +333,9 @@ func TestJATOSAsksForParticipants(t *testing.T) {
 		t.Errorf("app %q, expected_websockets %d; want jatos, 2500", a.App, a.ExpectedWebSockets)
 	}
 	s.Concurrent = "many"
-	if _, err := s.Validate(); err == nil || !strings.Contains(err.Error(), "expected_websockets") {
-		t.Errorf("a word as the number of participants: %v", err)
+	_, err = s.Validate()
+	if err == nil || !strings.Contains(err.Error(), "expected_websockets") || !strings.Contains(err.Error(), "not a number") || strings.Contains(err.Error(), "out of range") {
+		t.Errorf("a word as the number of participants: %v, want \"not a number\" only", err)
 	}
 }
 
@@ -416,3 +418,20 @@ func inOrder(t *testing.T, text string, parts ...string) {
 
 // keepTranscript keeps an accessible transcript beside the screens.
 func keepTranscript(t *testing.T, text string) { keepScreen(t, "transcript", text) }
+
+// The restriction's label names the admin GUI as the browser asks for
+// it: under the base path.
+func TestRestrictLabelHasBasePath(t *testing.T) {
+	s := NewState(fakeHost(t), Findings{}, true, false)
+	s.App, s.BasePath = "jupyterhub", "/jhub/"
+	b := &fields{accessible: true}
+	buildRestrict(s, b)
+	var out bytes.Buffer
+	form := newForm(b.list, true, true, 0).WithInput(strings.NewReader("\n")).WithOutput(&out)
+	if err := form.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Admin GUI (/jhub/hub/admin) only from some networks") {
+		t.Errorf("labels:\n%s", out.String())
+	}
+}

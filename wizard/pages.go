@@ -269,7 +269,12 @@ func buildRestrict(s *State, b *fields) {
 		RestrictSite:  "Whole site only from some networks",
 	}
 	if len(p.AdminPaths) > 0 {
-		labels[RestrictAdmin] = "Admin GUI (" + strings.Join(p.AdminPaths, ", ") + ") only from some networks"
+		base := strings.TrimSuffix(strings.TrimSpace(s.BasePath), "/")
+		var full []string
+		for _, ap := range p.AdminPaths {
+			full = append(full, base+ap)
+		}
+		labels[RestrictAdmin] = "Admin GUI (" + strings.Join(full, ", ") + ") only from some networks"
 	}
 	var opts []huh.Option[string]
 	for _, c := range restrictChoices(s.App) {

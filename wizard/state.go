@@ -150,18 +150,49 @@ func (s *State) Answers() *answers.Answers {
 func (s *State) Validate() (*answers.Answers, error) {
 	a := s.Answers()
 	err := a.Validate(s.installed())
-	if p := s.networksProblem(); p != nil {
+	if own := s.ownProblems(); len(own) > 0 {
 		ve := &answers.Error{}
 		if !errors.As(err, &ve) && err != nil {
 			return nil, err
 		}
-		ve.Problems = append([]*answers.FieldError{p}, ve.Problems...)
+		ve.Problems = mergeProblems(own, ve.Problems)
 		err = ve
 	}
 	if err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// ownProblems are what only the wizard's text answers can get wrong.
+func (s *State) ownProblems() []*answers.FieldError {
+	var out []*answers.FieldError
+	if p := s.networksProblem(); p != nil {
+		out = append(out, p)
+	}
+	if v := strings.TrimSpace(s.Concurrent); v != "" {
+		if _, err := strconv.Atoi(v); err != nil {
+			out = append(out, &answers.FieldError{Key: "expected_websockets", Value: v, Msg: "not a number",
+				Allowed: "a whole number such as 200, or empty to keep the limits"})
+		}
+	}
+	return out
+}
+
+// mergeProblems puts own first and drops the problems of the same keys
+// from validation (which judged a stand-in value).
+func mergeProblems(own, validated []*answers.FieldError) []*answers.FieldError {
+	out := append([]*answers.FieldError(nil), own...)
+	for _, p := range validated {
+		dup := false
+		for _, o := range own {
+			dup = dup || o.Key == p.Key
+		}
+		if !dup {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // networksProblem refuses a chosen restriction without networks: the
@@ -194,12 +225,9 @@ func (s *State) problem(edit func(*State), keys ...string) error {
 		a.TLS.Mode = "existing"
 	}
 	err := a.Validate(c.installed())
-	var problems []*answers.FieldError
-	if p := c.networksProblem(); p != nil {
-		problems = append(problems, p)
-	}
+	problems := c.ownProblems()
 	if ve := (*answers.Error)(nil); errors.As(err, &ve) {
-		problems = append(problems, ve.Problems...)
+		problems = mergeProblems(problems, ve.Problems)
 	}
 	for _, p := range problems {
 		for _, k := range keys {
