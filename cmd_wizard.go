@@ -14,8 +14,8 @@ import (
 	"github.com/rpwizard/rpwizard/wizard"
 )
 
-// exitAborted is the status of a wizard stopped with Ctrl+C (128+SIGINT);
-// nothing was changed.
+// exitAborted is the status of a wizard stopped with Ctrl+C (128+SIGINT),
+// at a question or during the apply (rolled back): nothing was changed.
 const exitAborted = 130
 
 // runWizard is `rpwizard` without --answers: the interactive wizard. It
@@ -38,6 +38,7 @@ func runWizard(ctx context.Context, o options, stdout, stderr io.Writer) int {
 		Plain:          os.Getenv("NO_COLOR") != "",
 		DryRun:         o.dryRun,
 		InstallMissing: o.installMissing,
+		CABundle:       o.caBundle,
 		Host:           h,
 		Found:          wizard.Detect(ctx),
 		Backend:        wizard.Steps{Host: h},
@@ -65,6 +66,9 @@ func runWizard(ctx context.Context, o options, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "rpwizard:", out.Err)
 		}
 		return exitFailed
+	case wizard.Stopped:
+		fmt.Fprintln(stderr, "rpwizard: stopped by you — every change rolled back.")
+		return exitAborted
 	case wizard.Quit:
 		if !cfg.Accessible {
 			fmt.Fprintln(stderr, "rpwizard: quit; nothing was changed.")

@@ -258,7 +258,12 @@ func (a *Answers) validateTLS(c *checker) {
 	case "":
 		c.add("tls.mode", "", "required", strings.Join(TLSModes, ", "))
 	case "self-signed":
+		if t.CABundle != "" {
+			c.add("tls.ca_bundle", t.CABundle, "only used with tls.mode acme or existing", "remove it: the self-test trusts the self-signed certificate itself")
+		}
 	case "existing":
+		// The self-test trusts these roots too (an in-house CA).
+		fileKey(c, "tls.ca_bundle", t.CABundle)
 		if t.CertFile == "" {
 			c.add("tls.cert_file", "", "required with tls.mode existing", "the path of the certificate chain (PEM)")
 		}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"time"
 
@@ -35,6 +36,9 @@ type Env struct {
 	Warnings []Warning
 	// SelfTest is the report of the self-test step, once it ran.
 	SelfTest *selftest.Report
+	// AdminFrom is the address the admin is connected from (SSH_CLIENT),
+	// for the lockout warning; invalid when not known.
+	AdminFrom netip.Addr
 }
 
 // Warning is a finding that does not stop the run.
@@ -63,7 +67,8 @@ func (e *RefusedError) Error() string {
 
 // NewEnv prepares the environment of a run for validated answers.
 func NewEnv(a *answers.Answers, h *host.Host) *Env {
-	return &Env{Answers: a, Host: h, Server: installer.NewServer(h, a.Server), Now: time.Now, Log: io.Discard}
+	return &Env{Answers: a, Host: h, Server: installer.NewServer(h, a.Server), Now: time.Now, Log: io.Discard,
+		AdminFrom: AdminAddr(os.Getenv("SSH_CLIENT"))}
 }
 
 func (e *Env) emit(ev Event) {
@@ -121,6 +126,7 @@ func All() []Step {
 // matches, so that an empty plan means "nothing to do".
 func Plan(ctx context.Context, e *Env) (*installer.Plan, error) {
 	p := &installer.Plan{}
+	e.warnLockout()
 	touched := false
 	for _, s := range All() {
 		changes, err := s.Plan(ctx, e)
