@@ -41,7 +41,7 @@ func runWizard(ctx context.Context, o options, stdout, stderr io.Writer) int {
 		CABundle:       o.caBundle,
 		Host:           h,
 		Found:          wizard.Detect(ctx),
-		Backend:        wizard.Steps{Host: h},
+		Backend:        wizard.Steps{Host: h, DryRun: o.dryRun},
 		Providers:      acme.Providers(),
 		MissingEnv:     acme.MissingEnv,
 	}

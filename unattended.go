@@ -11,7 +11,6 @@ import (
 
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/host"
-	"github.com/rpwizard/rpwizard/installer"
 	"github.com/rpwizard/rpwizard/selftest"
 	"github.com/rpwizard/rpwizard/steps"
 )
@@ -53,12 +52,8 @@ func runUnattended(ctx context.Context, o options, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "rpwizard: changing the web server needs root: run  sudo %s --answers %s  (or add --dry-run to only see the plan)\n", os.Args[0], o.answersFile)
 		return exitUsage
 	}
-	if ids := installer.Interrupted(e.Host.Layout.StateDir); len(ids) > 0 {
-		if o.dryRun {
-			fmt.Fprintf(stdout, "  note  an earlier run was interrupted (%s): the next real run restores its files first; this plan starts from the files as they are now\n", strings.Join(ids, ", "))
-		} else if err := installer.Recover(ctx, e.Host.Layout.StateDir, e.Server, func(s string) { fmt.Fprintln(stdout, "  "+s) }); err != nil {
-			return fail(stderr, err)
-		}
+	if err := steps.Recover(ctx, e, o.dryRun, func(s string) { fmt.Fprintln(stdout, "        "+s) }); err != nil {
+		return fail(stderr, err)
 	}
 	plan, err := steps.Plan(ctx, e)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/rpwizard/rpwizard/answers"
@@ -150,6 +151,23 @@ func Plan(ctx context.Context, e *Env) (*installer.Plan, error) {
 		p.Steps = append(p.Steps, installer.PlannedStep{Name: s.Name, Changes: keep})
 	}
 	return p, nil
+}
+
+// Recover rolls back a run that was killed half-way (its journal still
+// says "applying"), before anything is planned, so that the plan starts
+// from the files as they were. log receives what was restored and what
+// the server was checked to serve. A dry run never acts: it only warns
+// that the next real run will restore first.
+func Recover(ctx context.Context, e *Env, dryRun bool, log func(string)) error {
+	ids := installer.Interrupted(e.Host.Layout.StateDir)
+	if len(ids) == 0 {
+		return nil
+	}
+	if dryRun {
+		e.Warn("recovery", fmt.Sprintf("an earlier run was interrupted (%s): the next real run restores its files first; this plan starts from the files as they are now", strings.Join(ids, ", ")), "")
+		return nil
+	}
+	return installer.Recover(ctx, e.Host.Layout.StateDir, e.Server, log)
 }
 
 // Result is the outcome of Apply.
