@@ -32,9 +32,9 @@ served), and on any failure the previous certificate keeps serving.
 With --dry-run it says for each ACME site whether it is due and what
 would be renewed, and changes nothing: no certificate is ordered, no file
 is written, nothing is reloaded. The due check may ask the CA for its
-renewal window (a read-only request); with --force the CA is not
-contacted at all. A dry run against the CA's staging environment is not
-done yet.`,
+renewal window (a read-only request);
+with --force the CA is not contacted at all.
+A dry run against the CA's staging environment is not done yet.`,
 		Example: `  sudo rpwizard renew --dry-run
   sudo rpwizard renew --force --dry-run
   sudo rpwizard renew`,
