@@ -51,8 +51,13 @@ func runUndo(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	if server == "" && len(h.Installed) == 1 {
 		server = h.Installed[0]
 	}
-	if server != "nginx" && server != "apache" {
-		fmt.Fprintf(stderr, "rpwizard undo: --server %q: say which server's last run to undo: --server nginx or --server apache\n", o.server)
+	switch {
+	case server == "nginx" || server == "apache":
+	case o.server == "":
+		fmt.Fprintln(stderr, "rpwizard undo: say which server's last run to undo: --server nginx or --server apache")
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "rpwizard undo: --server %q: allowed are nginx and apache\n", o.server)
 		return exitUsage
 	}
 	if o.dryRun {
