@@ -34,7 +34,7 @@ import (
 )
 
 // version overrides the version from the build info when set at build
-// time with -ldflags "-X main.version=…" (see version.go).
+// time with -ldflags "-X main.version=…" (see cmd_version.go).
 var version = ""
 
 // Exit statuses.
