@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,6 +21,17 @@ var managedTrees = []string{"/etc/nginx", "/etc/apache2", "/etc/rpwizard", "/var
 // and changes nothing either.
 func TestDryRunsDoNotAct(t *testing.T) {
 	ownHost(t)
+	// Start from a host without rpwizard's sites, certificates and runs,
+	// whatever an earlier test left (ownHost restores them afterwards).
+	for _, p := range []string{"/etc/rpwizard", "/var/lib/rpwizard", "/etc/cron.d/rpwizard"} {
+		os.RemoveAll(p)
+	}
+	for _, pattern := range []string{"/etc/nginx/sites-enabled/rpwizard-*", "/etc/nginx/sites-available/rpwizard-*"} {
+		old, _ := filepath.Glob(pattern)
+		for _, p := range old {
+			os.Remove(p)
+		}
+	}
 	backend(t, "127.0.0.1:9000")
 	backend(t, "127.0.0.1:8000")
 	ca, bundle := pebble(t, testpebble.Options{})
