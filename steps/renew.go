@@ -25,11 +25,11 @@ func Renew(ctx context.Context, e *Env, force bool) (bool, string, error) {
 		return false, "not an ACME certificate", nil
 	}
 	certFile, keyFile := e.CertPaths()
-	certPEM, err := os.ReadFile(certFile)
+	certPEM, err := certs.ReadPEM(certFile)
 	if err != nil {
 		return false, "", fmt.Errorf("read the current certificate: %w (run rpwizard --answers first)", err)
 	}
-	keyPEM, err := os.ReadFile(keyFile)
+	keyPEM, err := certs.ReadPEM(keyFile)
 	if err != nil {
 		return false, "", fmt.Errorf("read the current key: %w", err)
 	}
