@@ -10,15 +10,18 @@ package answers
 // "Fuzzing" section of README.md for the runs so far.
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzLoad decodes and validates arbitrary bytes. Properties:
-//   - it returns, without panicking, either answers or an *Error (exit
+//   - it returns within 10 s, without panicking, either answers or an *Error (exit
 //     status 2), whose message is at most maxProblems+1 lines;
 //   - answers that validate survive saving: Marshal, Decode and Validate
 //     again give the same answers (saved answers always load again, and a
@@ -43,6 +46,12 @@ func FuzzLoad(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// A hang is a finding too: the fuzzer alone would wait for ever.
+		watchdog := time.AfterFunc(10*time.Second, func() {
+			buf := make([]byte, 1<<20)
+			panic(fmt.Sprintf("Decode+Validate of %q took over 10 s:\n%s", data, buf[:runtime.Stack(buf, true)]))
+		})
+		defer watchdog.Stop()
 		a, lines, err := Decode("f.yaml", data)
 		if err != nil {
 			mustBeInvalid(t, err)
