@@ -1,13 +1,11 @@
 package answers
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/rpwizard/rpwizard/certs"
+	"github.com/rpwizard/rpwizard/internal/testcerts"
 )
 
 // tls.ca_bundle gives the self-test an in-house CA's roots: allowed with
@@ -15,14 +13,9 @@ import (
 // self-signed certificate, which trusts itself.
 func TestCABundleWithExisting(t *testing.T) {
 	dir := t.TempDir()
-	pair, err := certs.SelfSigned([]string{"a.test"}, time.Now(), 24*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, key, bundle := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "ca.pem")
-	os.WriteFile(cert, pair.CertPEM, 0o644)
-	os.WriteFile(key, pair.KeyPEM, 0o600)
-	os.WriteFile(bundle, pair.CertPEM, 0o644)
+	ca := testcerts.CA(t, dir, "Institute Test Root CA")
+	leaf := testcerts.Leaf(t, dir, "site", ca, "a.test")
+	cert, key, bundle := leaf.CertFile, leaf.KeyFile, ca.CertFile
 	tests := []struct {
 		name, mode, bundle string
 		problem            string // "" when valid
@@ -31,7 +24,7 @@ func TestCABundleWithExisting(t *testing.T) {
 		{"existing without", "existing", "", ""},
 		{"existing, bundle missing", "existing", filepath.Join(dir, "nope.pem"), "file not found"},
 		{"existing, unsafe path", "existing", dir + "/a b.pem", "not a safe absolute path"},
-		{"self-signed with a bundle", "self-signed", bundle, "only used with tls.mode acme or existing"},
+		{"self-signed with a bundle", "self-signed", bundle, "only used with tls.mode existing or acme"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

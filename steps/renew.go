@@ -85,11 +85,11 @@ func RenewDue(ctx context.Context, e *Env, force bool) (bool, string, error) {
 // request that renews them.
 func (e *Env) currentACME() (*acme.Certificate, acme.Request, error) {
 	certFile, keyFile := e.CertPaths()
-	certPEM, err := os.ReadFile(certFile)
+	certPEM, err := certs.ReadPEM(certFile)
 	if err != nil {
 		return nil, acme.Request{}, fmt.Errorf("read the current certificate: %w (run rpwizard --answers first)", err)
 	}
-	keyPEM, err := os.ReadFile(keyFile)
+	keyPEM, err := certs.ReadPEM(keyFile)
 	if err != nil {
 		return nil, acme.Request{}, fmt.Errorf("read the current key: %w", err)
 	}

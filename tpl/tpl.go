@@ -85,7 +85,7 @@ func NewLocations(p profile.Profile, base string) []Location {
 	for _, l := range p.Locations {
 		full := prefix + l.Path
 		if l.Match == profile.Regex {
-			full = "^" + prefix + strings.TrimPrefix(l.Path, "^")
+			full = "^" + RegexQuote(prefix) + strings.TrimPrefix(l.Path, "^")
 		}
 		if l.Match == profile.Prefix && l.Path == "/" {
 			full = base
@@ -93,6 +93,22 @@ func NewLocations(p profile.Profile, base string) []Location {
 		out = append(out, Location{Location: l, Full: full})
 	}
 	return out
+}
+
+// RegexQuote makes a URL path match itself literally inside a regex: the
+// metacharacters a path may hold (". +" and, defensively, the others) each
+// become a one-character class, "[.]", which both PCRE dialects read the
+// same way and which needs no backslash in a config file.
+func RegexQuote(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(".+*?()|{}$", r) {
+			b.WriteString("[" + string(r) + "]")
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // NginxMatch is the location modifier.
@@ -120,7 +136,7 @@ func (l Location) ApacheProxy(s *Site) string {
 	params := s.apacheParams(l.WebSocket)
 	switch l.Match {
 	case profile.Exact:
-		return fmt.Sprintf(`ProxyPassMatch "^(%s)$" "%s$1" %s`, l.Full, backend, params)
+		return fmt.Sprintf(`ProxyPassMatch "^(%s)$" "%s$1" %s`, RegexQuote(l.Full), backend, params)
 	case profile.Regex:
 		re := strings.TrimSuffix(strings.TrimPrefix(l.Full, "^"), "$")
 		return fmt.Sprintf(`ProxyPassMatch "^(%s)$" "%s$1" %s`, re, backend, params)

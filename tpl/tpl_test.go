@@ -135,3 +135,32 @@ func TestHTTP2Syntax(t *testing.T) {
 		t.Error("nginx >= 1.25.1 needs http2 on;")
 	}
 }
+
+// TestRegexLocationsQuoteTheBasePath: a base path's "." and "+" match
+// themselves in the regex locations (JATOS's channels on nginx, every
+// exact location on Apache), not any character or a repetition.
+func TestRegexLocationsQuoteTheBasePath(t *testing.T) {
+	for _, server := range []string{"nginx", "apache"} {
+		out, err := Render(server, site("jatos", "/v1.2+x/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf := string(out)
+		for _, want := range map[string][]string{
+			"nginx":  {`location ~ "^/v1[.]2[+]x/publix/`},
+			"apache": {`ProxyPassMatch "^(/v1[.]2[+]x/jatos/testWebSocket)$"`, `ProxyPassMatch "^(/v1[.]2[+]x/publix/`},
+		}[server] {
+			if !strings.Contains(conf, want) {
+				t.Errorf("%s: no %q in\n%s", server, want, conf)
+			}
+		}
+		for _, m := range regexp.MustCompile(`(?:location ~|ProxyPassMatch) "([^"]*)"`).FindAllStringSubmatch(conf, -1) {
+			rx := regexp.MustCompile(m[1])
+			lit := strings.NewReplacer("[.]", ".", "[+]", "+", "[a-z0-9-]+", "abc", "(group/join|batch/open)", "batch/open", "^(", "", ")$", "", "$", "", "^", "").Replace(m[1])
+			other := strings.Replace(lit, "/v1.2+x/", "/v1x22x/", 1)
+			if !rx.MatchString(lit) || rx.MatchString(other) {
+				t.Errorf("%s: regex %q does not match the base path literally (%q, %q)", server, m[1], lit, other)
+			}
+		}
+	}
+}
