@@ -14,10 +14,6 @@ import (
 	"github.com/rpwizard/rpwizard/wizard"
 )
 
-// exitAborted is the status of a wizard stopped with Ctrl+C (128+SIGINT),
-// at a question or during the apply (rolled back): nothing was changed.
-const exitAborted = 130
-
 // runWizard is `rpwizard` without --answers: the interactive wizard. It
 // runs the same validation and the same steps as runUnattended.
 func runWizard(ctx context.Context, o options, stdout, stderr io.Writer) int {
@@ -68,7 +64,7 @@ func runWizard(ctx context.Context, o options, stdout, stderr io.Writer) int {
 		return exitFailed
 	case wizard.Stopped:
 		fmt.Fprintln(stderr, "rpwizard: stopped by you — every change rolled back.")
-		return exitAborted
+		return exitStopped
 	case wizard.Quit:
 		if !cfg.Accessible {
 			fmt.Fprintln(stderr, "rpwizard: quit; nothing was changed.")
@@ -88,7 +84,7 @@ func runWizard(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	if !cfg.Accessible { // the plain prompts have said so already
 		fmt.Fprintln(stderr, "rpwizard: stopped; nothing was changed.")
 	}
-	return exitAborted
+	return exitStopped
 }
 
 // isTerminal reports whether f is an *os.File on a terminal.

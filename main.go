@@ -42,6 +42,10 @@ const (
 	exitOK     = 0
 	exitFailed = 1 // failed, and rolled back
 	exitUsage  = 2 // bad input, nothing touched
+	// exitStopped: stopped by a signal (Ctrl+C, SIGTERM, a dropped SSH
+	// session's SIGHUP), at a question or during the apply; every change
+	// was rolled back (128+SIGINT, as shells report it).
+	exitStopped = 130
 )
 
 func main() {

@@ -78,7 +78,7 @@ func runUnattended(ctx context.Context, o options, stdout, stderr io.Writer) int
 		e.Log = f
 	}
 	res, err := steps.Apply(ctx, e, plan)
-	if e.SelfTest != nil {
+	if e.SelfTest != nil && ctx.Err() == nil { // cut short, it says nothing about the proxy
 		fmt.Fprintln(stdout)
 		e.SelfTest.WriteText(stdout)
 	}
@@ -86,6 +86,7 @@ func runUnattended(ctx context.Context, o options, stdout, stderr io.Writer) int
 		switch {
 		case ctx.Err() != nil && errors.Is(err, steps.ErrRolledBack):
 			fmt.Fprintln(stderr, "rpwizard: stopped by a signal: every change was rolled back")
+			return exitStopped
 		case ctx.Err() != nil:
 			fmt.Fprintln(stderr, "rpwizard: stopped by a signal:", err)
 		default:
@@ -163,5 +164,5 @@ func printSummary(w io.Writer, e *steps.Env, res *steps.Result) {
 // a dropped SSH session) before it changed anything.
 func stoppedBeforeChange(stderr io.Writer) int {
 	fmt.Fprintln(stderr, "rpwizard: stopped by a signal before any change: nothing was changed")
-	return exitFailed
+	return exitStopped
 }
