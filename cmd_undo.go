@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/installer"
+	"github.com/rpwizard/rpwizard/server"
 )
 
 // newUndoCmd is `rpwizard undo` and its flags.
@@ -47,21 +49,22 @@ func runUndo(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	server := o.server
-	if server == "" && len(h.Installed) == 1 {
-		server = h.Installed[0]
+	name := o.server
+	if name == "" && len(h.Installed) == 1 {
+		name = h.Installed[0]
 	}
-	switch {
-	case server == "nginx" || server == "apache":
-	case o.server == "":
-		fmt.Fprintln(stderr, "rpwizard undo: say which server's last run to undo: --server nginx or --server apache")
-		return exitUsage
-	default:
-		fmt.Fprintf(stderr, "rpwizard undo: --server %q: allowed are nginx and apache\n", o.server)
+	if name == "" {
+		fmt.Fprintf(stderr, "rpwizard undo: say which server's last run to undo: --server %s\n", strings.Join(server.Names(), " or --server "))
 		return exitUsage
 	}
+	p, err := server.For(h, name)
+	if err != nil {
+		fmt.Fprintf(stderr, "rpwizard undo: --server %q: allowed are %s\n", o.server, strings.Join(server.Names(), " and "))
+		return exitUsage
+	}
+	ctl := server.Controller(p)
 	if o.dryRun {
-		plan, err := installer.PlanUndo(h.Layout.StateDir, installer.NewServer(h, server))
+		plan, err := installer.PlanUndo(h.Layout.StateDir, ctl)
 		if err != nil {
 			return fail(stderr, err)
 		}
@@ -69,10 +72,10 @@ func runUndo(ctx context.Context, o options, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "dry run: nothing was changed")
 		return exitOK
 	}
-	dir, err := installer.Undo(ctx, h.Layout.StateDir, installer.NewServer(h, server), func(s string) { fmt.Fprintln(stdout, s) })
+	dir, err := installer.Undo(ctx, h.Layout.StateDir, ctl, func(s string) { fmt.Fprintln(stdout, s) })
 	if err != nil {
 		return fail(stderr, err)
 	}
-	fmt.Fprintf(stdout, "restored the files of %s and reloaded %s\n", dir, server)
+	fmt.Fprintf(stdout, "restored the files of %s and reloaded %s\n", dir, p.Title())
 	return exitOK
 }

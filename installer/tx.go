@@ -192,15 +192,15 @@ func recoverInterrupted(ctx context.Context, stateDir string, server *Server, lo
 			continue
 		}
 		log("an earlier run was interrupted (" + j.ID + "): restoring the files it changed")
-		srv := *server
-		if j.Server != "" {
-			srv.Name = j.Server
+		srv, ok := server.named(j.Server)
+		if !ok {
+			return fmt.Errorf("restore interrupted run %s: it changed %s, which this host's rpwizard cannot control", j.ID, j.Server)
 		}
 		// Whether it had reloaded is unknown: reload the restored files if
 		// the server runs, so that it serves them again; stop a server the
 		// killed run started.
 		wasRunning := j.WasRunning == nil || *j.WasRunning
-		tx := &Tx{dir: filepath.Dir(jf), journal: j, server: &srv, log: log, reloadSent: srv.Running(), wasRunning: wasRunning, rollingBack: true}
+		tx := &Tx{dir: filepath.Dir(jf), journal: j, server: srv, log: log, reloadSent: srv.Running(), wasRunning: wasRunning, rollingBack: true}
 		if err := tx.restore(ctx); err != nil {
 			return fmt.Errorf("restore interrupted run %s: %w", j.ID, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/rpwizard/rpwizard/host"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -181,7 +182,7 @@ func TestPlanUndoRefusesAsUndoWould(t *testing.T) {
 		root := t.TempDir()
 		state := filepath.Join(root, "state")
 		commitRun(t, state, fakeServer(root), Change{Kind: WriteFile, Path: filepath.Join(root, "x"), Data: []byte("x"), Mode: 0o644})
-		apache := &Server{Name: "apache", Layout: fakeServer(root).Layout}
+		apache := &Server{Name: "apache", PIDFile: host.Debian(root).ApachePIDFile}
 		if _, err := PlanUndo(state, apache); err == nil || !strings.Contains(err.Error(), "changed nginx, not apache") {
 			t.Errorf("err = %v", err)
 		}

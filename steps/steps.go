@@ -19,13 +19,18 @@ import (
 	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/installer"
 	"github.com/rpwizard/rpwizard/selftest"
+	"github.com/rpwizard/rpwizard/server"
 )
 
 // Env is what the steps work with.
 type Env struct {
 	Answers *answers.Answers
 	Host    *host.Host
-	Server  *installer.Server
+	// Proxy is the web server of the site: everything nginx- or
+	// Apache-specific is asked of it.
+	Proxy server.Server
+	// Server is the installer's controller of Proxy.
+	Server *installer.Server
 	// Now is the clock (tests may fix it).
 	Now func() time.Time
 	// Events receives progress; nil drops it.
@@ -68,7 +73,8 @@ func (e *RefusedError) Error() string {
 
 // NewEnv prepares the environment of a run for validated answers.
 func NewEnv(a *answers.Answers, h *host.Host) *Env {
-	return &Env{Answers: a, Host: h, Server: installer.NewServer(h, a.Server), Now: time.Now, Log: io.Discard,
+	p := server.Must(h, a.Server) // validated
+	return &Env{Answers: a, Host: h, Proxy: p, Server: server.Controller(p), Now: time.Now, Log: io.Discard,
 		AdminFrom: AdminAddr(os.Getenv("SSH_CLIENT"))}
 }
 

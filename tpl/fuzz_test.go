@@ -17,7 +17,6 @@ import (
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/steps"
-	"github.com/rpwizard/rpwizard/tpl"
 )
 
 // FuzzRender validates answers made of the fuzzer's values; for those
@@ -125,7 +124,7 @@ func placeholders(a *answers.Answers) *answers.Answers {
 func render(t *testing.T, a *answers.Answers) []byte {
 	t.Helper()
 	h := &host.Host{Layout: host.Debian("/"), Installed: []string{"nginx", "apache"}, Versions: map[string]string{"nginx": "1.26.0", "apache": "2.4.62"}}
-	out, err := tpl.Render(a.Server, steps.NewEnv(a, h).Site())
+	out, err := steps.NewEnv(a, h).RenderSite()
 	if err != nil {
 		t.Fatalf("validated answers do not render: %v\n%+v", err, a)
 	}

@@ -44,6 +44,8 @@ type proxyArgs struct {
 // validated by package answers; Render checks again that none can break
 // out of its directive.
 type Site struct {
+	// Name names the site's files (the domain, "*" written "_").
+	Name                string
 	Domain, Title, Docs string
 	Names               []string // Domain first
 	Aliases             []string
@@ -192,17 +194,18 @@ func NginxProxySnippet() []byte {
 	return b.Bytes()
 }
 
-// Render renders the site file for server ("nginx" or "apache").
-func Render(server string, s *Site) ([]byte, error) {
+// RenderNginx renders the nginx site file.
+func RenderNginx(s *Site) ([]byte, error) { return render("nginx-site.conf.tmpl", "nginx", s) }
+
+// RenderApache renders the Apache site file.
+func RenderApache(s *Site) ([]byte, error) { return render("apache-site.conf.tmpl", "Apache", s) }
+
+func render(tmpl, server string, s *Site) ([]byte, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	name := "nginx-site.conf.tmpl"
-	if server == "apache" {
-		name = "apache-site.conf.tmpl"
-	}
 	var b bytes.Buffer
-	if err := templates().ExecuteTemplate(&b, name, s); err != nil {
+	if err := templates().ExecuteTemplate(&b, tmpl, s); err != nil {
 		return nil, fmt.Errorf("render %s config: %w", server, err)
 	}
 	return b.Bytes(), nil

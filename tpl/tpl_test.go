@@ -74,7 +74,7 @@ func TestRenderedConfigsAvoidKnownTraps(t *testing.T) {
 }
 
 func TestJATOSWebSocketPathsAndAdmin(t *testing.T) {
-	out, _ := Render("nginx", site("jatos", "/"))
+	out, _ := RenderNginx(site("jatos", "/"))
 	conf := string(out)
 	for _, want := range []string{
 		"location = /jatos/testWebSocket {",
@@ -87,7 +87,7 @@ func TestJATOSWebSocketPathsAndAdmin(t *testing.T) {
 			t.Errorf("JATOS nginx config lacks %q", want)
 		}
 	}
-	out, _ = Render("apache", site("jatos", "/"))
+	out, _ = RenderApache(site("jatos", "/"))
 	conf = string(out)
 	for _, want := range []string{
 		`ProxyPassMatch "^(/publix/[a-z0-9-]+/(group/join|batch/open))$" "http://127.0.0.1:9000$1" upgrade=websocket timeout=604800`,
@@ -125,12 +125,12 @@ func TestRenderRefusesInjection(t *testing.T) {
 
 func TestHTTP2Syntax(t *testing.T) {
 	s := site("generic", "/")
-	out, _ := Render("nginx", s)
+	out, _ := RenderNginx(s)
 	if !strings.Contains(string(out), "listen 443 ssl http2;") || strings.Contains(string(out), "http2 on;") {
 		t.Error("nginx < 1.25.1 needs listen ... http2")
 	}
 	s.HTTP2On = true
-	out, _ = Render("nginx", s)
+	out, _ = RenderNginx(s)
 	if strings.Contains(string(out), "ssl http2;") || !strings.Contains(string(out), "http2 on;") {
 		t.Error("nginx >= 1.25.1 needs http2 on;")
 	}
@@ -163,4 +163,10 @@ func TestRegexLocationsQuoteTheBasePath(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Render renders s with the template of the server the answers call
+// server (package server picks it in the program).
+func Render(server string, s *Site) ([]byte, error) {
+	return map[string]func(*Site) ([]byte, error){"nginx": RenderNginx, "apache": RenderApache}[server](s)
 }
