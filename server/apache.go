@@ -3,6 +3,7 @@ package server
 import (
 	"path/filepath"
 
+	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/tpl"
 )
 
@@ -42,6 +43,23 @@ func (a apache) Site(name string) Site {
 		s.LinkTarget = filepath.Join("..", filepath.Base(p.Available), siteFileName(name))
 	}
 	return s
+}
+
+// Apache versions that rpwizard's template needs.
+const (
+	apacheMin     = "2.4.0"
+	apacheUpgrade = "2.4.47" // ProxyPass … upgrade=websocket
+)
+
+func (apache) JudgeVersion(v, platform string) Judgement {
+	switch {
+	case !host.AtLeast(v, apacheMin):
+		return Judgement{Msg: " cannot proxy WebSockets (Apache 2.4 or later is needed)", Fix: "upgrade Apache to 2.4.47 or later, or choose server: nginx"}
+	case !host.AtLeast(v, apacheUpgrade):
+		return Judgement{Msg: " is older than 2.4.47: rpwizard's config proxies WebSockets with `ProxyPass … upgrade=websocket`, which Apache learned in 2.4.47",
+			Fix: "upgrade Apache to 2.4.47 or later (Ubuntu 20.04 ships 2.4.41: use Ubuntu 22.04 or later), or choose server: nginx"}
+	}
+	return Judgement{OK: true, Msg: ": WebSockets through mod_proxy_http (upgrade=websocket)"}
 }
 
 func (apache) Render(s tpl.Site) ([]byte, error) { return tpl.RenderApache(&s) }

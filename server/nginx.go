@@ -7,9 +7,11 @@ import (
 	"github.com/rpwizard/rpwizard/tpl"
 )
 
-// nginxHTTP2On is the first nginx that takes `http2 on;` (and warns about
-// `listen … http2`).
-const nginxHTTP2On = "1.25.1"
+// nginx versions that rpwizard's template needs.
+const (
+	nginxMin     = "1.15.3" // keepalive_requests in upstream blocks
+	nginxHTTP2On = "1.25.1" // `http2 on;` instead of `listen … http2` (which it then warns about)
+)
 
 // nginx is nginx: sites in sites-available linked from sites-enabled
 // (Debian) or in conf.d (RHEL family); WebSocket maps and proxy headers in
@@ -49,6 +51,21 @@ func (n nginx) Render(s tpl.Site) ([]byte, error) {
 	s.ProxySnippet = n.proxySnippet()
 	s.AccessLog = filepath.Join(n.h.Layout.NginxLogDir, s.Name+".access.log")
 	return tpl.RenderNginx(&s)
+}
+
+func (nginx) JudgeVersion(v, platform string) Judgement {
+	if !host.AtLeast(v, nginxMin) {
+		fix := "install nginx 1.18 or later"
+		if platform == "rhel" {
+			fix = "install a newer nginx module stream: dnf module reset nginx && dnf module enable nginx:1.24 && dnf install nginx"
+		}
+		return Judgement{Msg: " is too old for rpwizard's config (it needs " + nginxMin + " or later: keepalive_requests in upstream blocks)", Fix: fix}
+	}
+	syntax := "`listen 443 ssl http2` (nginx before 1.25.1)"
+	if host.AtLeast(v, nginxHTTP2On) {
+		syntax = "`http2 on;` (nginx 1.25.1 or later)"
+	}
+	return Judgement{OK: true, Msg: ": WebSockets supported; HTTP/2 written as " + syntax}
 }
 
 func (n nginx) Shared() []File {

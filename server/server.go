@@ -35,6 +35,9 @@ type Server interface {
 	// site on this server relies on, written beside it.
 	Render(s tpl.Site) ([]byte, error)
 	Shared() []File
+	// JudgeVersion says whether rpwizard's config works with version v of
+	// the server on platform ("debian", "rhel").
+	JudgeVersion(v, platform string) Judgement
 }
 
 // Paths are where a server keeps things, and what it is made of.
@@ -154,3 +157,11 @@ func Controller(s Server) *installer.Server {
 }
 
 func (b base) host() *host.Host { return b.h }
+
+// Judgement is what rpwizard makes of a server version.
+type Judgement struct {
+	OK bool
+	// Msg follows "TITLE VERSION": ": WebSockets supported…" or
+	// " is too old…".
+	Msg, Fix string
+}
