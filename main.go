@@ -126,8 +126,10 @@ self-test. Without a command it runs the interactive wizard; with
 		SilenceUsage:  true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.answersFile != "" {
-				if cmd.Flags().Changed("accessible") {
-					return usageErrorf(cmd, "flag --accessible is for the wizard; it does not apply with --answers FILE (apply)")
+				for _, w := range []string{"accessible", "ca-bundle"} {
+					if cmd.Flags().Changed(w) {
+						return usageErrorf(cmd, "flag --%s is for the wizard; it does not apply with --answers FILE (apply: set tls.ca_bundle in the answers)", w)
+					}
 				}
 				*status = runUnattended(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 				return nil
@@ -143,6 +145,7 @@ self-test. Without a command it runs the interactive wizard; with
 	f.StringVar(&o.answersFile, "answers", "", "answers `FILE` (YAML): apply it unattended, as rpwizard apply")
 	f.BoolVar(&o.dryRun, "dry-run", false, "show the plan (each file's diff, each command) and change nothing")
 	f.BoolVar(&o.accessible, "accessible", os.Getenv("ACCESSIBLE") != "", "wizard: plain prompts for screen readers and simple terminals")
+	f.StringVar(&o.caBundle, "ca-bundle", "", "wizard: the CA (PEM `FILE`) that issued an existing certificate, for the self-test's trust (as tls.ca_bundle)")
 	f.BoolVar(&o.installMissing, "install-missing", false, "install a missing web server or module (as install_missing: true)")
 	f.BoolVar(&o.takeOver, "take-over", false, "with --answers: replace a config for the same domain that rpwizard did not write, after a backup (as take_over: true)")
 	f.Bool("version", false, "print rpwizard's version, and the Go and lego versions it was built with")

@@ -109,7 +109,7 @@ func TestHelpGoesToStdout(t *testing.T) {
 // added to the wrong command, or shared by accident, fails here.
 func TestEachCommandHasOnlyItsFlags(t *testing.T) {
 	want := map[string][]string{
-		"rpwizard":   {"accessible", "answers", "dry-run", "help", "install-missing", "take-over", "version"},
+		"rpwizard":   {"accessible", "answers", "ca-bundle", "dry-run", "help", "install-missing", "take-over", "version"},
 		"apply":      {"answers", "dry-run", "help", "install-missing", "take-over"},
 		"selftest":   {"all", "answers", "app", "ca-bundle", "domain", "help", "hold", "json", "resolve"},
 		"renew":      {"answers", "dry-run", "force", "help"},
