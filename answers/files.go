@@ -15,6 +15,8 @@ import (
 
 	"github.com/rpwizard/rpwizard/certs"
 	"github.com/rpwizard/rpwizard/internal/safefile"
+
+	"github.com/rpwizard/rpwizard/server"
 )
 
 // fileKey checks an optional absolute path that will be written into a
@@ -119,13 +121,6 @@ func htpasswdProblem(data []byte) string {
 	return ""
 }
 
-// Worker accounts of each server, most common first: Debian's www-data,
-// the RHEL family's nginx and apache.
-var workerCandidates = map[string][]string{
-	"nginx":  {"www-data", "nginx"},
-	"apache": {"www-data", "apache"},
-}
-
 // account is a user with its groups, for permission checks.
 type account struct {
 	name  string
@@ -136,12 +131,8 @@ type account struct {
 
 // workerAccount finds the server's worker account on this host (nil if
 // none exists yet: the server is not installed).
-func workerAccount(server string) *account {
-	list := workerCandidates[server]
-	if list == nil {
-		list = []string{"www-data", "nginx", "apache"}
-	}
-	for _, name := range list {
+func workerAccount(srv string) *account {
+	for _, name := range server.Workers(srv) {
 		u, err := user.Lookup(name)
 		if err != nil {
 			continue

@@ -89,13 +89,3 @@ func isThisHost(ip netip.Addr) bool {
 	}
 	return false
 }
-
-func serverTitle(server string) string {
-	switch server {
-	case "nginx":
-		return "nginx"
-	case "apache":
-		return "Apache"
-	}
-	return "the web server"
-}

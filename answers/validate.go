@@ -13,6 +13,8 @@ import (
 	"github.com/rpwizard/rpwizard/certs"
 	"github.com/rpwizard/rpwizard/internal/safefile"
 	"github.com/rpwizard/rpwizard/profile"
+
+	"github.com/rpwizard/rpwizard/server"
 )
 
 // Allowed values, shared with the wizard's choices.
@@ -210,7 +212,7 @@ func (a *Answers) validateUpstream(c *checker, p profile.Profile, known bool) {
 			return
 		}
 		if (n == 80 || n == 443) && isThisHost(ip) {
-			c.add("upstream", a.Upstream, fmt.Sprintf("that is this proxy itself: %s listens on port %d of this host, so every request would loop back to it", serverTitle(a.Server), n),
+			c.add("upstream", a.Upstream, fmt.Sprintf("that is this proxy itself: %s listens on port %d of this host, so every request would loop back to it", server.Title(a.Server), n),
 				"the host:port where the app listens, e.g. 127.0.0.1:8080")
 			return
 		}

@@ -13,6 +13,8 @@ type apache struct{ base }
 
 func (apache) Title() string { return "Apache" }
 
+func (apache) Workers() []string { return []string{"www-data", "apache"} }
+
 func (a apache) Paths() Paths {
 	l := a.h.Layout
 	pkgs := []string{l.ApachePackage}

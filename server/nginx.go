@@ -20,6 +20,8 @@ type nginx struct{ base }
 
 func (nginx) Title() string { return "nginx" }
 
+func (nginx) Workers() []string { return []string{"www-data", "nginx"} }
+
 func (n nginx) Paths() Paths {
 	l := n.h.Layout
 	return Paths{

@@ -38,6 +38,8 @@ type Server interface {
 	// JudgeVersion says whether rpwizard's config works with version v of
 	// the server on platform ("debian", "rhel").
 	JudgeVersion(v, platform string) Judgement
+	// Workers are the accounts its workers may run as, most common first.
+	Workers() []string
 }
 
 // Paths are where a server keeps things, and what it is made of.
@@ -79,6 +81,26 @@ type File struct {
 	Path string
 	Data []byte
 	Why  string
+}
+
+// Title is how people write the server called name ("the web server"
+// for a name rpwizard does not know). It needs no host.
+func Title(name string) string {
+	s, err := For(nil, name)
+	if err != nil {
+		return "the web server"
+	}
+	return s.Title()
+}
+
+// Workers are the accounts the server called name runs its workers as,
+// most common first (Debian's www-data, the RHEL family's own); for an
+// unknown name, every server's. It needs no host.
+func Workers(name string) []string {
+	if s, err := For(nil, name); err == nil {
+		return s.Workers()
+	}
+	return []string{"www-data", "nginx", "apache"}
 }
 
 // Names are the servers rpwizard knows, as the answers name them.

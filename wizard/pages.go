@@ -12,6 +12,7 @@ import (
 
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/profile"
+	"github.com/rpwizard/rpwizard/server"
 )
 
 // newFlow returns the questions, in the order they are asked.
@@ -142,10 +143,7 @@ func buildServer(s *State, b *fields) {
 	sel := huh.NewSelect[string]().Value(&s.Server)
 	var opts []huh.Option[string]
 	for _, n := range answers.Servers {
-		label := n
-		if n == "apache" {
-			label = "Apache"
-		}
+		label := server.Title(n)
 		if v, ok := s.isInstalled(n); ok {
 			label += " " + v + " (installed)"
 		} else {

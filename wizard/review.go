@@ -10,6 +10,7 @@ import (
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/certs"
 	"github.com/rpwizard/rpwizard/installer"
+	"github.com/rpwizard/rpwizard/server"
 	"github.com/rpwizard/rpwizard/steps"
 )
 
@@ -46,12 +47,7 @@ func reviewSummary(p *Prepared, st Styles) string {
 }
 
 // serverName is the server as the user reads it: nginx, Apache.
-func serverName(s string) string {
-	if s == "apache" {
-		return "Apache"
-	}
-	return s
-}
+func serverName(s string) string { return server.Title(s) }
 
 // accessText states the restriction in words: "/jatos only from
 // 192.168.0.0/16; the rest of the site: anyone".

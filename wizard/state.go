@@ -8,6 +8,7 @@ import (
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/profile"
+	"github.com/rpwizard/rpwizard/server"
 )
 
 // Restriction choices.
@@ -83,7 +84,7 @@ func NewState(h *host.Host, found Findings, accessible, installMissing bool) *St
 	}
 	s.prevApp = s.App
 	s.Upstream = s.upstreamDefault(s.App)
-	s.Server = "nginx"
+	s.Server = server.Names()[0] // nginx, unless one server alone is installed
 	if in := s.installed(); len(in) == 1 {
 		s.Server = in[0]
 	}
