@@ -12,9 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-acme/lego/v4/acme/api"
-	"github.com/go-acme/lego/v4/certcrypto"
-	"github.com/go-acme/lego/v4/certificate"
+	"github.com/go-acme/lego/v5/acme/api"
+	"github.com/go-acme/lego/v5/certcrypto"
 )
 
 // Due says whether cur should be renewed at time now, and why, in a sentence
@@ -79,7 +78,7 @@ func fetchARI(ctx context.Context, c *config, leaf *x509.Certificate) (*ariWindo
 		return nil, err
 	}
 	defer closeIdle()
-	ri, err := client.Certificate.GetRenewalInfo(certificate.RenewalInfoRequest{Cert: leaf})
+	ri, err := client.Certificate.GetRenewalInfo(ctx, leaf)
 	if err != nil {
 		return nil, err
 	}

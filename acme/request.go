@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-acme/lego/v4/certcrypto"
-	"github.com/go-acme/lego/v4/lego"
+	"github.com/go-acme/lego/v5/certcrypto"
+	"github.com/go-acme/lego/v5/lego"
 	"golang.org/x/net/idna"
 
 	"github.com/rpwizard/rpwizard/certs"
@@ -145,6 +145,7 @@ type config struct {
 	dnsResolvers     []string
 	dnsResolversOnly bool
 	keyType          certcrypto.KeyType
+	profile          string
 	eabKID           string
 	eabHMAC          string
 	stateDir         string
@@ -323,9 +324,9 @@ func directoryURL(d string) (string, error) {
 	d = strings.TrimSpace(d)
 	switch strings.ToLower(d) {
 	case "", DirectoryLetsEncrypt, "letsencrypt-production":
-		return lego.LEDirectoryProduction, nil
+		return lego.DirectoryURLLetsEncrypt, nil
 	case DirectoryLetsEncryptStaging:
-		return lego.LEDirectoryStaging, nil
+		return lego.DirectoryURLLetsEncryptStaging, nil
 	}
 	u, err := url.Parse(d)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {

@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-acme/lego/v4/acme"
-	"github.com/go-acme/lego/v4/certcrypto"
-	"github.com/go-acme/lego/v4/lego"
+	"github.com/go-acme/lego/v5/acme"
+	"github.com/go-acme/lego/v5/certcrypto"
+	"github.com/go-acme/lego/v5/lego"
 )
 
 // makeCert returns a self-signed certificate (PEM) and its key (PEM).
@@ -80,7 +80,7 @@ func TestCheckRequestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.challenge != ChallengeHTTP01 || c.keyType != certcrypto.EC256 || c.dirURL != lego.LEDirectoryProduction ||
+	if c.challenge != ChallengeHTTP01 || c.keyType != certcrypto.EC256 || c.dirURL != lego.DirectoryURLLetsEncrypt ||
 		c.stateDir != DefaultStateDir || c.timeout != defaultHTTPTimeout || c.log == nil {
 		t.Errorf("defaults: %+v", c)
 	}
@@ -101,7 +101,7 @@ func TestCheckRequestDefaults(t *testing.T) {
 		t.Errorf("domains %v", c.domains)
 	}
 	r.Directory = "letsencrypt-staging"
-	if c, _ := check(r, scopeOrder); c.dirURL != lego.LEDirectoryStaging {
+	if c, _ := check(r, scopeOrder); c.dirURL != lego.DirectoryURLLetsEncryptStaging {
 		t.Errorf("staging: %s", c.dirURL)
 	}
 }
@@ -416,9 +416,9 @@ func TestDueWithoutCA(t *testing.T) {
 func TestExplain(t *testing.T) {
 	now := time.Now()
 	rl := &acme.RateLimitedError{
-		ProblemDetails: &acme.ProblemDetails{Type: acme.RateLimitedErr, HTTPStatus: 429,
+		ProblemDetails: &acme.ProblemDetails{Type: acme.RateLimitedErrorType, HTTPStatus: 429,
 			Detail: "too many certificates (5) already issued for this exact set of identifiers in the last 168h0m0s"},
-		RetryAfter: "3600",
+		RetryAfter: time.Hour,
 	}
 	tests := []struct {
 		name string
