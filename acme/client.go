@@ -121,6 +121,7 @@ func (t ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req.WithContext(t.ctx))
 	if err == nil {
 		pollHint(resp)
+		problemBody(resp)
 	}
 	return resp, err
 }
@@ -153,8 +154,12 @@ func pollHint(resp *http.Response) {
 // httpClient is the client for the CA: proxy from the environment, system
 // roots plus tls.ca_bundle, bounded timeouts, bound to ctx.
 func (c *config) httpClient(ctx context.Context) (*http.Client, func()) {
+	proxy := http.ProxyFromEnvironment
+	if c.proxy != nil {
+		proxy = http.ProxyURL(c.proxy)
+	}
 	tr := &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
+		Proxy: proxy,
 		DialContext: (&net.Dialer{
 			Timeout:   min(c.timeout, 30*time.Second),
 			KeepAlive: 30 * time.Second,

@@ -19,6 +19,7 @@ import (
 	"github.com/go-acme/lego/v5/lego"
 	"golang.org/x/net/idna"
 
+	"github.com/rpwizard/rpwizard/acme/presets"
 	"github.com/rpwizard/rpwizard/certs"
 )
 
@@ -71,6 +72,13 @@ type Request struct {
 	// EABHMAC is the external account binding HMAC key (base64url), already
 	// resolved by the caller. It is never logged.
 	EABHMAC string
+	// Profile is the ACME certificate profile to order (tls.profile), ""
+	// for the CA's default. CheckProfile tells whether the CA offers it.
+	Profile string
+	// Proxy is the outbound HTTP proxy for every request to the CA
+	// (tls.proxy, http://host:port); "" uses HTTPS_PROXY / NO_PROXY from
+	// the environment.
+	Proxy string
 	// StateDir holds the ACME accounts (default /etc/rpwizard/acme).
 	StateDir string
 	// Log receives lego's log and progress lines; nil discards them.
@@ -146,6 +154,7 @@ type config struct {
 	dnsResolversOnly bool
 	keyType          certcrypto.KeyType
 	profile          string
+	proxy            *url.URL
 	eabKID           string
 	eabHMAC          string
 	stateDir         string
@@ -210,6 +219,16 @@ func check(r Request, scope checkScope) (*config, error) {
 		}
 		c.roots = pool
 	}
+
+	if p := strings.TrimSpace(r.Proxy); p != "" {
+		u, err := url.Parse(p)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add(fieldErr("tls.proxy", "%q is not an HTTP proxy URL like http://proxy.example.org:3128", p))
+		} else {
+			c.proxy = u
+		}
+	}
+	c.profile = strings.TrimSpace(r.Profile)
 
 	if scope == scopeQuery {
 		return c, errors.Join(errs...)
@@ -328,10 +347,16 @@ func directoryURL(d string) (string, error) {
 	case DirectoryLetsEncryptStaging:
 		return lego.DirectoryURLLetsEncryptStaging, nil
 	}
+	if p, ok := presets.Lookup(d); ok && !strings.Contains(d, "://") {
+		if p.URL == "" {
+			return "", fieldErr("tls.directory", "%s gives every account its own directory URL: set tls.directory to %s", p.Title, p.URLHint)
+		}
+		return p.URL, nil
+	}
 	u, err := url.Parse(d)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
-		return "", fieldErr("tls.directory", "%q is not a known CA; use %q, %q, or your CA's ACME directory URL starting with https://",
-			d, DirectoryLetsEncrypt, DirectoryLetsEncryptStaging)
+		return "", fieldErr("tls.directory", "%q is not a known CA; use one of %s, or your CA's ACME directory URL starting with https://",
+			d, strings.Join(presets.Names(), ", "))
 	}
 	return u.String(), nil
 }

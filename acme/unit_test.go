@@ -328,6 +328,7 @@ func TestDueByLifetime(t *testing.T) {
 	day := 24 * time.Hour
 	le, _ := makeCert(t, start, start.Add(90*day), "a.test")
 	short, _ := makeCert(t, start, start.Add(6*day), "a.test")
+	mid, _ := makeCert(t, start, start.Add(45*day), "a.test")
 	pebble, _ := makeCert(t, start, start.Add(5*365*day), "a.test")
 	tests := []struct {
 		name   string
@@ -339,8 +340,11 @@ func TestDueByLifetime(t *testing.T) {
 		{"90d, 61 days left", le, start.Add(29 * day), false, "renewal from 2026-03-02"},
 		{"90d, exactly a third left", le, start.Add(60 * day), false, "not due"},
 		{"90d, 29 days left", le, start.Add(61 * day), true, "less than a third"},
-		{"6d, 4 days left", short, start.Add(2 * day), false, "less than half"},
-		{"6d, 2 days left", short, start.Add(4 * day), true, "less than half"},
+		{"6d, 4 days left", short, start.Add(2 * day), false, "not due"},
+		{"6d, 2 days 3 hours left", short, start.Add(4*day - 3*time.Hour), false, "not due"},
+		{"6d, 1 day 21 hours left", short, start.Add(4*day + 3*time.Hour), true, "less than a third"},
+		{"45d, 15 days 3 hours left", mid, start.Add(30*day - 3*time.Hour), false, "renewal from 2026-01-31"},
+		{"45d, 14 days 21 hours left", mid, start.Add(30*day + 3*time.Hour), true, "less than a third"},
 		{"5y, fresh", pebble, start.Add(day), false, "not due"},
 		{"5y, 1 year left", pebble, start.Add(4 * 365 * day), true, "less than a third"},
 	}
