@@ -6,11 +6,14 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -123,4 +126,49 @@ func TestNonRFCErrorBody(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestProxy: with tls.proxy every request to the CA goes through the
+// HTTP proxy (CONNECT), which a tiny loopback proxy counts.
+func TestProxy(t *testing.T) {
+	now := time.Now()
+	dirURL, bundle := fakeCA(t, func() (time.Time, time.Time) { return now.Add(-time.Hour), now.Add(-time.Minute) }, nil)
+	var connects atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		connects.Add(1)
+		up, err := net.Dial("tcp", r.Host)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		hj, _ := w.(http.Hijacker)
+		w.WriteHeader(http.StatusOK)
+		c, buf, err := hj.Hijack()
+		if err != nil {
+			up.Close()
+			return
+		}
+		go func() { io.Copy(up, buf); up.Close() }()
+		io.Copy(c, up)
+		c.Close()
+	}))
+	t.Cleanup(proxy.Close)
+	r := Request{Domains: []string{"a.test"}, Directory: dirURL, CABundle: bundle, Proxy: proxy.URL, Profile: "shortlived", HTTPClientTimeout: 5 * time.Second}
+	if err := CheckProfile(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := makeCert(t, now.Add(-time.Hour), now.Add(5*24*time.Hour), "a.test")
+	if due, reason, err := Due(context.Background(), r, cert, now); err != nil || !due {
+		t.Fatalf("Due through the proxy: %v %q %v", due, reason, err)
+	}
+	if n := connects.Load(); n < 2 {
+		t.Errorf("the proxy saw %d CONNECTs, want one per client at least (directory, ARI)", n)
+	}
+	// Without tls.proxy, HTTPS_PROXY/NO_PROXY apply (net/http's
+	// ProxyFromEnvironment, read once per process; it never proxies
+	// loopback, so it is not testable here against a loopback CA).
 }
