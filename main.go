@@ -157,6 +157,7 @@ self-test. Without a command it runs the interactive wizard; with
 		newApplyCmd(status),
 		newSelfTestCmd(status),
 		newRenewCmd(status),
+		newNotifyCmd(status),
 		newUndoCmd(status),
 		newVersionCmd(),
 		newManCmd(status),

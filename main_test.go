@@ -113,6 +113,7 @@ func TestEachCommandHasOnlyItsFlags(t *testing.T) {
 		"apply":      {"answers", "dry-run", "help", "install-missing", "take-over"},
 		"selftest":   {"all", "answers", "app", "ca-bundle", "domain", "help", "hold", "json", "resolve"},
 		"renew":      {"answers", "dry-run", "force", "help"},
+		"notify":     {"help", "test", "unit"},
 		"undo":       {"dry-run", "help", "server"},
 		"version":    {"help"},
 		"help":       {"help"},
@@ -154,7 +155,7 @@ func TestVersion(t *testing.T) {
 			t.Fatalf("%v: exit status %d; stderr:\n%s", args, code, stderr.String())
 		}
 		out := stdout.String()
-		for _, w := range []string{"rpwizard ", runtime.Version(), "\nlego v4."} {
+		for _, w := range []string{"rpwizard ", runtime.Version(), "\nlego v5."} {
 			if !strings.Contains(out, w) {
 				t.Errorf("%v: output lacks %q:\n%s", args, w, out)
 			}

@@ -15,10 +15,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-acme/lego/v4/certcrypto"
-	"github.com/go-acme/lego/v4/lego"
+	"github.com/go-acme/lego/v5/certcrypto"
+	"github.com/go-acme/lego/v5/lego"
 	"golang.org/x/net/idna"
 
+	"github.com/rpwizard/rpwizard/acme/presets"
 	"github.com/rpwizard/rpwizard/certs"
 )
 
@@ -71,6 +72,13 @@ type Request struct {
 	// EABHMAC is the external account binding HMAC key (base64url), already
 	// resolved by the caller. It is never logged.
 	EABHMAC string
+	// Profile is the ACME certificate profile to order (tls.profile), ""
+	// for the CA's default. CheckProfile tells whether the CA offers it.
+	Profile string
+	// Proxy is the outbound HTTP proxy for every request to the CA
+	// (tls.proxy, http://host:port); "" uses HTTPS_PROXY / NO_PROXY from
+	// the environment.
+	Proxy string
 	// StateDir holds the ACME accounts (default /etc/rpwizard/acme).
 	StateDir string
 	// Log receives lego's log and progress lines; nil discards them.
@@ -145,6 +153,8 @@ type config struct {
 	dnsResolvers     []string
 	dnsResolversOnly bool
 	keyType          certcrypto.KeyType
+	profile          string
+	proxy            *url.URL
 	eabKID           string
 	eabHMAC          string
 	stateDir         string
@@ -209,6 +219,16 @@ func check(r Request, scope checkScope) (*config, error) {
 		}
 		c.roots = pool
 	}
+
+	if p := strings.TrimSpace(r.Proxy); p != "" {
+		u, err := url.Parse(p)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add(fieldErr("tls.proxy", "%q is not an HTTP proxy URL like http://proxy.example.org:3128", p))
+		} else {
+			c.proxy = u
+		}
+	}
+	c.profile = strings.TrimSpace(r.Profile)
 
 	if scope == scopeQuery {
 		return c, errors.Join(errs...)
@@ -323,14 +343,20 @@ func directoryURL(d string) (string, error) {
 	d = strings.TrimSpace(d)
 	switch strings.ToLower(d) {
 	case "", DirectoryLetsEncrypt, "letsencrypt-production":
-		return lego.LEDirectoryProduction, nil
+		return lego.DirectoryURLLetsEncrypt, nil
 	case DirectoryLetsEncryptStaging:
-		return lego.LEDirectoryStaging, nil
+		return lego.DirectoryURLLetsEncryptStaging, nil
+	}
+	if p, ok := presets.Lookup(d); ok && !strings.Contains(d, "://") {
+		if p.URL == "" {
+			return "", fieldErr("tls.directory", "%s gives every account its own directory URL: set tls.directory to %s", p.Title, p.URLHint)
+		}
+		return p.URL, nil
 	}
 	u, err := url.Parse(d)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
-		return "", fieldErr("tls.directory", "%q is not a known CA; use %q, %q, or your CA's ACME directory URL starting with https://",
-			d, DirectoryLetsEncrypt, DirectoryLetsEncryptStaging)
+		return "", fieldErr("tls.directory", "%q is not a known CA; use one of %s, or your CA's ACME directory URL starting with https://",
+			d, strings.Join(presets.Names(), ", "))
 	}
 	return u.String(), nil
 }

@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-acme/lego/v4/acme"
-	"github.com/go-acme/lego/v4/certcrypto"
-	"github.com/go-acme/lego/v4/lego"
+	"github.com/go-acme/lego/v5/acme"
+	"github.com/go-acme/lego/v5/certcrypto"
+	"github.com/go-acme/lego/v5/lego"
 )
 
 // makeCert returns a self-signed certificate (PEM) and its key (PEM).
@@ -80,7 +80,7 @@ func TestCheckRequestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.challenge != ChallengeHTTP01 || c.keyType != certcrypto.EC256 || c.dirURL != lego.LEDirectoryProduction ||
+	if c.challenge != ChallengeHTTP01 || c.keyType != certcrypto.EC256 || c.dirURL != lego.DirectoryURLLetsEncrypt ||
 		c.stateDir != DefaultStateDir || c.timeout != defaultHTTPTimeout || c.log == nil {
 		t.Errorf("defaults: %+v", c)
 	}
@@ -101,7 +101,7 @@ func TestCheckRequestDefaults(t *testing.T) {
 		t.Errorf("domains %v", c.domains)
 	}
 	r.Directory = "letsencrypt-staging"
-	if c, _ := check(r, scopeOrder); c.dirURL != lego.LEDirectoryStaging {
+	if c, _ := check(r, scopeOrder); c.dirURL != lego.DirectoryURLLetsEncryptStaging {
 		t.Errorf("staging: %s", c.dirURL)
 	}
 }
@@ -328,6 +328,7 @@ func TestDueByLifetime(t *testing.T) {
 	day := 24 * time.Hour
 	le, _ := makeCert(t, start, start.Add(90*day), "a.test")
 	short, _ := makeCert(t, start, start.Add(6*day), "a.test")
+	mid, _ := makeCert(t, start, start.Add(45*day), "a.test")
 	pebble, _ := makeCert(t, start, start.Add(5*365*day), "a.test")
 	tests := []struct {
 		name   string
@@ -339,8 +340,11 @@ func TestDueByLifetime(t *testing.T) {
 		{"90d, 61 days left", le, start.Add(29 * day), false, "renewal from 2026-03-02"},
 		{"90d, exactly a third left", le, start.Add(60 * day), false, "not due"},
 		{"90d, 29 days left", le, start.Add(61 * day), true, "less than a third"},
-		{"6d, 4 days left", short, start.Add(2 * day), false, "less than half"},
-		{"6d, 2 days left", short, start.Add(4 * day), true, "less than half"},
+		{"6d, 4 days left", short, start.Add(2 * day), false, "not due"},
+		{"6d, 2 days 3 hours left", short, start.Add(4*day - 3*time.Hour), false, "not due"},
+		{"6d, 1 day 21 hours left", short, start.Add(4*day + 3*time.Hour), true, "less than a third"},
+		{"45d, 15 days 3 hours left", mid, start.Add(30*day - 3*time.Hour), false, "renewal from 2026-01-31"},
+		{"45d, 14 days 21 hours left", mid, start.Add(30*day + 3*time.Hour), true, "less than a third"},
 		{"5y, fresh", pebble, start.Add(day), false, "not due"},
 		{"5y, 1 year left", pebble, start.Add(4 * 365 * day), true, "less than a third"},
 	}
@@ -416,9 +420,9 @@ func TestDueWithoutCA(t *testing.T) {
 func TestExplain(t *testing.T) {
 	now := time.Now()
 	rl := &acme.RateLimitedError{
-		ProblemDetails: &acme.ProblemDetails{Type: acme.RateLimitedErr, HTTPStatus: 429,
+		ProblemDetails: &acme.ProblemDetails{Type: acme.RateLimitedErrorType, HTTPStatus: 429,
 			Detail: "too many certificates (5) already issued for this exact set of identifiers in the last 168h0m0s"},
-		RetryAfter: "3600",
+		RetryAfter: time.Hour,
 	}
 	tests := []struct {
 		name string

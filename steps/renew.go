@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/rpwizard/rpwizard/acme"
 	"github.com/rpwizard/rpwizard/certs"
 	"github.com/rpwizard/rpwizard/installer"
+	"github.com/rpwizard/rpwizard/selftest"
 )
 
 // Renew renews the site's ACME certificate when it is due (ARI where the
@@ -38,6 +41,9 @@ func Renew(ctx context.Context, e *Env, force bool) (bool, string, error) {
 	if !due {
 		return false, reason, nil
 	}
+	if err := e.checkProfile(ctx); err != nil {
+		return false, reason, err
+	}
 	next, err := acme.Renew(ctx, req, cur)
 	if err != nil {
 		return false, reason, err
@@ -50,16 +56,39 @@ func Renew(ctx context.Context, e *Env, force bool) (bool, string, error) {
 		return false, reason, err
 	}
 	tx.Watch(ctx, e.Watched()...)
+	// Proven: the reload is confirmed for every watched name (Tx.Reload),
+	// each name is asked again for the new serial, the site's self-test
+	// passes (without the long idle hold), and the deploy hooks succeed.
+	// Anything else puts the previous certificate back, and Rollback
+	// checks that it is served again.
 	err = e.InstallCert(ctx, tx, certs.Pair{CertPEM: next.CertPEM, KeyPEM: next.KeyPEM}, "renewed certificate")
 	if err == nil {
 		err = e.checkServed(ctx, next.Leaf.Raw)
 	}
+	if err == nil && e.Answers.SelfTestOn() {
+		rep := selftest.Run(ctx, e.SelfTestTarget(0))
+		e.SelfTest = &rep
+		if rep.Interrupted || !rep.OK() {
+			var buf bytes.Buffer
+			rep.WriteText(&buf)
+			fmt.Fprint(e.Log, buf.String())
+			err = &SelfTestError{Report: rep}
+		}
+	}
+	if err == nil {
+		err = e.RunDeployHooks(ctx)
+	}
 	if err != nil {
-		if rerr := tx.Rollback(); rerr != nil {
+		rerr := tx.Rollback()
+		if out := tx.Outcome(); out != "" {
+			fmt.Fprintln(e.Log, "rollback:", out)
+		}
+		if rerr != nil {
 			return false, reason, fmt.Errorf("%w; rollback failed too: %v", err, rerr)
 		}
-		return false, reason, fmt.Errorf("%w: %w (the previous certificate is serving)", ErrRolledBack, err)
+		return false, reason, fmt.Errorf("%w: %w (the previous certificate, serial %x, is serving again: %s)", ErrRolledBack, err, cur.Leaf.SerialNumber, tx.Outcome())
 	}
+	fmt.Fprintf(e.Log, "renewed: serial %x served for %s\n", next.Leaf.SerialNumber, strings.Join(e.Answers.Names(), ", "))
 	return true, reason, tx.Commit()
 }
 
@@ -105,18 +134,29 @@ func (e *Env) currentACME() (*acme.Certificate, acme.Request, error) {
 }
 
 // checkServed makes sure the server presents the certificate whose DER is
-// want for the site's name on this host, i.e. the reload took effect.
+// want for every name of the site on this host, i.e. the reload took
+// effect everywhere.
 func (e *Env) checkServed(ctx context.Context, want []byte) error {
-	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second},
-		Config: &tls.Config{ServerName: e.Answers.Domain, InsecureSkipVerify: true}}
-	conn, err := d.DialContext(ctx, "tcp", "127.0.0.1:443")
+	wantCert, err := x509.ParseCertificate(want)
 	if err != nil {
-		return fmt.Errorf("check the served certificate: %w", err)
+		return err
 	}
-	defer conn.Close()
-	got := conn.(*tls.Conn).ConnectionState().PeerCertificates
-	if len(got) == 0 || !bytes.Equal(got[0].Raw, want) {
-		return fmt.Errorf("%s still serves the old certificate after the reload", e.Answers.Server)
+	for _, name := range e.Answers.Names() {
+		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second},
+			Config: &tls.Config{ServerName: name, InsecureSkipVerify: true}}
+		conn, err := d.DialContext(ctx, "tcp", "127.0.0.1:443")
+		if err != nil {
+			return fmt.Errorf("check the certificate served for %s: %w", name, err)
+		}
+		got := conn.(*tls.Conn).ConnectionState().PeerCertificates
+		conn.Close()
+		if len(got) == 0 || !bytes.Equal(got[0].Raw, want) {
+			serial := "none"
+			if len(got) > 0 {
+				serial = fmt.Sprintf("%x", got[0].SerialNumber)
+			}
+			return fmt.Errorf("%s serves serial %s for %s after the reload, not the new serial %x", e.Answers.Server, serial, name, wantCert.SerialNumber)
+		}
 	}
 	return nil
 }
