@@ -124,10 +124,13 @@ func (s *Session) Spawn(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("spawn: %w", err)
 	}
+	// Read the progress events even when the spawn was fast enough to
+	// redirect to the server at once: the hub answers them only to a
+	// Referer that matches the scheme and host the proxy forwarded.
+	if err := s.waitReady(ctx); err != nil {
+		return err
+	}
 	if !strings.HasPrefix(resp.Request.URL.Path, userPrefix) {
-		if err := s.waitReady(ctx); err != nil {
-			return err
-		}
 		if resp, err = open("user/" + s.User + "/"); err != nil {
 			return fmt.Errorf("open the user's server: %w", err)
 		}
