@@ -37,8 +37,12 @@ func realHubSite(ctx context.Context, t *testing.T, server, base string, classic
 	t.Helper()
 	testjupyter.Require(t)
 	ownHost(t)
+	start := time.Now()
 	hub := testjupyter.Start(ctx, t, testjupyter.Options{Addr: "127.0.0.1:8000", BasePath: base, Classic: classic})
+	up := time.Since(start)
 	r := mustApply(t, hubAnswers(server, base))
+	t.Logf("host owned; the hub served in %s, the apply (with its self-test) took %s", up.Round(time.Millisecond), (time.Since(start) - up).Round(time.Millisecond))
+	t.Cleanup(func() { t.Logf("the test took %s with the host owned", time.Since(start).Round(time.Millisecond)) })
 	return hub, r
 }
 

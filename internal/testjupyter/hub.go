@@ -109,12 +109,22 @@ func Start(ctx context.Context, t testing.TB, o Options) *Hub {
 	}
 	dir := t.TempDir()
 	apiPort, hubPort := freePort(t), freePort(t)
-	// jupyter_server alone has no page at /tree: its default URL is then
-	// a file URL, which needs a login (so that opening the server takes
-	// the hub's OAuth redirects, as /tree does) and then answers 404.
-	env := "c.Spawner.default_url = '/files/rpwizard-no-such-file'\n"
+	// Every user's server serves the same directory (they all run as
+	// root here). jupyter_server alone has no page at /tree: its default
+	// URL is then the view page of a file there, which needs a login (so
+	// that opening the server takes the hub's OAuth redirects, as /tree
+	// does) and, as every page it renders, sets the _xsrf cookie.
+	nbDir := filepath.Join(dir, "notebooks")
+	if err := os.MkdirAll(nbDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(nbDir, ReadyFile), []byte("ready\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := fmt.Sprintf("c.Spawner.notebook_dir = %q\nc.Spawner.default_url = '/view/%s'\n", nbDir, ReadyFile)
 	if o.Classic {
-		env = "c.Spawner.environment = {'JUPYTERHUB_SINGLEUSER_APP': 'notebook.notebookapp.NotebookApp'}\nc.Spawner.default_url = '/tree'\n"
+		env = fmt.Sprintf("c.Spawner.notebook_dir = %q\n", nbDir) +
+			"c.Spawner.environment = {'JUPYTERHUB_SINGLEUSER_APP': 'notebook.notebookapp.NotebookApp'}\nc.Spawner.default_url = '/tree'\n"
 	}
 	cfg := fmt.Sprintf(`# written by rpwizard's tests
 c.JupyterHub.bind_url = %[1]q
@@ -180,6 +190,12 @@ c.JupyterHub.log_level = 'INFO'
 		}
 	}
 }
+
+// ReadyFile is a file in every server's directory.
+const ReadyFile = "rpwizard-ready.txt"
+
+// NotebookDir is the directory every user's server serves.
+func (h *Hub) NotebookDir() string { return filepath.Join(h.Dir, "notebooks") }
 
 // Log is what the hub (and its proxy and spawners) printed so far.
 func (h *Hub) Log() string { return h.log.String() }

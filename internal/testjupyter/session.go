@@ -111,14 +111,9 @@ func (s *Session) Login(ctx context.Context) error {
 // it through the hub's OAuth redirects.
 func (s *Session) Spawn(ctx context.Context) error {
 	userPrefix := s.Base.Path + "user/" + s.User + "/"
-	// jupyter_server alone has no page at its default URL: a 404 from the
-	// user's server, after the OAuth redirects, is fine there.
 	open := func(path string) (*http.Response, error) {
 		_, resp, err := s.get(ctx, path, nil)
-		if err != nil && (resp == nil || resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(resp.Request.URL.Path, userPrefix)) {
-			return resp, err
-		}
-		return resp, nil
+		return resp, err
 	}
 	resp, err := open("hub/spawn")
 	if err != nil {
@@ -255,6 +250,7 @@ func (s *Session) Execute(ctx context.Context, kernelID, code string) (string, e
 	}
 	var stdout strings.Builder
 	var seen []string
+	var replied, idle bool
 	for {
 		typ, data, err := conn.Read(ctx)
 		if err != nil {
@@ -275,6 +271,7 @@ func (s *Session) Execute(ctx context.Context, kernelID, code string) (string, e
 				Name   string `json:"name"`
 				Text   string `json:"text"`
 				Status string `json:"status"`
+				State  string `json:"execution_state"`
 				EName  string `json:"ename"`
 				EValue string `json:"evalue"`
 			} `json:"content"`
@@ -295,6 +292,13 @@ func (s *Session) Execute(ctx context.Context, kernelID, code string) (string, e
 			if m.Content.Status != "ok" {
 				return stdout.String(), fmt.Errorf("execute_reply status %q", m.Content.Status)
 			}
+			replied = true
+		case m.Channel == "iopub" && m.Header.MsgType == "status" && m.Content.State == "idle":
+			// The kernel publishes idle after every output of the request;
+			// the shell reply may come before or after the outputs.
+			idle = true
+		}
+		if replied && idle {
 			conn.Close(websocket.StatusNormalClosure, "")
 			if stdout.Len() == 0 {
 				return "", fmt.Errorf("kernel WebSocket: %w on stdout (messages: %v)", errNoOutput, seen)
