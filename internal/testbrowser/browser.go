@@ -294,14 +294,29 @@ func (b *Browser) WebSockets() []WebSocket {
 }
 
 // WaitText waits (bounded by timeout) until the text of the first element
-// matching the CSS selector sel contains want, and returns that text.
+// matching the CSS selector sel contains want, and returns that text. The
+// page may navigate meanwhile (a spawn's progress page does).
 func (b *Browser) WaitText(sel, want string, timeout time.Duration) (string, error) {
-	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e && e.textContent.includes(%q) ? e.textContent : null })()`, sel, want)
-	text, err := chromedp.Run(b.Ctx, chromedp.Poll[string](js, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
-	if err != nil {
-		last, _ := chromedp.Run(b.Ctx, chromedp.Evaluate[string](fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e ? e.textContent : "(no " + %q + ")" })()`, sel, sel)))
-		loc, _ := chromedp.Run(b.Ctx, chromedp.Location())
-		return last, fmt.Errorf("waiting for %q in %s on %s (its text: %.300q): %w", want, sel, loc, last, err)
+	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e ? e.textContent : "" })()`, sel)
+	deadline := time.Now().Add(timeout)
+	var last string
+	var lastErr error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(b.Ctx, 5*time.Second)
+		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		cancel()
+		if err == nil && strings.Contains(text, want) {
+			return text, nil
+		}
+		if err == nil {
+			last = text
+		}
+		lastErr = err
+		if b.Ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	return text, nil
+	loc, _ := chromedp.Run(b.Ctx, chromedp.Location())
+	return last, fmt.Errorf("no %q in %s on %s after %s (its text: %.300q, last error: %v)", want, sel, loc, timeout, last, lastErr)
 }
