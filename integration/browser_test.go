@@ -32,11 +32,12 @@ func inHouseTLS(t *testing.T, domain string) (answers, caFile string) {
 	return fmt.Sprintf("tls:\n  mode: existing\n  cert_file: %s\n  key_file: %s\n  ca_bundle: %s\n", ca.CertFile, ca.KeyFile, ca.CAFile), ca.CAFile
 }
 
-// checkPage fails t for every problem the browser's page log recorded and
-// unless the documents under prefix came over HTTP/2.
-func checkPage(t *testing.T, b *testbrowser.Browser, prefix string) {
+// checkPage fails t for every problem the browser's page log recorded
+// (but those ignore accepts) and unless the documents under prefix came
+// over HTTP/2.
+func checkPage(t *testing.T, b *testbrowser.Browser, prefix string, ignore func(string) bool) {
 	t.Helper()
-	if p := b.Problems(nil); len(p) > 0 {
+	if p := b.Problems(ignore); len(p) > 0 {
 		t.Errorf("the page's log has %d problems:\n%s", len(p), strings.Join(p, "\n"))
 	}
 	docs := 0
@@ -104,7 +105,12 @@ func TestBrowserJupyterHub(t *testing.T) {
 			if _, err := b.WaitText(".output_stdout pre", "499500", 60*time.Second); err != nil {
 				t.Fatalf("the cell's output: %v", err)
 			}
-			checkPage(t, b, site)
+			// Notebook 6 binds its menu to an action it registers a moment
+			// later, and says so on the console; nothing to do with the
+			// network or the proxy.
+			checkPage(t, b, site, func(p string) bool {
+				return strings.HasPrefix(p, `console.warning: "actions" "jupyter-notebook:find-and-replace" "does not exist`)
+			})
 			kernelWS := 0
 			for _, ws := range b.WebSockets() {
 				if strings.HasPrefix(ws.URL, "wss://hub.test"+tc.base+"user/alice/api/kernels/") && strings.Contains(ws.URL, "/channels") {

@@ -155,7 +155,7 @@ c.JupyterHub.log_level = 'INFO'
 		t.Fatal(err)
 	}
 	if testenv.Listening(o.Addr) {
-		t.Fatalf("something already listens on %s: the hub cannot bind there", o.Addr)
+		t.Fatalf("something already listens on %s: the hub cannot bind there (Debian's jupyterhub.service? sudo systemctl disable --now jupyterhub)", o.Addr)
 	}
 	h := &Hub{Dir: dir, Opts: o, log: &syncBuffer{}, done: make(chan struct{})}
 	h.cmd = exec.Command("jupyterhub", "-f", cfgFile)
