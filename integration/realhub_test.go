@@ -77,8 +77,9 @@ func TestRealJupyterHub(t *testing.T) {
 }
 
 // runCode logs in through the proxy as alice, spawns her server, starts a
-// kernel and runs code on it over the kernel's WebSocket.
-func runCode(ctx context.Context, t *testing.T, base string) {
+// kernel and runs code on it over the kernel's WebSocket. It returns the
+// session and the kernel.
+func runCode(ctx context.Context, t *testing.T, base string) (*testjupyter.Session, string) {
 	t.Helper()
 	s, err := testjupyter.NewSession("https://hub.test"+base, "alice", client(t, "hub.test").Transport)
 	if err != nil {
@@ -106,5 +107,47 @@ func runCode(ctx context.Context, t *testing.T, base string) {
 	}
 	if strings.TrimSpace(out) != "499500" {
 		t.Errorf("the kernel printed %q, want 499500", out)
+	}
+	return s, id
+}
+
+// TestRealJupyterHubNeedsTheUpgrade: the kernel test can fail. With the
+// WebSocket upgrade removed from the config rpwizard wrote (as
+// breakWebSockets does), code no longer runs through the proxy, while
+// plain HTTP to the hub still works, and rpwizard's self-test blames the
+// proxy (exit 1).
+func TestRealJupyterHubNeedsTheUpgrade(t *testing.T) {
+	for _, server := range []string{"nginx", "apache"} {
+		t.Run(server, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+			defer cancel()
+			hub, _ := realHubSite(ctx, t, server, "/jhub/", false)
+			s, id := runCode(ctx, t, "/jhub/")
+			breakWebSockets(t, server, "hub.test")
+			// The reload is graceful: wait (bounded) until a new connection
+			// reaches a worker with the broken config.
+			var err error
+			for i := 0; i < 60; i++ {
+				s.CloseIdle()
+				if _, err = s.Execute(ctx, id, "print(6*7)"); err != nil {
+					break
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+			if err == nil {
+				t.Fatalf("code still runs over the kernel WebSocket without the upgrade in the proxy's config: the test does not go through the proxy")
+			}
+			t.Logf("without the upgrade: %v", err)
+			if code, _ := status(t, client(t, "hub.test"), "https://hub.test/jhub/hub/health"); code != 200 {
+				t.Errorf("plain HTTP to the hub: %d, want 200", code)
+			}
+			st := rpwizard(t, nil, "selftest", "--answers", "/etc/rpwizard/sites/hub.test.yaml", "--resolve", "127.0.0.1", "--hold", "0")
+			if st.code != 1 {
+				t.Errorf("selftest without the upgrade: exit %d, want 1 (the proxy is at fault)\n%s\n%s", st.code, st.stdout, st.stderr)
+			}
+			if t.Failed() {
+				t.Logf("hub log:\n%s", hub.Log())
+			}
+		})
 	}
 }

@@ -308,6 +308,14 @@ func (s *Session) Execute(ctx context.Context, kernelID, code string) (string, e
 	}
 }
 
+// CloseIdle closes the session's idle connections, so that the next
+// request opens a new one (after a reload, to a new worker).
+func (s *Session) CloseIdle() {
+	if c, ok := s.HTTP.Transport.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 // get GETs path below the base, following redirects.
 func (s *Session) get(ctx context.Context, path string, h http.Header) ([]byte, *http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL(path), nil)
