@@ -7,11 +7,49 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/steps"
 )
+
+// newRenewCmd is `rpwizard renew` and its flags.
+func newRenewCmd(status *int) *cobra.Command {
+	var o options
+	cmd := &cobra.Command{
+		Use:   "renew [--force] [--dry-run]",
+		Short: "Renew the ACME certificates that are due (the timer runs this)",
+		Long: `Renew renews the certificate of every site rpwizard set up with ACME (their
+answers are kept in /etc/rpwizard/sites/) when it is due: inside the CA's
+renewal window (ARI) where the CA offers one, else when a third of its
+lifetime is left; or now, with --force. Each new certificate is installed
+in a transaction (atomic write, config test, reload, check that it is
+served), and on any failure the previous certificate keeps serving.
+
+With --dry-run it says for each ACME site whether it is due and what
+would be renewed, and changes nothing: no certificate is ordered, no file
+is written, nothing is reloaded. The due check may ask the CA for its
+renewal window (a read-only request);
+with --force the CA is not contacted at all.
+A dry run against the CA's staging environment is not done yet.`,
+		Example: `  sudo rpwizard renew --dry-run
+  sudo rpwizard renew --force --dry-run
+  sudo rpwizard renew`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			*status = runRenew(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.answersFile, "answers", "", "renew only the site of this answers `FILE` (default: every site in /etc/rpwizard/sites/)")
+	f.BoolVar(&o.force, "force", false, "renew now even if not due")
+	f.BoolVar(&o.dryRun, "dry-run", false, "say which certificates are due and what would be renewed; change nothing")
+	return cmd
+}
 
 // runRenew is `rpwizard renew`: every site rpwizard set up with ACME (their
 // answers are kept in /etc/rpwizard/sites/) is renewed when due, or now
@@ -44,6 +82,12 @@ func runRenew(ctx context.Context, o options, stdout, stderr io.Writer) int {
 			continue
 		}
 		e := steps.NewEnv(a, h)
+		if o.dryRun {
+			if !printRenewPlan(ctx, e, o.force, stdout, stderr) {
+				code = exitFailed
+			}
+			continue
+		}
 		renewed, reason, err := steps.Renew(ctx, e, o.force)
 		switch {
 		case err != nil:
@@ -55,5 +99,37 @@ func runRenew(ctx context.Context, o options, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%s: not due (%s)\n", a.Domain, reason)
 		}
 	}
+	if o.dryRun {
+		if o.force {
+			fmt.Fprintln(stdout, "dry run: the CA was not contacted; no certificate was ordered, no file changed, nothing reloaded")
+		} else {
+			fmt.Fprintln(stdout, "dry run: no certificate was ordered, no file changed, nothing reloaded (the due check may have asked the CA for its renewal window, read-only)")
+		}
+	}
 	return code
+}
+
+// printRenewPlan prints what `renew` would do for the site of e; false
+// when that cannot be told (the error is printed).
+func printRenewPlan(ctx context.Context, e *steps.Env, force bool, stdout, stderr io.Writer) bool {
+	a := e.Answers
+	due, reason, err := steps.RenewDue(ctx, e, force)
+	if err != nil {
+		fmt.Fprintf(stderr, "rpwizard renew: %s: %v\n", a.Domain, err)
+		return false
+	}
+	if !due {
+		fmt.Fprintf(stdout, "%s: not due (%s): would do nothing\n", a.Domain, reason)
+		return true
+	}
+	cert, key := e.CertPaths()
+	ca := a.TLS.Directory
+	if ca == "" {
+		ca = "letsencrypt"
+	}
+	fmt.Fprintf(stdout, "%s: due (%s): would renew\n", a.Domain, reason)
+	fmt.Fprintf(stdout, "  - order a new certificate for %s from %s\n", strings.Join(a.Names(), ", "), ca)
+	fmt.Fprintf(stdout, "  - replace %s and %s (backed up first)\n", cert, key)
+	fmt.Fprintf(stdout, "  - config test, then reload %s, and check that it serves the new certificate\n", a.Server)
+	return true
 }

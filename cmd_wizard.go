@@ -14,10 +14,6 @@ import (
 	"github.com/rpwizard/rpwizard/wizard"
 )
 
-// exitAborted is the status of a wizard stopped with Ctrl+C (128+SIGINT);
-// nothing was changed.
-const exitAborted = 130
-
 // runWizard is `rpwizard` without --answers: the interactive wizard. It
 // runs the same validation and the same steps as runUnattended.
 func runWizard(ctx context.Context, o options, stdout, stderr io.Writer) int {
@@ -38,9 +34,10 @@ func runWizard(ctx context.Context, o options, stdout, stderr io.Writer) int {
 		Plain:          os.Getenv("NO_COLOR") != "",
 		DryRun:         o.dryRun,
 		InstallMissing: o.installMissing,
+		CABundle:       o.caBundle,
 		Host:           h,
 		Found:          wizard.Detect(ctx),
-		Backend:        wizard.Steps{Host: h},
+		Backend:        wizard.Steps{Host: h, DryRun: o.dryRun},
 		Providers:      acme.Providers(),
 		MissingEnv:     acme.MissingEnv,
 	}
@@ -65,6 +62,9 @@ func runWizard(ctx context.Context, o options, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "rpwizard:", out.Err)
 		}
 		return exitFailed
+	case wizard.Stopped:
+		fmt.Fprintln(stderr, "rpwizard: stopped by you — every change rolled back.")
+		return exitStopped
 	case wizard.Quit:
 		if !cfg.Accessible {
 			fmt.Fprintln(stderr, "rpwizard: quit; nothing was changed.")
@@ -84,7 +84,7 @@ func runWizard(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	if !cfg.Accessible { // the plain prompts have said so already
 		fmt.Fprintln(stderr, "rpwizard: stopped; nothing was changed.")
 	}
-	return exitAborted
+	return exitStopped
 }
 
 // isTerminal reports whether f is an *os.File on a terminal.

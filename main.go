@@ -2,17 +2,24 @@
 // other) behind nginx or Apache with HTTPS and working WebSockets, and
 // proves it with a self-test.
 //
-//	sudo rpwizard                       # the interactive wizard
-//	sudo rpwizard --answers FILE        # the same, unattended
-//	sudo rpwizard --answers FILE --dry-run
+//	sudo rpwizard                            # the interactive wizard
+//	sudo rpwizard apply --answers FILE       # the same, unattended
+//	sudo rpwizard --answers FILE [--dry-run] # the same (apply)
 //	sudo rpwizard selftest --answers FILE
-//	sudo rpwizard renew [--force]
+//	sudo rpwizard renew [--force] [--dry-run]
+//	sudo rpwizard undo [--server S] [--dry-run]
+//	rpwizard help [COMMAND]
+//
+// Each command has its own flags, in its own file (cmd_*.go); a flag of
+// another command is an error, exit status 2. The command line is built
+// with spf13/cobra, which also gives the shell completions (`rpwizard
+// completion bash|zsh|fish`) and the man page (`rpwizard man DIR`) from
+// the same definitions.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,39 +27,34 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/steps"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+// version overrides the version from the build info when set at build
+// time with -ldflags "-X main.version=…" (see cmd_version.go).
+var version = ""
 
 // Exit statuses.
 const (
 	exitOK     = 0
 	exitFailed = 1 // failed, and rolled back
 	exitUsage  = 2 // bad input, nothing touched
+	// exitStopped: stopped by a signal (Ctrl+C, SIGTERM, a dropped SSH
+	// session's SIGHUP), at a question or during the apply; every change
+	// was rolled back (128+SIGINT, as shells report it).
+	exitStopped = 130
 )
-
-const usage = `rpwizard puts a web app behind nginx or Apache with HTTPS and WebSockets.
-
-Usage:
-  sudo rpwizard [--accessible] [--dry-run] interactive wizard
-  sudo rpwizard --answers FILE [--dry-run] unattended, from an answers file
-  sudo rpwizard selftest --answers FILE   prove HTTPS and WebSockets work
-  sudo rpwizard selftest --all [--json]  test every site (exit 0 ok, 1 proxy fault, 3 app down)
-  sudo rpwizard renew [--force]           renew ACME certificates that are due
-  sudo rpwizard undo [--server S]         put back the files the last run changed
-  rpwizard --version
-
-Options:
-`
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// options are the command-line flags shared by the subcommands.
+// options are the values of the command-line flags. Each command binds
+// only its own flags to it (see the cmd_*.go files); the others keep their
+// zero value.
 type options struct {
 	answersFile    string
 	dryRun         bool
@@ -63,7 +65,6 @@ type options struct {
 	caBundle       string
 	domain         string
 	app            string
-	showVersion    bool
 	installMissing bool
 	hold           time.Duration
 	server         string
@@ -71,63 +72,117 @@ type options struct {
 	all, holdSet   bool // selftest --all; --hold was given
 }
 
+// run parses args, runs the command they name and returns its exit status.
+// Help goes to stdout; errors to stderr. It keeps no state between calls.
 func run(args []string, stdout, stderr io.Writer) int {
-	cmd := ""
-	if len(args) > 0 && (args[0] == "selftest" || args[0] == "renew" || args[0] == "undo") {
-		cmd, args = args[0], args[1:]
-	}
-	var o options
-	fs := flag.NewFlagSet("rpwizard", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&o.answersFile, "answers", "", "answers `FILE` (YAML): run unattended")
-	fs.BoolVar(&o.dryRun, "dry-run", false, "show the plan (each file's diff, each command) and change nothing")
-	fs.BoolVar(&o.accessible, "accessible", os.Getenv("ACCESSIBLE") != "", "plain prompts for screen readers and simple terminals")
-	fs.BoolVar(&o.jsonOut, "json", false, "selftest: print the report as JSON")
-	fs.BoolVar(&o.force, "force", false, "renew: renew now even if not due")
-	fs.StringVar(&o.resolve, "resolve", "", "selftest: `IP` to connect to instead of resolving the domain")
-	fs.StringVar(&o.caBundle, "ca-bundle", "", "selftest: extra trusted roots (PEM `FILE`)")
-	fs.StringVar(&o.domain, "domain", "", "selftest: the site's domain (without --answers)")
-	fs.StringVar(&o.app, "app", "generic", "selftest: the app (without --answers)")
-	fs.DurationVar(&o.hold, "hold", defaultHold, "selftest: how long to hold an idle WebSocket open through the proxy (0 skips)")
-	fs.BoolVar(&o.all, "all", false, "selftest: test every site rpwizard manages, one line each (idle hold "+allHold.String()+" unless --hold); exit status: the worst site's")
-	fs.BoolVar(&o.takeOver, "take-over", false, "replace a config for the same domain that rpwizard did not write, after a backup (as take_over: true)")
-	fs.StringVar(&o.server, "server", "", "undo: `nginx` or apache")
-	fs.BoolVar(&o.installMissing, "install-missing", false, "install a missing web server or module (as install_missing: true)")
-	fs.BoolVar(&o.showVersion, "version", false, "print the version")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	fs.Visit(func(f *flag.Flag) { o.holdSet = o.holdSet || f.Name == "hold" })
-	if o.showVersion {
-		fmt.Fprintln(stdout, "rpwizard", version)
-		return exitOK
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "rpwizard: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
+	status := exitOK
+	root := newRootCmd(&status)
+	if err := checkDashes(root, args); err != nil {
+		fmt.Fprintln(stderr, "rpwizard:", err)
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	switch cmd {
-	case "selftest":
-		return runSelfTest(ctx, o, stdout, stderr)
-	case "renew":
-		return runRenew(ctx, o, stdout, stderr)
-	case "undo":
-		return runUndo(ctx, o, stdout, stderr)
+	root.SetArgs(args)
+	root.SetIn(os.Stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil {
+		var u *usageError
+		if !errors.As(err, &u) {
+			u = &usageError{cmd: cmd, msg: err.Error()}
+		}
+		fmt.Fprintln(stderr, u.Error())
+		return exitUsage
 	}
-	if o.answersFile != "" {
-		return runUnattended(ctx, o, stdout, stderr)
+	return status
+}
+
+// newRootCmd builds the command tree of one invocation: the root command
+// (the wizard, or apply when given --answers) and the other commands.
+// Each command's RunE stores its exit status in *status and returns nil;
+// an error returned by the tree is a usage error (exit status 2).
+func newRootCmd(status *int) *cobra.Command {
+	var o options
+	root := &cobra.Command{
+		Use:   "rpwizard",
+		Short: "Put a web app behind nginx or Apache with HTTPS and WebSockets",
+		Long: `rpwizard puts a web app (JATOS, JupyterHub, CryoSPARC or any other) behind
+nginx or Apache with HTTPS and working WebSockets, and proves it with a
+self-test. Without a command it runs the interactive wizard; with
+--answers FILE it applies that answers file unattended (as "rpwizard apply").`,
+		Example: `  sudo rpwizard                                 # the interactive wizard
+  sudo rpwizard --dry-run                       # answer the questions, see the plan, change nothing
+  sudo rpwizard --answers site.yaml             # unattended (the same as: rpwizard apply --answers site.yaml)
+  sudo rpwizard --answers site.yaml --dry-run   # the plan; touches nothing
+  sudo rpwizard selftest --answers site.yaml    # prove HTTPS and WebSockets work
+  sudo rpwizard renew --dry-run                 # which ACME certificates are due
+  sudo rpwizard undo --dry-run                  # what undo would put back
+  rpwizard help selftest`,
+		Version:       versionString(version),
+		Args:          rootArgs,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.answersFile != "" {
+				for _, w := range []string{"accessible", "ca-bundle"} {
+					if cmd.Flags().Changed(w) {
+						return usageErrorf(cmd, "flag --%s is for the wizard; it does not apply with --answers FILE (apply: set tls.ca_bundle in the answers)", w)
+					}
+				}
+				*status = runUnattended(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+				return nil
+			}
+			if cmd.Flags().Changed("take-over") {
+				return usageErrorf(cmd, "flag --take-over applies only with --answers FILE (apply), not to the wizard")
+			}
+			*status = runWizard(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return nil
+		},
 	}
-	return runWizard(ctx, o, stdout, stderr)
+	f := root.Flags()
+	f.StringVar(&o.answersFile, "answers", "", "answers `FILE` (YAML): apply it unattended, as rpwizard apply")
+	f.BoolVar(&o.dryRun, "dry-run", false, "show the plan (each file's diff, each command) and change nothing")
+	f.BoolVar(&o.accessible, "accessible", os.Getenv("ACCESSIBLE") != "", "wizard: plain prompts for screen readers and simple terminals")
+	f.StringVar(&o.caBundle, "ca-bundle", "", "wizard: the CA (PEM `FILE`) that issued an existing certificate, for the self-test's trust (as tls.ca_bundle)")
+	f.BoolVar(&o.installMissing, "install-missing", false, "install a missing web server or module (as install_missing: true)")
+	f.BoolVar(&o.takeOver, "take-over", false, "with --answers: replace a config for the same domain that rpwizard did not write, after a backup (as take_over: true)")
+	f.Bool("version", false, "print rpwizard's version, and the Go and lego versions it was built with")
+	root.SuggestionsMinimumDistance = 2
+	root.SetVersionTemplate("{{.Version}}")
+	root.SetFlagErrorFunc(flagError)
+	root.SetHelpCommand(newHelpCmd())
+	root.AddCommand(
+		newApplyCmd(status),
+		newSelfTestCmd(status),
+		newRenewCmd(status),
+		newUndoCmd(status),
+		newVersionCmd(),
+		newManCmd(status),
+	)
+	return root
+}
+
+// rootArgs refuses positional arguments: a word after rpwizard that is not
+// a command is a typo, not a file.
+func rootArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q; the commands are: %s", args[0], commandList(cmd.Root()))
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %s?)", s[0])
+	}
+	return usageErrorf(cmd, "%s", msg)
+}
+
+// noArgs refuses positional arguments of a command.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf(cmd, "unexpected argument %q", args[0])
+	}
+	return nil
 }
 
 // fail prints err and returns its exit status.

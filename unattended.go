@@ -11,7 +11,6 @@ import (
 
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/host"
-	"github.com/rpwizard/rpwizard/installer"
 	"github.com/rpwizard/rpwizard/selftest"
 	"github.com/rpwizard/rpwizard/steps"
 )
@@ -53,12 +52,8 @@ func runUnattended(ctx context.Context, o options, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "rpwizard: changing the web server needs root: run  sudo %s --answers %s  (or add --dry-run to only see the plan)\n", os.Args[0], o.answersFile)
 		return exitUsage
 	}
-	if ids := installer.Interrupted(e.Host.Layout.StateDir); len(ids) > 0 {
-		if o.dryRun {
-			fmt.Fprintf(stdout, "  note  an earlier run was interrupted (%s): the next real run restores its files first; this plan starts from the files as they are now\n", strings.Join(ids, ", "))
-		} else if err := installer.Recover(ctx, e.Host.Layout.StateDir, e.Server, func(s string) { fmt.Fprintln(stdout, "  "+s) }); err != nil {
-			return fail(stderr, err)
-		}
+	if err := steps.Recover(ctx, e, o.dryRun, func(s string) { fmt.Fprintln(stdout, "        "+s) }); err != nil {
+		return fail(stderr, err)
 	}
 	plan, err := steps.Plan(ctx, e)
 	if err != nil {
@@ -83,7 +78,7 @@ func runUnattended(ctx context.Context, o options, stdout, stderr io.Writer) int
 		e.Log = f
 	}
 	res, err := steps.Apply(ctx, e, plan)
-	if e.SelfTest != nil {
+	if e.SelfTest != nil && ctx.Err() == nil { // cut short, it says nothing about the proxy
 		fmt.Fprintln(stdout)
 		e.SelfTest.WriteText(stdout)
 	}
@@ -91,6 +86,7 @@ func runUnattended(ctx context.Context, o options, stdout, stderr io.Writer) int
 		switch {
 		case ctx.Err() != nil && errors.Is(err, steps.ErrRolledBack):
 			fmt.Fprintln(stderr, "rpwizard: stopped by a signal: every change was rolled back")
+			return exitStopped
 		case ctx.Err() != nil:
 			fmt.Fprintln(stderr, "rpwizard: stopped by a signal:", err)
 		default:
@@ -168,5 +164,5 @@ func printSummary(w io.Writer, e *steps.Env, res *steps.Result) {
 // a dropped SSH session) before it changed anything.
 func stoppedBeforeChange(stderr io.Writer) int {
 	fmt.Fprintln(stderr, "rpwizard: stopped by a signal before any change: nothing was changed")
-	return exitFailed
+	return exitStopped
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/go-acme/lego/v4/certcrypto"
 	"github.com/go-acme/lego/v4/lego"
 	"golang.org/x/net/idna"
+
+	"github.com/rpwizard/rpwizard/certs"
 )
 
 // Request describes one certificate order.
@@ -201,7 +203,7 @@ func check(r Request, scope checkScope) (*config, error) {
 	c.dirURL = dirURL
 
 	if c.caBundle != "" {
-		pool, err := lego.CreateCertPool([]string{c.caBundle}, true)
+		pool, err := caPool(c.caBundle)
 		if err != nil {
 			add(fieldErr("tls.ca_bundle", "cannot use %s as CA bundle (%v): give a PEM file with your CA's root certificate", c.caBundle, err))
 		}
@@ -418,4 +420,25 @@ func (c *config) userID() string {
 		return "noemail@example.com"
 	}
 	return c.email
+}
+
+// caPool is the system's roots and the CA certificates of the PEM file
+// bundle (a regular file of bounded size, CA certificates only).
+func caPool(bundle string) (*x509.CertPool, error) {
+	data, err := certs.ReadPEM(bundle)
+	if err != nil {
+		return nil, err
+	}
+	cas, err := certs.ParseCAs(data)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	for _, c := range cas {
+		pool.AddCert(c)
+	}
+	return pool, nil
 }

@@ -9,10 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/rpwizard/rpwizard/internal/safefile"
 )
 
 // Answers is the content of an answers file. Zero values mean "use the
@@ -78,11 +79,12 @@ type TLS struct {
 }
 
 // Load reads, decodes and validates an answers file. installed lists the
-// proxy servers found on the host (to default `server`).
+// proxy servers found on the host (to default `server`). The file must be
+// a regular file of at most safefile.AnswersLimit bytes.
 func Load(path string, installed []string) (*Answers, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.Read(path, safefile.AnswersLimit)
 	if err != nil {
-		return nil, &Error{File: path, Problems: []*FieldError{{Msg: fmt.Sprintf("cannot read the answers file: %v", errors.Unwrap(err))}}}
+		return nil, &Error{File: path, Problems: []*FieldError{{Msg: "cannot read the answers file: " + readProblem(err)}}}
 	}
 	a, lines, err := Decode(path, data)
 	if err != nil {
@@ -101,25 +103,66 @@ func Load(path string, installed []string) (*Answers, error) {
 	return a, nil
 }
 
-// Decode parses YAML strictly: unknown keys, wrong types and duplicate keys
-// are errors naming the file, the line and the key. It does not validate.
+// Decode parses YAML strictly: one document of UTF-8 text; unknown keys,
+// wrong types (a decimal for a whole number, a list for one value) and
+// duplicate keys are errors naming the file, the line and the key. It does
+// not validate.
 func Decode(name string, data []byte) (*Answers, keyLines, error) {
+	fail := func(p ...*FieldError) (*Answers, keyLines, error) {
+		return nil, nil, &Error{File: name, Problems: capProblems(p, len(p))}
+	}
+	if p := textProblem(data); p != nil {
+		return fail(p)
+	}
+	nodes := yaml.NewDecoder(bytes.NewReader(data))
 	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, nil, &Error{File: name, Problems: []*FieldError{yamlProblem(err, nil)}}
+	if err := nodes.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fail(&FieldError{Msg: "the file is empty: at least app, domain and tls.mode are required"})
+		}
+		return fail(yamlProblem(err, nil))
+	}
+	var second yaml.Node
+	switch err := nodes.Decode(&second); {
+	case err == nil:
+		line := second.Line
+		if len(second.Content) > 0 {
+			line = second.Content[0].Line
+		}
+		return fail(&FieldError{Line: line, Msg: "a second YAML document: an answers file holds one site", Allowed: "one document: remove the --- line and what follows, or use one file per site"})
+	case !errors.Is(err, io.EOF):
+		return fail(yamlProblem(err, nil))
 	}
 	lines := keyLines{}
 	lines.collect(&root, "")
+	if p := typeCheck(&root); len(p) > 0 {
+		return fail(p...)
+	}
 	var a Answers
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&a); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, nil, &Error{File: name, Problems: []*FieldError{{Msg: "the file is empty: at least app, domain and tls.mode are required"}}}
+			return fail(&FieldError{Msg: "the file is empty: at least app, domain and tls.mode are required"})
 		}
-		return nil, nil, &Error{File: name, Problems: yamlProblems(err, lines)}
+		p, total := yamlProblems(err, lines)
+		return nil, nil, &Error{File: name, Problems: capProblems(p, total)}
+	}
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 && root.Content[0].Kind == yaml.ScalarNode && root.Content[0].ShortTag() == "!!null" {
+		return fail(&FieldError{Msg: "the file is empty: at least app, domain and tls.mode are required"})
 	}
 	return &a, lines, nil
+}
+
+// capProblems keeps the first maxProblems of total problems and says how
+// many more there were.
+func capProblems(p []*FieldError, total int) []*FieldError {
+	if total <= maxProblems {
+		return p
+	}
+	more := total - maxProblems
+	p = append(p[:maxProblems:maxProblems], &FieldError{Msg: fmt.Sprintf("and %d more problems: is this an rpwizard answers file?", more)})
+	return p
 }
 
 // Marshal renders a as YAML, for saving the wizard's answers.

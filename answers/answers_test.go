@@ -167,7 +167,7 @@ func TestBasicAuthFileMustBeReadableByWorkers(t *testing.T) {
 	dir := t.TempDir()
 	os.Chmod(dir, 0o700)
 	f := filepath.Join(dir, "htpasswd")
-	os.WriteFile(f, []byte("alice:x\n"), 0o644)
+	os.WriteFile(f, []byte("alice:"+apr1Hash+"\n"), 0o644)
 	a := &Answers{App: "jatos", Server: "nginx", Domain: "a.test", TLS: TLS{Mode: "self-signed"}, Restrict: Restrict{BasicAuthFile: f}}
 	err := a.Validate(nil)
 	if e, ok := err.(*Error); !ok || e.Field("restrict.basic_auth_file") == nil {

@@ -3,12 +3,15 @@ package answers
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/rpwizard/rpwizard/internal/safefile"
 )
 
 // FieldError is one problem with one key of the answers.
@@ -82,25 +85,47 @@ var (
 	reLine     = regexp.MustCompile(`^line (\d+): (.*)$`)
 	reUnknown  = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
 	reType     = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
+	reKindType = regexp.MustCompile(`^cannot unmarshal !!(\w+) into (\S+)$`)
+	kindName   = map[string]string{"seq": "a list", "map": "a map", "str": "a string", "int": "a number", "bool": "true or false", "float": "a number"}
 	reDupKey   = regexp.MustCompile(`^mapping key "(.*)" already defined at line (\d+)$`)
 	typeByName = map[string]string{"int": "a whole number", "string": "a string", "bool": "true or false", "[]string": "a list of strings"}
 )
 
-func yamlProblems(err error, lines keyLines) []*FieldError {
+// yamlProblems explains yaml's errors; total counts them all, of which
+// only the first maxProblems+1 are explained.
+func yamlProblems(err error, lines keyLines) (problems []*FieldError, total int) {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		return []*FieldError{yamlProblem(err, lines)}
+		return []*FieldError{yamlProblem(err, lines.byLine())}, 1
 	}
+	// Only the problems that are shown are explained: a file of 100,000
+	// unknown keys costs one index, not 100,000 scans of it.
+	msgs := te.Errors
+	if len(msgs) > maxProblems+1 {
+		msgs = msgs[:maxProblems+1]
+	}
+	idx := lines.byLine()
 	var out []*FieldError
-	for _, m := range te.Errors {
-		out = append(out, yamlProblem(errors.New(m), lines))
+	for _, m := range msgs {
+		out = append(out, yamlProblem(errors.New(m), idx))
 	}
-	return out
+	return out, len(te.Errors)
+}
+
+// lineIndex lists the key paths that start on each line.
+type lineIndex map[int][]string
+
+func (k keyLines) byLine() lineIndex {
+	idx := lineIndex{}
+	for key, l := range k {
+		idx[l] = append(idx[l], key)
+	}
+	return idx
 }
 
 // yamlProblem turns one of yaml's messages into a FieldError with the key
 // found by its line.
-func yamlProblem(err error, lines keyLines) *FieldError {
+func yamlProblem(err error, idx lineIndex) *FieldError {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	fe := &FieldError{Msg: msg}
 	m := reLine.FindStringSubmatch(msg)
@@ -112,18 +137,26 @@ func yamlProblem(err error, lines keyLines) *FieldError {
 	switch {
 	case reUnknown.MatchString(rest):
 		u := reUnknown.FindStringSubmatch(rest)
-		fe.Key = lines.keyAt(fe.Line, u[1])
+		fe.Key = idx.keyAt(fe.Line, u[1])
 		fe.Msg = "unknown key"
 		fe.Allowed = strings.Join(knownKeys(u[2]), ", ")
 	case reType.MatchString(rest):
 		t := reType.FindStringSubmatch(rest)
-		fe.Key = lines.keyAt(fe.Line, "")
+		fe.Key = idx.keyAt(fe.Line, "")
 		fe.Value = t[2]
 		want := t[3]
 		if w, ok := typeByName[want]; ok {
 			want = w
 		}
 		fe.Msg = fmt.Sprintf("wrong type: got %s, want %s", t[1], want)
+	case reKindType.MatchString(rest):
+		t := reKindType.FindStringSubmatch(rest)
+		fe.Key = idx.keyAt(fe.Line, "")
+		want := t[2]
+		if w, ok := typeByName[want]; ok {
+			want = w
+		}
+		fe.Msg = fmt.Sprintf("wrong type: got %s, want %s", kindName[t[1]], want)
 	case reDupKey.MatchString(rest):
 		d := reDupKey.FindStringSubmatch(rest)
 		fe.Key = d[1]
@@ -135,12 +168,9 @@ func yamlProblem(err error, lines keyLines) *FieldError {
 }
 
 // keyAt finds the key path on line whose last element is name (any, if "").
-func (k keyLines) keyAt(line int, name string) string {
+func (idx lineIndex) keyAt(line int, name string) string {
 	var best []string
-	for key, l := range k {
-		if l != line {
-			continue
-		}
+	for _, key := range idx[line] {
 		if name == "" || key == name || strings.HasSuffix(key, "."+name) {
 			best = append(best, key)
 		}
@@ -148,8 +178,32 @@ func (k keyLines) keyAt(line int, name string) string {
 	if len(best) == 0 {
 		return name
 	}
-	sort.Slice(best, func(i, j int) bool { return len(best[i]) > len(best[j]) })
+	sort.Slice(best, func(i, j int) bool {
+		if len(best[i]) != len(best[j]) {
+			return len(best[i]) > len(best[j])
+		}
+		return best[i] < best[j]
+	})
 	return best[0]
+}
+
+// readProblem says why a user-named file could not be read, in words.
+func readProblem(err error) string {
+	var tl *safefile.TooLargeError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "file not found"
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied (run rpwizard as root)"
+	case errors.Is(err, safefile.ErrNotRegular):
+		return errors.Unwrap(err).Error()
+	case errors.As(err, &tl):
+		return tl.Error()
+	}
+	if u := errors.Unwrap(err); u != nil {
+		return u.Error()
+	}
+	return err.Error()
 }
 
 func knownKeys(typ string) []string {

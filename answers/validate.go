@@ -1,18 +1,20 @@
 package answers
 
 import (
-	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/rpwizard/rpwizard/certs"
+	"github.com/rpwizard/rpwizard/internal/safefile"
 	"github.com/rpwizard/rpwizard/profile"
+
+	"github.com/rpwizard/rpwizard/server"
 )
 
 // Allowed values, shared with the wizard's choices.
@@ -34,7 +36,7 @@ var (
 	// compiles to that many copies, milliseconds of start-up for every
 	// command, --version included.
 	reLabel    = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
-	rePath     = regexp.MustCompile(`^/[A-Za-z0-9._~/@+-]*$`)
+	rePath     = regexp.MustCompile(`^/[A-Za-z0-9._/@+-]*$`)
 	reFile     = regexp.MustCompile(`^/[A-Za-z0-9._/@+-]+$`)
 	reSize     = regexp.MustCompile(`^[0-9]{1,6}[kKmMgG]?$`)
 	reEmail    = regexp.MustCompile(`^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$`)
@@ -43,6 +45,17 @@ var (
 )
 
 type checker struct{ problems []*FieldError }
+
+// has reports whether a problem about key (or an element or key below it)
+// was found.
+func (c *checker) has(key string) bool {
+	for _, p := range c.problems {
+		if p.Key == key || strings.HasPrefix(p.Key, key+".") || strings.HasPrefix(p.Key, key+"[") {
+			return true
+		}
+	}
+	return false
+}
 
 func (c *checker) add(key, value, msg, allowed string) {
 	c.problems = append(c.problems, &FieldError{Key: key, Value: value, Msg: msg, Allowed: allowed})
@@ -91,7 +104,7 @@ func (a *Answers) Validate(installed []string) error {
 		c.add("expected_websockets", strconv.Itoa(a.ExpectedWebSockets), "out of range", "0 to 1000000")
 	}
 	if len(c.problems) > 0 {
-		return &Error{Problems: c.problems}
+		return &Error{Problems: capProblems(c.problems, len(c.problems))}
 	}
 	return nil
 }
@@ -179,10 +192,16 @@ func (a *Answers) validateUpstream(c *checker, p profile.Profile, known bool) {
 		c.add("upstream", a.Upstream, "not host:port", "host:port of the app, e.g. 127.0.0.1:9000 or [::1]:9000 (no http://)")
 		return
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+	if !rePortOnly.MatchString(port) {
+		c.add("upstream", a.Upstream, "the port is not a number", "a port of digits only, 1 to 65535")
+		return
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
 		c.add("upstream", a.Upstream, "port out of range", "1 to 65535")
 		return
 	}
+	port = strconv.Itoa(n) // no leading zeros
 	if host == "localhost" {
 		// localhost may resolve to ::1 while the app listens on IPv4 only.
 		host = "127.0.0.1"
@@ -192,9 +211,16 @@ func (a *Answers) validateUpstream(c *checker, p profile.Profile, known bool) {
 			c.add("upstream", a.Upstream, "zoned IPv6 addresses are not supported", "an address without %zone")
 			return
 		}
+		if (n == 80 || n == 443) && isThisHost(ip) {
+			c.add("upstream", a.Upstream, fmt.Sprintf("that is this proxy itself: %s listens on port %d of this host, so every request would loop back to it", server.Title(a.Server), n),
+				"the host:port where the app listens, e.g. 127.0.0.1:8080")
+			return
+		}
 	} else if hostnameProblem(strings.ToLower(host), false) != "" {
 		c.add("upstream", a.Upstream, "not a valid host", "an IP address or DNS name")
 		return
+	} else {
+		host = strings.ToLower(strings.TrimSuffix(host, "."))
 	}
 	a.Upstream = net.JoinHostPort(host, port)
 }
@@ -204,10 +230,11 @@ func (a *Answers) validateBasePath(c *checker, p profile.Profile, known bool) {
 		a.BasePath = "/"
 		return
 	}
-	if !rePath.MatchString(a.BasePath) || strings.Contains(a.BasePath, "//") || strings.Contains(a.BasePath, "/../") || strings.Contains(a.BasePath, "/./") {
-		c.add("base_path", a.BasePath, "not a URL path", "a path such as /jhub/ made of letters, digits and . _ ~ - /")
+	if !rePath.MatchString(a.BasePath) {
+		c.add("base_path", a.BasePath, "not a URL path", "a path such as /jhub/ made of letters, digits and . _ @ + - /")
 		return
 	}
+	a.BasePath = cleanURLPath(a.BasePath)
 	if !strings.HasSuffix(a.BasePath, "/") {
 		a.BasePath += "/"
 	}
@@ -229,11 +256,7 @@ func (a *Answers) validateRestrict(c *checker, p profile.Profile, known bool) {
 	}
 	nets("restrict.admin_networks", r.AdminNetworks)
 	nets("restrict.site_networks", r.SiteNetworks)
-	for i, ap := range r.AdminPaths {
-		if !rePath.MatchString(ap) || ap == "/" {
-			c.add(fmt.Sprintf("restrict.admin_paths[%d]", i), ap, "not an admin path", "a URL path below the site such as /admin")
-		}
-	}
+	a.validateAdminPaths(c, p, known)
 	if len(r.AdminNetworks) > 0 && known && len(p.AdminPaths) == 0 && len(r.AdminPaths) == 0 {
 		c.add("restrict.admin_networks", strings.Join(r.AdminNetworks, ","), p.Title+" has no admin GUI of its own that can be restricted separately",
 			"restrict.site_networks to restrict the whole site, or restrict.admin_paths to name the admin paths")
@@ -241,11 +264,8 @@ func (a *Answers) validateRestrict(c *checker, p profile.Profile, known bool) {
 	if len(r.AdminPaths) > 0 && len(r.AdminNetworks) == 0 {
 		c.add("restrict.admin_paths", strings.Join(r.AdminPaths, ","), "admin paths without admin networks restrict nothing", "also set restrict.admin_networks")
 	}
-	if fileKey(c, "restrict.basic_auth_file", r.BasicAuthFile) && !worldReadable(r.BasicAuthFile) {
-		c.add("restrict.basic_auth_file", r.BasicAuthFile, "the web server's workers (www-data, apache) cannot read it",
-			"a file readable by others in directories others may enter, e.g. chmod 644 and keep it under /etc/nginx or /etc/apache2")
-	}
-	fileKey(c, "restrict.client_ca_file", r.ClientCAFile)
+	basicAuthKey(c, "restrict.basic_auth_file", &r.BasicAuthFile, a.Server)
+	caFileKey(c, "restrict.client_ca_file", &r.ClientCAFile)
 	if known && p.NeedsBarrier && len(r.SiteNetworks) == 0 && r.BasicAuthFile == "" && r.ClientCAFile == "" {
 		c.add("restrict", "", p.Title+"'s vendor forbids serving it without an access barrier",
 			"restrict.site_networks (e.g. your institute's networks), restrict.basic_auth_file or restrict.client_ca_file")
@@ -258,30 +278,83 @@ func (a *Answers) validateTLS(c *checker) {
 	case "":
 		c.add("tls.mode", "", "required", strings.Join(TLSModes, ", "))
 	case "self-signed":
+		// No key of its own; those of the other modes are refused below.
 	case "existing":
-		if t.CertFile == "" {
-			c.add("tls.cert_file", "", "required with tls.mode existing", "the path of the certificate chain (PEM)")
-		}
-		if t.KeyFile == "" {
-			c.add("tls.key_file", "", "required with tls.mode existing", "the path of the private key (PEM)")
-		}
-		if fileKey(c, "tls.cert_file", t.CertFile) && fileKey(c, "tls.key_file", t.KeyFile) {
-			if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
-				c.add("tls.key_file", t.KeyFile, "does not fit tls.cert_file: "+err.Error(), "the private key of that certificate, both PEM")
-			}
-		}
+		a.validateExisting(c)
 	case "acme":
 		a.validateACME(c)
 	default:
 		c.add("tls.mode", t.Mode, "unknown certificate source", strings.Join(TLSModes, ", "))
 	}
-	if t.Mode != "acme" {
-		for key, v := range map[string]string{"tls.email": t.Email, "tls.directory": t.Directory, "tls.challenge": t.Challenge, "tls.dns_provider": t.DNSProvider, "tls.eab_kid": t.EABKID} {
-			if v != "" {
-				c.add(key, v, "only used with tls.mode acme", "remove it, or set tls.mode: acme")
-			}
+	if t.Mode == "existing" || t.Mode == "acme" {
+		caFileKey(c, "tls.ca_bundle", &t.CABundle)
+	}
+	if t.Mode == "" || !oneOf(t.Mode, TLSModes) {
+		return // which keys belong is unknown
+	}
+	// Keys that do nothing in the chosen mode are refused: the user
+	// believes they do something.
+	for _, k := range []struct {
+		key, value string
+		modes      []string
+		what       string
+	}{
+		{"tls.cert_file", t.CertFile, []string{"existing"}, "tls.mode existing"},
+		{"tls.key_file", t.KeyFile, []string{"existing"}, "tls.mode existing"},
+		{"tls.ca_bundle", t.CABundle, []string{"existing", "acme"}, "tls.mode existing or acme"},
+		{"tls.email", t.Email, []string{"acme"}, "tls.mode acme"},
+		{"tls.directory", t.Directory, []string{"acme"}, "tls.mode acme"},
+		{"tls.challenge", t.Challenge, []string{"acme"}, "tls.mode acme"},
+		{"tls.dns_provider", t.DNSProvider, []string{"acme"}, "tls.mode acme"},
+		{"tls.key_type", t.KeyType, []string{"acme"}, "tls.mode acme"},
+		{"tls.eab_kid", t.EABKID, []string{"acme"}, "tls.mode acme"},
+		{"tls.eab_hmac_file", t.EABHMACFile, []string{"acme"}, "tls.mode acme"},
+	} {
+		if k.value != "" && !oneOf(t.Mode, k.modes) {
+			c.add(k.key, k.value, "only used with "+k.what+", not with tls.mode "+t.Mode, "remove it, or set "+k.what)
 		}
 	}
+}
+
+// validateExisting checks the user's certificate and key: both PEM,
+// belonging together, and the certificate valid for every name.
+func (a *Answers) validateExisting(c *checker) {
+	t := &a.TLS
+	if t.CertFile == "" {
+		c.add("tls.cert_file", "", "required with tls.mode existing", "the path of the certificate chain (PEM)")
+	}
+	if t.KeyFile == "" {
+		c.add("tls.key_file", "", "required with tls.mode existing", "the path of the private key (PEM)")
+	}
+	certPEM := readKey(c, "tls.cert_file", &t.CertFile, safefile.PEMLimit)
+	keyPEM := readKey(c, "tls.key_file", &t.KeyFile, safefile.PEMLimit)
+	if certPEM == nil || keyPEM == nil {
+		return
+	}
+	info, err := certs.Parse(certPEM, keyPEM)
+	if err != nil {
+		c.add("tls.key_file", t.KeyFile, "does not fit tls.cert_file: "+err.Error(), "the private key of that certificate, both PEM")
+		return
+	}
+	if c.has("domain") || c.has("aliases") {
+		return // the names are wrong already
+	}
+	if missing := info.Missing(a.Names()); len(missing) > 0 {
+		c.add("tls.cert_file", t.CertFile, fmt.Sprintf("the certificate is not valid for %s (it covers %s)", strings.Join(missing, ", "), certNames(info)),
+			"a certificate for every name of domain and aliases, or fewer aliases")
+	}
+}
+
+// certNames lists the names a certificate is valid for.
+func certNames(info *certs.Info) string {
+	names := info.Leaf.DNSNames
+	if len(names) == 0 && info.Leaf.Subject.CommonName != "" {
+		names = []string{info.Leaf.Subject.CommonName}
+	}
+	if len(names) == 0 {
+		return "no DNS name"
+	}
+	return strings.Join(names, ", ")
 }
 
 func (a *Answers) validateACME(c *checker) {
@@ -300,7 +373,6 @@ func (a *Answers) validateACME(c *checker) {
 			c.add("tls.directory", t.Directory, "not an ACME directory URL", "letsencrypt, letsencrypt-staging or an https:// URL")
 		}
 	}
-	fileKey(c, "tls.ca_bundle", t.CABundle)
 	if t.Challenge == "" {
 		t.Challenge = "http-01"
 	}
@@ -322,54 +394,13 @@ func (a *Answers) validateACME(c *checker) {
 	if t.EABKID != "" && (len(t.EABKID) > 256 || !reKID.MatchString(t.EABKID)) {
 		c.add("tls.eab_kid", t.EABKID, "not a key identifier", "letters, digits and . _ ~ -")
 	}
-	if fileKey(c, "tls.eab_hmac_file", t.EABHMACFile) {
+	if fileKey(c, "tls.eab_hmac_file", &t.EABHMACFile, safefile.SecretLimit) {
 		if fi, err := os.Stat(t.EABHMACFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
 			c.add("tls.eab_hmac_file", t.EABHMACFile, fmt.Sprintf("readable by others (mode %04o)", fi.Mode().Perm()), "a root-only file: chmod 600")
 		}
 	}
 	if t.EABHMACFile != "" && t.EABKID == "" {
 		c.add("tls.eab_kid", "", "required when an EAB HMAC key is given", "the key identifier your CA gave you")
-	}
-}
-
-// fileKey checks an optional absolute path that will be written into a
-// config file: safe characters only, and the file must exist. It reports
-// whether the path is usable.
-func fileKey(c *checker, key, path string) bool {
-	if path == "" {
-		return false
-	}
-	if !reFile.MatchString(path) || strings.Contains(path, "/../") {
-		c.add(key, path, "not a safe absolute path", "an absolute path of letters, digits and . _ / @ + -")
-		return false
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		c.add(key, path, "file not found", "an existing, readable file")
-		return false
-	}
-	if fi.IsDir() {
-		c.add(key, path, "is a directory", "a file")
-		return false
-	}
-	return true
-}
-
-// worldReadable reports whether an unprivileged process can read path:
-// others may read it and enter every directory above it.
-func worldReadable(path string) bool {
-	fi, err := os.Stat(path)
-	if err != nil || fi.Mode().Perm()&0o004 == 0 {
-		return false
-	}
-	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
-		di, err := os.Stat(dir)
-		if err != nil || di.Mode().Perm()&0o001 == 0 {
-			return false
-		}
-		if dir == "/" || dir == "." {
-			return true
-		}
 	}
 }
 

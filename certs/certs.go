@@ -16,8 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"os"
 	"time"
+
+	"github.com/rpwizard/rpwizard/internal/safefile"
 )
 
 // Pair is a certificate chain with its private key, as PEM.
@@ -67,22 +68,45 @@ type Info struct {
 	SelfSigned bool
 }
 
+// ReadPEM reads a PEM file named by the user or the config: a regular
+// file of at most safefile.PEMLimit bytes.
+func ReadPEM(path string) ([]byte, error) {
+	return safefile.Read(path, safefile.PEMLimit)
+}
+
 // Load reads a certificate/key pair and checks that they belong together.
 func Load(certFile, keyFile string) (*Info, error) {
-	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	certPEM, err := ReadPEM(certFile)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", certFile, err)
 	}
+	keyPEM, err := ReadPEM(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", keyFile, err)
+	}
+	info, err := Parse(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", certFile, err)
+	}
+	return info, nil
+}
+
+// Parse checks that a PEM certificate chain and key belong together.
+func Parse(certPEM, keyPEM []byte) (*Info, error) {
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, err
+	}
 	leaf, err := x509.ParseCertificate(pair.Certificate[0])
 	if err != nil {
-		return nil, fmt.Errorf("parse %s: %w", certFile, err)
+		return nil, fmt.Errorf("parse the certificate: %w", err)
 	}
 	return &Info{Leaf: leaf, SelfSigned: isSelfSigned(leaf)}, nil
 }
 
 // LoadFile reads the first certificate of a PEM file.
 func LoadFile(certFile string) (*Info, error) {
-	data, err := os.ReadFile(certFile)
+	data, err := ReadPEM(certFile)
 	if err != nil {
 		return nil, fmt.Errorf("read certificate: %w", err)
 	}
@@ -126,4 +150,49 @@ func (i *Info) Usable(names []string, now time.Time, margin time.Duration) error
 		return errors.New("certificate expires on " + i.Leaf.NotAfter.Format("2006-01-02"))
 	}
 	return nil
+}
+
+// ParseCAs parses a file of PEM CA certificates (a CA bundle, or the CAs
+// that sign client certificates). Text between the blocks is allowed, as
+// OpenSSL allows it; anything that is not a CA certificate is refused: a
+// file without PEM, a private key (a CA file is readable by the server's
+// workers, a key must not be), another PEM type, or an end-entity
+// certificate. The error says which block is wrong.
+func ParseCAs(data []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	rest := data
+	for n := 1; ; n++ {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		switch {
+		case block.Type == "CERTIFICATE":
+		case bytes.Contains([]byte(block.Type), []byte("PRIVATE KEY")):
+			return nil, fmt.Errorf("PEM block %d is a private key (%s), not a CA certificate: keep keys out of CA files", n, block.Type)
+		default:
+			return nil, fmt.Errorf("PEM block %d is a %s, not a CERTIFICATE", n, block.Type)
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("PEM block %d is not a valid certificate: %w", n, err)
+		}
+		if !isCA(c) {
+			return nil, fmt.Errorf("certificate %d (%s) is not a CA certificate: it cannot sign others", n, c.Subject)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no PEM certificate in it (want -----BEGIN CERTIFICATE----- blocks)")
+	}
+	return out, nil
+}
+
+// isCA: a CA by its basic constraints, or an old v1 self-signed root.
+func isCA(c *x509.Certificate) bool {
+	if c.BasicConstraintsValid {
+		return c.IsCA
+	}
+	return c.Version == 1 && isSelfSigned(c)
 }

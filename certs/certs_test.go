@@ -1,10 +1,16 @@
 package certs
 
 import (
+	"encoding/pem"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/rpwizard/rpwizard/internal/safefile"
+	"github.com/rpwizard/rpwizard/internal/testcerts"
 )
 
 func TestSelfSignedRoundTrip(t *testing.T) {
@@ -44,5 +50,50 @@ func TestSelfSignedRoundTrip(t *testing.T) {
 	os.WriteFile(kf, other.KeyPEM, 0o600)
 	if _, err := Load(cf, kf); err == nil {
 		t.Error("a key of another certificate was accepted")
+	}
+}
+
+func TestParseCAs(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcerts.CA(t, dir, "ca")
+	leaf := testcerts.Leaf(t, dir, "leaf", ca, "a.test")
+	bundle := append(append([]byte("# Issuer: test\n"), ca.CertPEM...), "trailing comment\n"...)
+	tests := []struct {
+		name string
+		data []byte
+		want string // "" = accepted
+	}{
+		{"one CA", ca.CertPEM, ""},
+		{"with text around", bundle, ""},
+		{"not PEM", []byte("hello\n"), "no PEM certificate"},
+		{"empty", nil, "no PEM certificate"},
+		{"a private key", append(ca.CertPEM, ca.KeyPEM...), "block 2 is a private key"},
+		{"a leaf", leaf.CertPEM, "not a CA certificate"},
+		{"a CSR", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: []byte{1}}), "not a CERTIFICATE"},
+		{"garbage in a block", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1, 2, 3}}), "not a valid certificate"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseCAs(tc.data)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("ParseCAs = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestLoadRefusesDevices: /dev/zero as a certificate used to run rpwizard
+// out of memory.
+func TestLoadRefusesDevices(t *testing.T) {
+	for _, f := range []func() error{
+		func() error { _, err := Load("/dev/zero", "/dev/zero"); return err },
+		func() error { _, err := LoadFile("/dev/zero"); return err },
+	} {
+		if err := f(); !errors.Is(err, safefile.ErrNotRegular) {
+			t.Errorf("got %v, want ErrNotRegular", err)
+		}
 	}
 }

@@ -87,11 +87,7 @@ func TestLayouts(t *testing.T) {
 	check("debian nginx available", d.NginxAvailable, "/fake/etc/nginx/sites-available")
 	check("debian nginx enabled", d.NginxEnabled, "/fake/etc/nginx/sites-enabled")
 	check("debian nginx conf.d", d.NginxConfD, "/fake/etc/nginx/conf.d")
-	check("debian nginx binary", d.Binary("nginx"), "/usr/sbin/nginx")
-	check("debian nginx service", d.Service("nginx"), "nginx")
-	check("debian apache binary", d.Binary("apache"), "/usr/sbin/apache2")
 	check("debian apachectl", d.ApacheCtl, "/usr/sbin/apache2ctl")
-	check("debian apache service", d.Service("apache"), "apache2")
 	check("debian apache main", d.ApacheMain, "/fake/etc/apache2/apache2.conf")
 	check("debian apache available", d.ApacheAvailable, "/fake/etc/apache2/sites-available")
 	check("debian apache enabled", d.ApacheEnabled, "/fake/etc/apache2/sites-enabled")
@@ -101,18 +97,12 @@ func TestLayouts(t *testing.T) {
 	check("debian wstunnel .so", d.ApacheModuleFile("proxy_wstunnel"), "/fake/usr/lib/apache2/modules/mod_proxy_wstunnel.so")
 	check("debian ssl package", d.ApacheModulePackage("ssl"), "apache2")
 	check("debian apache pid", d.ApachePIDFile, "/fake/run/apache2/apache2.pid")
-	if !d.SitesLinked("nginx") || !d.SitesLinked("apache") {
-		t.Error("debian: sites must be enabled by links")
-	}
 	eq := func(name string, got, want []string) {
 		t.Helper()
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s = %q, want %q", name, got, want)
 		}
 	}
-	eq("debian programs apache", d.Programs("apache"), []string{"apache2"})
-	eq("debian apache packages", d.ServerPackages("apache"), []string{"apache2"})
-	eq("debian nginx packages", d.ServerPackages("nginx"), []string{"nginx"})
 	eq("debian install", d.InstallCommand("nginx"), []string{"env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y",
 		"--no-install-recommends", "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold", "nginx"})
 	eq("debian remove", d.RemoveCommand("nginx"), []string{"env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "remove", "-y", "nginx"})
@@ -122,10 +112,7 @@ func TestLayouts(t *testing.T) {
 	check("rhel nginx main", r.NginxMain, "/fake/etc/nginx/nginx.conf")
 	check("rhel nginx available", r.NginxAvailable, "/fake/etc/nginx/conf.d")
 	check("rhel nginx enabled", r.NginxEnabled, "/fake/etc/nginx/conf.d")
-	check("rhel nginx service", r.Service("nginx"), "nginx")
-	check("rhel apache binary", r.Binary("apache"), "/usr/sbin/httpd")
 	check("rhel apachectl", r.ApacheCtl, "/usr/sbin/apachectl")
-	check("rhel apache service", r.Service("apache"), "httpd")
 	check("rhel apache main", r.ApacheMain, "/fake/etc/httpd/conf/httpd.conf")
 	check("rhel apache available", r.ApacheAvailable, "/fake/etc/httpd/conf.d")
 	check("rhel apache enabled", r.ApacheEnabled, "/fake/etc/httpd/conf.d")
@@ -138,11 +125,6 @@ func TestLayouts(t *testing.T) {
 	check("rhel http2 package", r.ApacheModulePackage("http2"), "mod_http2")
 	check("rhel proxy package", r.ApacheModulePackage("proxy"), "httpd")
 	check("rhel apache pid", r.ApachePIDFile, "/fake/run/httpd/httpd.pid")
-	if r.SitesLinked("nginx") || r.SitesLinked("apache") {
-		t.Error("rhel: sites are not linked (conf.d)")
-	}
-	eq("rhel programs apache", r.Programs("apache"), []string{"httpd"})
-	eq("rhel apache packages", r.ServerPackages("apache"), []string{"httpd", "mod_ssl", "mod_http2"})
 	eq("rhel install", r.InstallCommand("httpd", "mod_ssl"), []string{"dnf", "install", "-y", "httpd", "mod_ssl"})
 	eq("rhel remove", r.RemoveCommand("nginx"), []string{"dnf", "remove", "-y", "nginx"})
 	if r.RefreshCommand() != nil {

@@ -139,42 +139,6 @@ func (l Layout) SitesLinked(server string) bool {
 	return l.NginxAvailable != l.NginxEnabled
 }
 
-// Binary is the server's executable ("nginx" or "apache"), as executed.
-func (l Layout) Binary(server string) string {
-	if server == "apache" {
-		return l.ApacheBinary
-	}
-	return l.NginxBinary
-}
-
-// Service is the server's service (systemd unit) name.
-func (l Layout) Service(server string) string {
-	if server == "apache" {
-		return l.ApacheService
-	}
-	return l.NginxService
-}
-
-// Programs are the process names (/proc/PID/comm) of the server.
-func (l Layout) Programs(server string) []string {
-	return []string{filepath.Base(l.Binary(server))}
-}
-
-// ServerPackages are the packages that give the server everything
-// rpwizard's config needs (on RHEL, TLS and HTTP/2 are separate packages).
-func (l Layout) ServerPackages(server string) []string {
-	if server != "apache" {
-		return []string{l.NginxPackage}
-	}
-	pkgs := []string{l.ApachePackage}
-	for _, m := range []string{"ssl", "http2"} {
-		if p := l.ApacheModulePackages[m]; p != "" {
-			pkgs = append(pkgs, p)
-		}
-	}
-	return pkgs
-}
-
 // withEnv puts the package environment in front of argv (through env(1):
 // Run changes never go through a shell).
 func (l Layout) withEnv(argv []string) []string {

@@ -15,72 +15,34 @@ import (
 )
 
 // Server controls one proxy server: config test, reload, start, stop.
-// Commands never go through a shell.
+// It is data: package server builds it for nginx or Apache (see
+// server.Controller). Commands never go through a shell.
 type Server struct {
-	Name    string // "nginx" or "apache"
-	Layout  host.Layout
-	Systemd bool // use systemctl when systemd runs
-}
-
-// NewServer returns the controller of server on h.
-func NewServer(h *host.Host, server string) *Server {
-	return &Server{Name: server, Layout: h.Layout, Systemd: h.Systemd}
+	Name string // as the answers name it
+	// The command lines that config-test, reload, start and stop it.
+	TestArgv, ReloadArgv, StartArgv, StopArgv []string
+	PIDFile                                   string
+	// Other returns the controller of another server of the host (for
+	// the journal of a killed run that changed that one); nil: none.
+	Other func(name string) (*Server, bool)
 }
 
 // TestCommand is the config test command line.
-func (s *Server) TestCommand() []string {
-	if s.Name == "apache" {
-		return []string{s.Layout.ApacheCtl, "configtest"}
-	}
-	return []string{s.Layout.NginxBinary, "-t", "-q"}
-}
+func (s *Server) TestCommand() []string { return s.TestArgv }
 
 // ReloadCommand is the reload command line (when the server runs).
-func (s *Server) ReloadCommand() []string {
-	switch {
-	case s.Systemd:
-		return []string{"systemctl", "reload", s.service()}
-	case s.Name == "apache":
-		return []string{s.Layout.ApacheCtl, "graceful"}
-	default:
-		return []string{s.Layout.NginxBinary, "-s", "reload"}
-	}
-}
+func (s *Server) ReloadCommand() []string { return s.ReloadArgv }
 
-func (s *Server) startCommand() []string {
-	switch {
-	case s.Systemd:
-		return []string{"systemctl", "start", s.service()}
-	case s.Name == "apache":
-		return []string{s.Layout.ApacheCtl, "start"}
-	default:
-		return []string{s.Layout.NginxBinary}
+// named is the controller of the server called name: s itself, or the
+// host's other server.
+func (s *Server) named(name string) (*Server, bool) {
+	if name == "" || name == s.Name {
+		return s, true
 	}
-}
-
-func (s *Server) stopCommand() []string {
-	switch {
-	case s.Systemd:
-		return []string{"systemctl", "stop", s.service()}
-	case s.Name == "apache":
-		return []string{s.Layout.ApacheCtl, "stop"}
-	default:
-		return []string{s.Layout.NginxBinary, "-s", "quit"}
+	if s.Other != nil {
+		return s.Other(name)
 	}
-}
-
-func (s *Server) service() string {
-	if s.Name == "apache" {
-		return s.Layout.ApacheService
-	}
-	return s.Layout.NginxService
-}
-
-func (s *Server) pidFile() string {
-	if s.Name == "apache" {
-		return s.Layout.ApachePIDFile
-	}
-	return s.Layout.NginxPIDFile
+	return nil, false
 }
 
 // ConfigTestError is a failed config test, with the server's own words.
@@ -105,7 +67,7 @@ func (s *Server) Test(ctx context.Context) error {
 
 // PID returns the main process of the server, or 0 when it is not running.
 func (s *Server) PID() int {
-	data, err := os.ReadFile(s.pidFile())
+	data, err := os.ReadFile(s.PIDFile)
 	if err != nil {
 		return 0
 	}
@@ -127,7 +89,7 @@ func (s *Server) Running() bool { return s.PID() != 0 }
 func (s *Server) ReloadOrStart(ctx context.Context) error {
 	pid := s.PID()
 	if pid == 0 {
-		if out, err := run(ctx, s.startCommand()); err != nil {
+		if out, err := run(ctx, s.StartArgv); err != nil {
 			return fmt.Errorf("start %s: %w\n%s", s.Name, err, strings.TrimSpace(out))
 		}
 		return s.waitFor(ctx, func() bool { return s.PID() != 0 }, "start")
@@ -166,7 +128,7 @@ func (s *Server) Stop(ctx context.Context) error {
 	if !s.Running() {
 		return nil
 	}
-	if out, err := run(ctx, s.stopCommand()); err != nil {
+	if out, err := run(ctx, s.StopArgv); err != nil {
 		return fmt.Errorf("stop %s: %w\n%s", s.Name, err, strings.TrimSpace(out))
 	}
 	return s.waitFor(ctx, func() bool { return !s.Running() }, "stop")

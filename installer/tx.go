@@ -192,15 +192,15 @@ func recoverInterrupted(ctx context.Context, stateDir string, server *Server, lo
 			continue
 		}
 		log("an earlier run was interrupted (" + j.ID + "): restoring the files it changed")
-		srv := *server
-		if j.Server != "" {
-			srv.Name = j.Server
+		srv, ok := server.named(j.Server)
+		if !ok {
+			return fmt.Errorf("restore interrupted run %s: it changed %s, which this host's rpwizard cannot control", j.ID, j.Server)
 		}
 		// Whether it had reloaded is unknown: reload the restored files if
 		// the server runs, so that it serves them again; stop a server the
 		// killed run started.
 		wasRunning := j.WasRunning == nil || *j.WasRunning
-		tx := &Tx{dir: filepath.Dir(jf), journal: j, server: &srv, log: log, reloadSent: srv.Running(), wasRunning: wasRunning, rollingBack: true}
+		tx := &Tx{dir: filepath.Dir(jf), journal: j, server: srv, log: log, reloadSent: srv.Running(), wasRunning: wasRunning, rollingBack: true}
 		if err := tx.restore(ctx); err != nil {
 			return fmt.Errorf("restore interrupted run %s: %w", j.ID, err)
 		}
@@ -569,42 +569,4 @@ func symlinkAtomic(target, path string) error {
 		return fmt.Errorf("link %s: %w", path, err)
 	}
 	return nil
-}
-
-// Undo restores the files of the last committed run as they were before
-// it, config-tests and reloads the server. Only the most recent run can be
-// undone: an earlier one's backups may no longer match what later runs
-// changed. It returns the backup directory it restored from.
-func Undo(ctx context.Context, stateDir string, server *Server, log func(string)) (string, error) {
-	tx, err := Begin(ctx, stateDir, server, log)
-	if err != nil {
-		return "", err
-	}
-	defer tx.release()
-	dirs, _ := filepath.Glob(filepath.Join(stateDir, "backups", "*", "journal.json"))
-	for i := len(dirs) - 1; i >= 0; i-- {
-		data, err := os.ReadFile(dirs[i])
-		if err != nil {
-			continue
-		}
-		var j journal
-		if json.Unmarshal(data, &j) != nil {
-			continue
-		}
-		switch j.State {
-		case "committed":
-			if j.Server != server.Name {
-				return "", fmt.Errorf("the last run (%s) changed %s, not %s", j.ID, j.Server, server.Name)
-			}
-			old := &Tx{dir: filepath.Dir(dirs[i]), journal: j, server: server, log: tx.log, reloadSent: server.Running(), wasRunning: true}
-			if err := old.restore(ctx); err != nil {
-				return old.dir, err
-			}
-			old.journal.State = "undone"
-			return old.dir, old.save()
-		case "undone", "rolled-back":
-			continue
-		}
-	}
-	return "", errors.New("no run to undo")
 }

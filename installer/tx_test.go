@@ -13,7 +13,8 @@ import (
 
 // fakeServer controls no real server: its pid file does not exist.
 func fakeServer(root string) *Server {
-	return &Server{Name: "nginx", Layout: host.Debian(root)}
+	l := host.Debian(root)
+	return &Server{Name: "nginx", PIDFile: l.NginxPIDFile, TestArgv: []string{"true"}, ReloadArgv: []string{"true"}}
 }
 
 func TestTxRollbackRestoresEverything(t *testing.T) {

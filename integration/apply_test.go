@@ -329,7 +329,7 @@ func TestSignalMidApplyRollsBack(t *testing.T) {
 				if r.code != 0 || !strings.Contains(r.stdout, "interrupted") {
 					t.Fatalf("recovery run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 				}
-			} else if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(out.String(), "rolled back") {
+			} else if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 || !strings.Contains(out.String(), "rolled back") {
 				t.Fatalf("interrupted run: %v\n%s", err, out.String())
 			}
 			if after := testenv.TreeHash(t, "/etc/nginx", "/etc/apache2", "/etc/rpwizard"); after != before {

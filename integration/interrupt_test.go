@@ -27,7 +27,7 @@ var sweepTrees = []string{"/etc/nginx", "/etc/apache2", "/etc/rpwizard/sites", "
 // TestInterruptSweep interrupts an ACME apply that changes an existing
 // self-signed site, with SIGTERM, SIGHUP (a dropped SSH session) and
 // SIGKILL, at moments from 20 ms after its start to its end, on nginx and
-// Apache. After TERM and HUP the run must say it rolled back, every file
+// Apache. After TERM and HUP the run must say it rolled back and exit 130, every file
 // must be byte-identical to before and the server must present the old
 // certificate (by serial) and proxy to the app; after KILL, the next run
 // must restore the same. It is judged by what is served, not only by the
@@ -171,7 +171,7 @@ func (s sweep) interrupt(t *testing.T, answers string, sig syscall.Signal, m mom
 		if !strings.Contains(r.stdout, "no changes") {
 			t.Errorf("%s: the run after the restore still found changes to make:\n%s", what, r.stdout)
 		}
-	case code == 1:
+	case code == 130:
 		o := out.String()
 		if !(strings.Contains(o, "every change was rolled back") || strings.Contains(o, "nothing was changed")) || strings.Contains(o, "rollback failed") {
 			t.Fatalf("%s: exit 1 without a confirmed rollback:\n%s", what, o)

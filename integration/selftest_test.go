@@ -4,13 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/rpwizard/rpwizard/host"
+	"github.com/rpwizard/rpwizard/internal/testenv"
 )
 
 // allReport is the part of `selftest --all --json` these tests read.
@@ -81,11 +83,12 @@ func siteVerdicts(rep allReport) map[string]string {
 // reloads the server and waits until WebSockets fail through it.
 func breakWebSockets(t *testing.T, server, domain string) {
 	t.Helper()
+	l := host.Debian("/")
 	file, from, to := "/etc/nginx/rpwizard/proxy.conf", "proxy_set_header Upgrade $rpwizard_upgrade;\nproxy_set_header Connection $rpwizard_connection;\n", ""
-	reload := []string{"nginx", "-s", "reload"}
+	reload, pidFile := []string{"nginx", "-s", "reload"}, l.NginxPIDFile
 	if server == "apache" {
 		file, from, to = "/etc/apache2/sites-available/rpwizard-"+domain+".conf", "upgrade=websocket ", ""
-		reload = []string{"apachectl", "graceful"}
+		reload, pidFile = []string{"apachectl", "graceful"}, l.ApachePIDFile
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -97,9 +100,7 @@ func breakWebSockets(t *testing.T, server, domain string) {
 	if err := os.WriteFile(file, []byte(strings.ReplaceAll(string(b), from, to)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(reload[0], reload[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %v\n%s", reload, err, out)
-	}
+	testenv.Reload(t, pidFile, reload...)
 	c := client(t, domain)
 	waitFor(t, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

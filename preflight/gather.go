@@ -11,6 +11,7 @@ import (
 
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/host"
+	"github.com/rpwizard/rpwizard/server"
 )
 
 // Timeouts of the live checks: the whole preflight stays well under a
@@ -26,7 +27,7 @@ const (
 // DNS) and loopback dials; on a fake root only the files under the root
 // are read.
 func Gather(ctx context.Context, a *answers.Answers, h *host.Host, apacheModules []string) *Input {
-	in := &Input{Answers: a, Host: h, ApacheModules: apacheModules, Euid: os.Geteuid(), NumCPU: runtime.NumCPU()}
+	in := &Input{Answers: a, Host: h, Proxy: server.Must(h, a.Server), ApacheModules: apacheModules, Euid: os.Geteuid(), NumCPU: runtime.NumCPU()}
 	if h.Fake() {
 		in.Firewall = DetectFirewall(ctx, h.Layout.Root, nil, nil)
 		return in

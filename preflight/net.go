@@ -215,8 +215,16 @@ func checkUpstream(ctx context.Context, in *Input) []Finding {
 		}
 		addrs, lerr := in.Lookup(ctx, hostPart)
 		if lerr != nil || len(addrs) == 0 {
-			return one(Warn, fmt.Sprintf("the upstream host %s does not resolve here: the proxy could not reach %s", hostPart, title),
-				"set upstream to the app's address, e.g. 127.0.0.1:"+portStr)
+			// nginx refuses a config whose upstream does not resolve;
+			// Apache would answer 502 for ever. Refused before writing.
+			return one(Block, fmt.Sprintf("the upstream host %s does not resolve here: the proxy could not reach %s", hostPart, title),
+				"set upstream to the app's address, e.g. 127.0.0.1:"+portStr+", or add the name to DNS or /etc/hosts")
+		}
+		for _, a := range addrs {
+			if (port == 80 || port == 443) && isLocal(a.Unmap(), in.LocalAddrs) {
+				return one(Block, fmt.Sprintf("upstream %s is this proxy itself (%s is an address of this host, where the proxy listens on port %d): every request would loop", in.Answers.Upstream, a.Unmap(), port),
+					"set upstream to the host:port where the app listens, e.g. 127.0.0.1:8080")
+			}
 		}
 		ip = addrs[0]
 	}

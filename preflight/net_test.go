@@ -139,9 +139,12 @@ func TestCheckUpstream(t *testing.T) {
 		{"other host", "generic", "10.1.2.3:3000", answers_, nil, []Finding{{Severity: Skip,
 			Msg: "upstream 10.1.2.3:3000 is on another host: rpwizard does not contact other hosts during preflight"}}},
 		{"name of this host", "generic", "app.example.org:3000", answers_, nil, []Finding{{Severity: OK, Msg: "generic app answers on 192.0.2.2:3000"}}},
-		{"unknown name", "generic", "gone.example.org:3000", answers_, nil, []Finding{{Severity: Warn,
+		{"unknown name", "generic", "gone.example.org:3000", answers_, nil, []Finding{{Severity: Block,
 			Msg: "the upstream host gone.example.org does not resolve here: the proxy could not reach generic app",
-			Fix: "set upstream to the app's address, e.g. 127.0.0.1:3000"}}},
+			Fix: "set upstream to the app's address, e.g. 127.0.0.1:3000, or add the name to DNS or /etc/hosts"}}},
+		{"name of this host, port 443", "generic", "app.example.org:443", answers_, nil, []Finding{{Severity: Block,
+			Msg: "upstream app.example.org:443 is this proxy itself (192.0.2.2 is an address of this host, where the proxy listens on port 443): every request would loop",
+			Fix: "set upstream to the host:port where the app listens, e.g. 127.0.0.1:8080"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"github.com/rpwizard/rpwizard/server"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -202,18 +203,27 @@ func ProgramRunning(procRoot, name string) bool {
 	return false
 }
 
-// otherServers maps the programs of the other proxy servers to their
-// server name, for the fix.
-var otherServers = map[string]string{"nginx": "nginx", "apache2": "apache", "httpd": "apache"}
+// otherServer is the proxy server whose program is prog (it holds a port
+// the chosen server did not take).
+func otherServer(in *Input, prog string) (server.Server, bool) {
+	for _, s := range server.All(in.Host) {
+		for _, p := range s.Paths().Programs {
+			if p == prog {
+				return s, true
+			}
+		}
+	}
+	return nil, false
+}
 
 func checkPorts(ctx context.Context, in *Input) []Finding {
 	if !in.Live {
 		return one(Skip, "ports 80 and 443 not checked on a fake root", "")
 	}
-	a, l := in.Answers, in.Host.Layout
+	p := in.proxy()
 	mine := map[string]bool{}
-	for _, p := range l.Programs(a.Server) {
-		mine[p] = true
+	for _, prog := range p.Paths().Programs {
+		mine[prog] = true
 	}
 	type holder struct {
 		ports []string
@@ -236,7 +246,7 @@ func checkPorts(ctx context.Context, in *Input) []Finding {
 				continue // [::]:80 and 0.0.0.0:80 of the same program
 			}
 			seen[key] = true
-			if ln.Pid != 0 && mine[ln.Program] && in.Host.Has(a.Server) {
+			if ln.Pid != 0 && mine[ln.Program] && p.Installed() {
 				ours = append(ours, fmt.Sprintf("%d by %s", port, ln.Who()))
 				continue
 			}
@@ -260,7 +270,7 @@ func checkPorts(ctx context.Context, in *Input) []Finding {
 			continue
 		}
 		out = append(out, Finding{Severity: Block,
-			Msg: fmt.Sprintf("%s held by %s, not by %s: %s could not listen there", what, h.l.Who(), serverTitle(a.Server), serverTitle(a.Server)),
+			Msg: fmt.Sprintf("%s held by %s, not by %s: %s could not listen there", what, h.l.Who(), p.Title(), p.Title()),
 			Fix: portFix(in, h.l, what)})
 	}
 	if len(out) > 0 {
@@ -277,24 +287,20 @@ func portFix(in *Input, l Listener, what string) string {
 	switch {
 	case l.Pid == 0:
 		return fmt.Sprintf("find it with `ss -ltnp 'sport = :%d'` and stop it, then run rpwizard again", l.Port)
-	case otherServers[l.Program] != "":
-		other := otherServers[l.Program]
-		svc := in.Host.Layout.Service(other)
-		stop := "systemctl disable --now " + svc
+	case isOther(in, l.Program):
+		other, _ := otherServer(in, l.Program)
+		stop := "systemctl disable --now " + other.Paths().Service
 		if !in.Host.Systemd {
-			stop = "stop it (" + strings.Join(stopCommand(in, other), " ") + ")"
+			stop = "stop it (" + strings.Join(other.Commands().Stop, " ") + ")"
 		}
-		return fmt.Sprintf("%s, or set server: %s to let %s serve the site", stop, other, serverTitle(other))
+		return fmt.Sprintf("%s, or set server: %s to let %s serve the site", stop, other.Name(), other.Title())
 	case l.Program == "docker-proxy":
 		return "a Docker container publishes " + what + ": stop it, or publish it on other ports"
 	}
 	return fmt.Sprintf("stop %s (pid %d) or move it to other ports, then run rpwizard again", l.Program, l.Pid)
 }
 
-func stopCommand(in *Input, server string) []string {
-	l := in.Host.Layout
-	if server == "apache" {
-		return []string{l.ApacheCtl, "stop"}
-	}
-	return []string{l.NginxBinary, "-s", "quit"}
+func isOther(in *Input, prog string) bool {
+	_, ok := otherServer(in, prog)
+	return ok
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/installer"
+	"github.com/rpwizard/rpwizard/server"
 )
 
 // Severity says what a finding means for the run.
@@ -64,6 +65,9 @@ func (f Finding) String() string {
 type Input struct {
 	Answers *answers.Answers
 	Host    *host.Host
+	// Proxy is the chosen server: what is nginx- or Apache-specific is
+	// asked of it.
+	Proxy server.Server
 	// ApacheModules are the modules the site needs (from the steps).
 	ApacheModules []string
 	Euid          int
@@ -120,17 +124,17 @@ func Run(ctx context.Context, in *Input) []Finding {
 	return out
 }
 
+// proxy is the chosen server (tests may leave Proxy unset).
+func (in *Input) proxy() server.Server {
+	if in.Proxy != nil {
+		return in.Proxy
+	}
+	return server.Must(in.Host, in.Answers.Server)
+}
+
 // one is a single finding of the running check.
 func one(sev Severity, msg, fix string) []Finding {
 	return []Finding{{Severity: sev, Msg: msg, Fix: fix}}
-}
-
-// serverTitle is how messages name a server.
-func serverTitle(s string) string {
-	if s == "apache" {
-		return "Apache"
-	}
-	return s
 }
 
 // andList joins "a", "a and b", "a, b and c".

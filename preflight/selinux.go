@@ -27,7 +27,7 @@ func checkSELinux(ctx context.Context, in *Input) []Finding {
 		return one(OK, "SELinux is permissive: denials are logged, not enforced (run rpwizard again if you switch it to enforcing)", "")
 	}
 	a := in.Answers
-	server := serverTitle(a.Server)
+	server := in.proxy().Title()
 	_, port, _ := net.SplitHostPort(a.Upstream)
 	var cmds [][]string
 	var undos [][]string

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/installer"
+	"github.com/rpwizard/rpwizard/server"
 )
 
 func checkRoot(ctx context.Context, in *Input) []Finding {
@@ -42,19 +43,16 @@ func checkPlatform(ctx context.Context, in *Input) []Finding {
 		return one(Block, fmt.Sprintf("unsupported platform %q (%s)", h.OS.ID, name),
 			"rpwizard knows "+andList(names)+"; on another system, write the proxy config by hand")
 	}
-	server := in.Answers.Server
-	var sites string
-	switch {
-	case l.SitesLinked(server) && server == "apache":
-		sites = "sites-available → sites-enabled, a2enmod"
-	case l.SitesLinked(server):
+	p := in.proxy()
+	paths := p.Paths()
+	sites := shortPath(l, paths.Enabled)
+	if paths.SitesLinked() {
 		sites = "sites-available → sites-enabled"
-	case server == "apache":
-		sites = shortPath(l, l.ApacheEnabled) + ", modules in " + shortPath(l, l.ApacheModulesD)
-	default:
-		sites = shortPath(l, l.NginxEnabled)
 	}
-	desc := fmt.Sprintf("%s: %s layout (%s; %s; service %s)", name, l.Platform, l.PackageManager[0], sites, l.Service(server))
+	if m, ok := p.(server.Modular); ok {
+		sites += ", " + m.ModulesHow()
+	}
+	desc := fmt.Sprintf("%s: %s layout (%s; %s; service %s)", name, l.Platform, l.PackageManager[0], sites, paths.Service)
 	if !h.Systemd {
 		desc += "; no systemd: the server is controlled by its own commands"
 	}
@@ -102,82 +100,54 @@ func hasPackageLists(l host.Layout) bool {
 }
 
 func checkServer(ctx context.Context, in *Input) []Finding {
-	a, h := in.Answers, in.Host
-	s := a.Server
-	if h.Has(s) {
-		v := h.Versions[s]
+	a, h, p := in.Answers, in.Host, in.proxy()
+	if p.Installed() {
+		v := p.Version()
 		if v == "" {
 			v = "(version unknown)"
 		}
-		return one(OK, fmt.Sprintf("%s %s is installed (%s)", serverTitle(s), v, h.Layout.Binary(s)), "")
+		return one(OK, fmt.Sprintf("%s %s is installed (%s)", p.Title(), v, p.Paths().Binary), "")
 	}
-	pkgs := h.Layout.ServerPackages(s)
+	pkgs := p.Paths().Packages
 	if !a.InstallMissing {
-		return one(Block, fmt.Sprintf("%s is not installed (%s not found)", serverTitle(s), h.Layout.Binary(s)),
+		return one(Block, fmt.Sprintf("%s is not installed (%s not found)", p.Title(), p.Paths().Binary),
 			"install it: "+strings.Join(h.Layout.PackageManager[:2], " ")+" "+strings.Join(pkgs, " ")+" — or let rpwizard install it: "+consentHint)
 	}
-	return []Finding{{Severity: OK, Msg: fmt.Sprintf("%s is not installed: rpwizard installs %s (install_missing)", serverTitle(s), strings.Join(pkgs, " ")),
+	return []Finding{{Severity: OK, Msg: fmt.Sprintf("%s is not installed: rpwizard installs %s (install_missing)", p.Title(), strings.Join(pkgs, " ")),
 		Changes:  installChanges(in, "install "+strings.Join(pkgs, " ")+" (install_missing)", pkgs...),
-		Installs: []string{s}}}
+		Installs: []string{p.Name()}}}
 }
-
-// Server versions that rpwizard's templates need.
-const (
-	nginxMin      = "1.15.3" // keepalive_requests in upstream blocks
-	nginxHTTP2On  = "1.25.1" // "http2 on;" instead of "listen … http2"
-	apacheMin     = "2.4.0"
-	apacheUpgrade = "2.4.47" // ProxyPass … upgrade=websocket
-)
 
 func checkVersion(ctx context.Context, in *Input) []Finding {
-	s := in.Answers.Server
-	h := in.Host
-	v, src := h.Versions[s], ""
-	if !h.Has(s) {
-		pkgs := h.Layout.ServerPackages(s)
-		v, src = h.CandidateVersion(ctx, pkgs[0]), " (the version the package manager would install)"
+	p := in.proxy()
+	v, src := p.Version(), ""
+	if !p.Installed() {
+		v, src = in.Host.CandidateVersion(ctx, p.Paths().Packages[0]), " (the version the package manager would install)"
 	}
 	if v == "" {
-		return one(Skip, serverTitle(s)+" version unknown: not checked", "")
+		return one(Skip, p.Title()+" version unknown: not checked", "")
 	}
-	return versionFindings(s, v, src, h.Layout.Platform)
+	return versionFindings(p, v, src, in.Host.Layout.Platform)
 }
 
-// versionFindings judges a server version.
-func versionFindings(server, v, src, platform string) []Finding {
-	if server == "apache" {
-		switch {
-		case !host.AtLeast(v, apacheMin):
-			return one(Block, fmt.Sprintf("Apache %s%s cannot proxy WebSockets (Apache 2.4 or later is needed)", v, src),
-				"upgrade Apache to 2.4.47 or later, or choose server: nginx")
-		case !host.AtLeast(v, apacheUpgrade):
-			return one(Block, fmt.Sprintf("Apache %s%s is older than 2.4.47: rpwizard's config proxies WebSockets with `ProxyPass … upgrade=websocket`, which Apache learned in 2.4.47", v, src),
-				"upgrade Apache to 2.4.47 or later (Ubuntu 20.04 ships 2.4.41: use Ubuntu 22.04 or later), or choose server: nginx")
-		}
-		return one(OK, fmt.Sprintf("Apache %s%s: WebSockets through mod_proxy_http (upgrade=websocket)", v, src), "")
+// versionFindings judges a server version (src says where it comes from).
+func versionFindings(p server.Server, v, src, platform string) []Finding {
+	j := p.JudgeVersion(v, platform)
+	sev := OK
+	if !j.OK {
+		sev = Block
 	}
-	if !host.AtLeast(v, nginxMin) {
-		fix := "install nginx 1.18 or later"
-		if platform == "rhel" {
-			fix = "install a newer nginx module stream: dnf module reset nginx && dnf module enable nginx:1.24 && dnf install nginx"
-		}
-		return one(Block, fmt.Sprintf("nginx %s%s is too old for rpwizard's config (it needs %s or later: keepalive_requests in upstream blocks)", v, src, nginxMin), fix)
-	}
-	syntax := "`listen 443 ssl http2` (nginx before 1.25.1)"
-	if host.AtLeast(v, nginxHTTP2On) {
-		syntax = "`http2 on;` (nginx 1.25.1 or later)"
-	}
-	return one(OK, fmt.Sprintf("nginx %s%s: WebSockets supported; HTTP/2 written as %s", v, src, syntax), "")
+	return one(sev, fmt.Sprintf("%s %s%s%s", p.Title(), v, src, j.Msg), j.Fix)
 }
 
 func checkModules(ctx context.Context, in *Input) []Finding {
-	a, h := in.Answers, in.Host
-	if a.Server != "apache" {
+	a, h, p := in.Answers, in.Host, in.proxy()
+	if _, ok := p.(server.Modular); !ok {
 		return nil
 	}
 	l := h.Layout
-	if !h.Has("apache") {
-		return one(OK, "modules come with "+strings.Join(l.ServerPackages("apache"), " "), "")
+	if !p.Installed() {
+		return one(OK, "modules come with "+strings.Join(p.Paths().Packages, " "), "")
 	}
 	loaded := l.ApacheLoaded()
 	var missing, present, notLoaded []string

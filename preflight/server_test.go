@@ -7,6 +7,7 @@ import (
 
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/host"
+	"github.com/rpwizard/rpwizard/server"
 )
 
 var ctx = context.Background()
@@ -134,7 +135,7 @@ func TestVersionFindings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.server+" "+tt.v, func(t *testing.T) {
-			expect(t, only(t, versionFindings(tt.server, tt.v, "", tt.platform)), tt.sev, tt.msg, tt.fix)
+			expect(t, only(t, versionFindings(server.Must(&host.Host{Layout: host.Debian("/")}, tt.server), tt.v, "", tt.platform)), tt.sev, tt.msg, tt.fix)
 		})
 	}
 	t.Run("installed version", func(t *testing.T) {

@@ -171,8 +171,8 @@ func ownSiteBase(siteName string) string { return "rpwizard-" + siteName + ".con
 
 func checkSites(ctx context.Context, in *Input) []Finding {
 	a, l := in.Answers, in.Host.Layout
-	if !in.Host.Has(a.Server) && !exists(mainConfig(l, a.Server)) {
-		return one(OK, "no "+serverTitle(a.Server)+" config yet", "")
+	if p := in.proxy(); !p.Installed() && !exists(p.Paths().MainConfig) {
+		return one(OK, "no "+p.Title()+" config yet", "")
 	}
 	own := ownSiteBase(a.SiteName())
 	ours := map[string]bool{}

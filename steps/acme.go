@@ -11,6 +11,7 @@ import (
 	"github.com/rpwizard/rpwizard/acme"
 	"github.com/rpwizard/rpwizard/certs"
 	"github.com/rpwizard/rpwizard/installer"
+	"github.com/rpwizard/rpwizard/internal/safefile"
 )
 
 // ACMERequest is the certificate order of the answers. The EAB HMAC key
@@ -23,7 +24,7 @@ func (e *Env) ACMERequest() (acme.Request, error) {
 	t := a.TLS
 	hmac := os.Getenv("RPWIZARD_EAB_HMAC")
 	if t.EABHMACFile != "" {
-		data, err := os.ReadFile(t.EABHMACFile)
+		data, err := safefile.Read(t.EABHMACFile, safefile.SecretLimit)
 		if err != nil {
 			return acme.Request{}, fmt.Errorf("tls.eab_hmac_file: %w", err)
 		}

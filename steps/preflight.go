@@ -20,7 +20,7 @@ const preflightStep = "preflight"
 // shows as a line of the plan ("checked …"), so --dry-run prints every
 // result.
 func planPreflight(ctx context.Context, e *Env) ([]installer.Change, error) {
-	return runPreflight(ctx, e, preflight.Gather(ctx, e.Answers, e.Host, e.apacheModules()))
+	return runPreflight(ctx, e, preflight.Gather(ctx, e.Answers, e.Host, e.modules()))
 }
 
 // runPreflight turns the findings of in into warnings, a refusal or

@@ -18,6 +18,7 @@ import (
 	"github.com/rpwizard/rpwizard/internal/testbackend"
 	"github.com/rpwizard/rpwizard/internal/testenv"
 	"github.com/rpwizard/rpwizard/preflight"
+	"github.com/rpwizard/rpwizard/server"
 )
 
 // Host tests: the real checks on this Debian host. Each takes the host
@@ -34,7 +35,7 @@ func quietServers(t *testing.T) *host.Host {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"nginx", "apache"} {
-		s := installer.NewServer(h, name)
+		s := server.Controller(server.Must(h, name))
 		if !s.Running() {
 			continue
 		}

@@ -24,20 +24,7 @@ func Renew(ctx context.Context, e *Env, force bool) (bool, string, error) {
 	if e.Answers.TLS.Mode != "acme" {
 		return false, "not an ACME certificate", nil
 	}
-	certFile, keyFile := e.CertPaths()
-	certPEM, err := os.ReadFile(certFile)
-	if err != nil {
-		return false, "", fmt.Errorf("read the current certificate: %w (run rpwizard --answers first)", err)
-	}
-	keyPEM, err := os.ReadFile(keyFile)
-	if err != nil {
-		return false, "", fmt.Errorf("read the current key: %w", err)
-	}
-	cur, err := acme.ParseCertificate(certPEM, keyPEM)
-	if err != nil {
-		return false, "", err
-	}
-	req, err := e.ACMERequest()
+	cur, req, err := e.currentACME()
 	if err != nil {
 		return false, "", err
 	}
@@ -74,6 +61,47 @@ func Renew(ctx context.Context, e *Env, force bool) (bool, string, error) {
 		return false, reason, fmt.Errorf("%w: %w (the previous certificate is serving)", ErrRolledBack, err)
 	}
 	return true, reason, tx.Commit()
+}
+
+// RenewDue is the dry run of Renew: whether it would renew the site's
+// certificate, and why. It changes nothing and orders nothing. Forced, it
+// does not contact the CA; otherwise the due check may ask the CA for its
+// renewal window (ARI, a read-only request without an account).
+func RenewDue(ctx context.Context, e *Env, force bool) (bool, string, error) {
+	if e.Answers.TLS.Mode != "acme" {
+		return false, "not an ACME certificate", nil
+	}
+	cur, req, err := e.currentACME()
+	if err != nil {
+		return false, "", err
+	}
+	if force {
+		return true, "renewal forced (--force)", nil
+	}
+	return acme.Due(ctx, req, cur, e.Now())
+}
+
+// currentACME reads the site's current ACME certificate and key, and the
+// request that renews them.
+func (e *Env) currentACME() (*acme.Certificate, acme.Request, error) {
+	certFile, keyFile := e.CertPaths()
+	certPEM, err := certs.ReadPEM(certFile)
+	if err != nil {
+		return nil, acme.Request{}, fmt.Errorf("read the current certificate: %w (run rpwizard --answers first)", err)
+	}
+	keyPEM, err := certs.ReadPEM(keyFile)
+	if err != nil {
+		return nil, acme.Request{}, fmt.Errorf("read the current key: %w", err)
+	}
+	cur, err := acme.ParseCertificate(certPEM, keyPEM)
+	if err != nil {
+		return nil, acme.Request{}, err
+	}
+	req, err := e.ACMERequest()
+	if err != nil {
+		return nil, acme.Request{}, err
+	}
+	return cur, req, nil
 }
 
 // checkServed makes sure the server presents the certificate whose DER is

@@ -33,7 +33,7 @@ func (e *Env) SelfTestTarget(hold time.Duration) selftest.Target {
 	}
 	if info := e.currentCert(); info != nil && info.SelfSigned {
 		t.CABundle = cert
-	} else if a.TLS.Mode == "acme" && a.TLS.CABundle != "" {
+	} else if a.TLS.CABundle != "" { // acme (a private CA) or existing (an in-house CA)
 		t.CABundle = a.TLS.CABundle
 	}
 	for _, ws := range p.WebSocketProbes {

@@ -13,34 +13,11 @@ import (
 // ProbeSocket is where the self-test's probe listens while it runs.
 func (e *Env) ProbeSocket() string { return filepath.Join(e.Host.Layout.RunDir, "probe.sock") }
 
-// AccessLog is the nginx site's own access log (Apache sites keep the
-// server's).
-func (e *Env) AccessLog() string {
-	return filepath.Join(e.Host.Layout.NginxLogDir, e.Answers.SiteName()+".access.log")
-}
-
 // SiteFile is the site's config file (in sites-available or conf.d).
-func (e *Env) SiteFile() string {
-	l := e.Host.Layout
-	dir := l.NginxAvailable
-	if e.Answers.Server == "apache" {
-		dir = l.ApacheAvailable
-	}
-	return filepath.Join(dir, "rpwizard-"+e.Answers.SiteName()+".conf")
-}
+func (e *Env) SiteFile() string { return e.Proxy.Site(e.Answers.SiteName()).File }
 
 // EnabledLink is the sites-enabled link ("" where sites are not linked).
-func (e *Env) EnabledLink() string {
-	l := e.Host.Layout
-	if !l.SitesLinked(e.Answers.Server) {
-		return ""
-	}
-	dir := l.NginxEnabled
-	if e.Answers.Server == "apache" {
-		dir = l.ApacheEnabled
-	}
-	return filepath.Join(dir, "rpwizard-"+e.Answers.SiteName()+".conf")
-}
+func (e *Env) EnabledLink() string { return e.Proxy.Site(e.Answers.SiteName()).Link }
 
 // SavedAnswers is where the answers of the site are kept (root only).
 func (e *Env) SavedAnswers() string {
@@ -58,21 +35,13 @@ func (e *Env) Watched() []installer.Site {
 	return out
 }
 
-// SharedFile is the nginx file shared by all rpwizard sites.
-func (e *Env) SharedFile() string { return filepath.Join(e.Host.Layout.NginxConfD, "rpwizard.conf") }
-
-// ProxySnippet is the nginx file of proxy headers shared by rpwizard sites.
-func (e *Env) ProxySnippet() string {
-	return filepath.Join(filepath.Dir(e.Host.Layout.NginxMain), "rpwizard", "proxy.conf")
-}
-
 // Site builds the template data from the answers.
 func (e *Env) Site() *tpl.Site {
 	a := e.Answers
 	p := a.Profile()
 	cert, key := e.CertPaths()
 	s := &tpl.Site{
-		Domain: a.Domain, Title: p.Title, Docs: p.Docs,
+		Name: a.SiteName(), Domain: a.Domain, Title: p.Title, Docs: p.Docs,
 		Names: a.Names(), Aliases: a.Aliases,
 		Upstream:       a.Upstream,
 		UpstreamName:   "rpwizard_" + strings.NewReplacer(".", "_", "-", "_", "*", "wildcard").Replace(a.Domain),
@@ -92,10 +61,7 @@ func (e *Env) Site() *tpl.Site {
 		Buffering:      p.Buffering,
 		Webroot:        e.Host.Layout.Webroot,
 		ProbeSocket:    e.ProbeSocket(),
-		HTTP2On:        host.AtLeast(e.Host.Versions["nginx"], "1.25.1"),
 		Curves:         e.curves(),
-		ProxySnippet:   e.ProxySnippet(),
-		AccessLog:      e.AccessLog(),
 	}
 	for _, l := range s.Locations {
 		if l.Admin && l.Match == 0 { // prefix locations carry the restriction in Apache
@@ -105,8 +71,11 @@ func (e *Env) Site() *tpl.Site {
 	return s
 }
 
+// RenderSite is the site's config file as the proxy server reads it.
+func (e *Env) RenderSite() ([]byte, error) { return e.Proxy.Render(*e.Site()) }
+
 func planSiteConfig(ctx context.Context, e *Env) ([]installer.Change, error) {
-	data, err := tpl.Render(e.Answers.Server, e.Site())
+	data, err := e.RenderSite()
 	if err != nil {
 		return nil, err
 	}
@@ -114,11 +83,8 @@ func planSiteConfig(ctx context.Context, e *Env) ([]installer.Change, error) {
 	changes := []installer.Change{
 		{Kind: installer.Mkdir, Path: filepath.Join(l.Webroot, ".well-known", "acme-challenge"), Mode: 0o755, Why: "ACME HTTP-01 webroot"},
 	}
-	if e.Answers.Server == "nginx" {
-		changes = append(changes, installer.Change{Kind: installer.WriteFile, Path: e.SharedFile(), Data: tpl.NginxShared(), Mode: 0o644,
-			Why: "WebSocket upgrade maps shared by rpwizard sites"},
-			installer.Change{Kind: installer.WriteFile, Path: e.ProxySnippet(), Data: tpl.NginxProxySnippet(), Mode: 0o644,
-				Why: "proxy headers shared by rpwizard sites"})
+	for _, f := range e.Proxy.Shared() {
+		changes = append(changes, installer.Change{Kind: installer.WriteFile, Path: f.Path, Data: f.Data, Mode: 0o644, Why: f.Why})
 	}
 	changes = append(changes, installer.Change{Kind: installer.WriteFile, Path: e.SiteFile(), Data: data, Mode: 0o644,
 		Why: e.Answers.Profile().Title + " site"})
@@ -132,16 +98,11 @@ func planSiteConfig(ctx context.Context, e *Env) ([]installer.Change, error) {
 }
 
 func planEnable(ctx context.Context, e *Env) ([]installer.Change, error) {
-	link := e.EnabledLink()
-	if link == "" {
+	s := e.Proxy.Site(e.Answers.SiteName())
+	if s.Link == "" {
 		return nil, nil
 	}
-	target := e.SiteFile()
-	if e.Answers.Server == "apache" {
-		// As a2ensite does.
-		target = filepath.Join("..", filepath.Base(filepath.Dir(target)), filepath.Base(target))
-	}
-	return []installer.Change{{Kind: installer.Symlink, Path: link, Target: target, Why: "enable the site"}}, nil
+	return []installer.Change{{Kind: installer.Symlink, Path: s.Link, Target: s.LinkTarget, Why: "enable the site"}}, nil
 }
 
 func planReload(ctx context.Context, e *Env) ([]installer.Change, error) {

@@ -10,20 +10,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/installer"
 	"github.com/rpwizard/rpwizard/selftest"
+	"github.com/rpwizard/rpwizard/server"
 )
 
 // Env is what the steps work with.
 type Env struct {
 	Answers *answers.Answers
 	Host    *host.Host
-	Server  *installer.Server
+	// Proxy is the web server of the site: everything nginx- or
+	// Apache-specific is asked of it.
+	Proxy server.Server
+	// Server is the installer's controller of Proxy.
+	Server *installer.Server
 	// Now is the clock (tests may fix it).
 	Now func() time.Time
 	// Events receives progress; nil drops it.
@@ -35,6 +42,9 @@ type Env struct {
 	Warnings []Warning
 	// SelfTest is the report of the self-test step, once it ran.
 	SelfTest *selftest.Report
+	// AdminFrom is the address the admin is connected from (SSH_CLIENT),
+	// for the lockout warning; invalid when not known.
+	AdminFrom netip.Addr
 }
 
 // Warning is a finding that does not stop the run.
@@ -63,7 +73,9 @@ func (e *RefusedError) Error() string {
 
 // NewEnv prepares the environment of a run for validated answers.
 func NewEnv(a *answers.Answers, h *host.Host) *Env {
-	return &Env{Answers: a, Host: h, Server: installer.NewServer(h, a.Server), Now: time.Now, Log: io.Discard}
+	p := server.Must(h, a.Server) // validated
+	return &Env{Answers: a, Host: h, Proxy: p, Server: server.Controller(p), Now: time.Now, Log: io.Discard,
+		AdminFrom: AdminAddr(os.Getenv("SSH_CLIENT"))}
 }
 
 func (e *Env) emit(ev Event) {
@@ -121,6 +133,7 @@ func All() []Step {
 // matches, so that an empty plan means "nothing to do".
 func Plan(ctx context.Context, e *Env) (*installer.Plan, error) {
 	p := &installer.Plan{}
+	e.warnLockout()
 	touched := false
 	for _, s := range All() {
 		changes, err := s.Plan(ctx, e)
@@ -144,6 +157,23 @@ func Plan(ctx context.Context, e *Env) (*installer.Plan, error) {
 		p.Steps = append(p.Steps, installer.PlannedStep{Name: s.Name, Changes: keep})
 	}
 	return p, nil
+}
+
+// Recover rolls back a run that was killed half-way (its journal still
+// says "applying"), before anything is planned, so that the plan starts
+// from the files as they were. log receives what was restored and what
+// the server was checked to serve. A dry run never acts: it only warns
+// that the next real run will restore first.
+func Recover(ctx context.Context, e *Env, dryRun bool, log func(string)) error {
+	ids := installer.Interrupted(e.Host.Layout.StateDir)
+	if len(ids) == 0 {
+		return nil
+	}
+	if dryRun {
+		e.Warn("recovery", fmt.Sprintf("an earlier run was interrupted (%s): the next real run restores its files first; this plan starts from the files as they are now", strings.Join(ids, ", ")), "")
+		return nil
+	}
+	return installer.Recover(ctx, e.Host.Layout.StateDir, e.Server, log)
 }
 
 // Result is the outcome of Apply.

@@ -44,6 +44,8 @@ type proxyArgs struct {
 // validated by package answers; Render checks again that none can break
 // out of its directive.
 type Site struct {
+	// Name names the site's files (the domain, "*" written "_").
+	Name                string
 	Domain, Title, Docs string
 	Names               []string // Domain first
 	Aliases             []string
@@ -85,7 +87,7 @@ func NewLocations(p profile.Profile, base string) []Location {
 	for _, l := range p.Locations {
 		full := prefix + l.Path
 		if l.Match == profile.Regex {
-			full = "^" + prefix + strings.TrimPrefix(l.Path, "^")
+			full = "^" + RegexQuote(prefix) + strings.TrimPrefix(l.Path, "^")
 		}
 		if l.Match == profile.Prefix && l.Path == "/" {
 			full = base
@@ -93,6 +95,22 @@ func NewLocations(p profile.Profile, base string) []Location {
 		out = append(out, Location{Location: l, Full: full})
 	}
 	return out
+}
+
+// RegexQuote makes a URL path match itself literally inside a regex: the
+// metacharacters a path may hold (". +" and, defensively, the others) each
+// become a one-character class, "[.]", which both PCRE dialects read the
+// same way and which needs no backslash in a config file.
+func RegexQuote(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(".+*?()|{}$", r) {
+			b.WriteString("[" + string(r) + "]")
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // NginxMatch is the location modifier.
@@ -120,7 +138,7 @@ func (l Location) ApacheProxy(s *Site) string {
 	params := s.apacheParams(l.WebSocket)
 	switch l.Match {
 	case profile.Exact:
-		return fmt.Sprintf(`ProxyPassMatch "^(%s)$" "%s$1" %s`, l.Full, backend, params)
+		return fmt.Sprintf(`ProxyPassMatch "^(%s)$" "%s$1" %s`, RegexQuote(l.Full), backend, params)
 	case profile.Regex:
 		re := strings.TrimSuffix(strings.TrimPrefix(l.Full, "^"), "$")
 		return fmt.Sprintf(`ProxyPassMatch "^(%s)$" "%s$1" %s`, re, backend, params)
@@ -176,17 +194,18 @@ func NginxProxySnippet() []byte {
 	return b.Bytes()
 }
 
-// Render renders the site file for server ("nginx" or "apache").
-func Render(server string, s *Site) ([]byte, error) {
+// RenderNginx renders the nginx site file.
+func RenderNginx(s *Site) ([]byte, error) { return render("nginx-site.conf.tmpl", "nginx", s) }
+
+// RenderApache renders the Apache site file.
+func RenderApache(s *Site) ([]byte, error) { return render("apache-site.conf.tmpl", "Apache", s) }
+
+func render(tmpl, server string, s *Site) ([]byte, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	name := "nginx-site.conf.tmpl"
-	if server == "apache" {
-		name = "apache-site.conf.tmpl"
-	}
 	var b bytes.Buffer
-	if err := templates().ExecuteTemplate(&b, name, s); err != nil {
+	if err := templates().ExecuteTemplate(&b, tmpl, s); err != nil {
 		return nil, fmt.Errorf("render %s config: %w", server, err)
 	}
 	return b.Bytes(), nil

@@ -74,7 +74,7 @@ func TestRenderedConfigsAvoidKnownTraps(t *testing.T) {
 }
 
 func TestJATOSWebSocketPathsAndAdmin(t *testing.T) {
-	out, _ := Render("nginx", site("jatos", "/"))
+	out, _ := RenderNginx(site("jatos", "/"))
 	conf := string(out)
 	for _, want := range []string{
 		"location = /jatos/testWebSocket {",
@@ -87,7 +87,7 @@ func TestJATOSWebSocketPathsAndAdmin(t *testing.T) {
 			t.Errorf("JATOS nginx config lacks %q", want)
 		}
 	}
-	out, _ = Render("apache", site("jatos", "/"))
+	out, _ = RenderApache(site("jatos", "/"))
 	conf = string(out)
 	for _, want := range []string{
 		`ProxyPassMatch "^(/publix/[a-z0-9-]+/(group/join|batch/open))$" "http://127.0.0.1:9000$1" upgrade=websocket timeout=604800`,
@@ -125,13 +125,48 @@ func TestRenderRefusesInjection(t *testing.T) {
 
 func TestHTTP2Syntax(t *testing.T) {
 	s := site("generic", "/")
-	out, _ := Render("nginx", s)
+	out, _ := RenderNginx(s)
 	if !strings.Contains(string(out), "listen 443 ssl http2;") || strings.Contains(string(out), "http2 on;") {
 		t.Error("nginx < 1.25.1 needs listen ... http2")
 	}
 	s.HTTP2On = true
-	out, _ = Render("nginx", s)
+	out, _ = RenderNginx(s)
 	if strings.Contains(string(out), "ssl http2;") || !strings.Contains(string(out), "http2 on;") {
 		t.Error("nginx >= 1.25.1 needs http2 on;")
 	}
+}
+
+// TestRegexLocationsQuoteTheBasePath: a base path's "." and "+" match
+// themselves in the regex locations (JATOS's channels on nginx, every
+// exact location on Apache), not any character or a repetition.
+func TestRegexLocationsQuoteTheBasePath(t *testing.T) {
+	for _, server := range []string{"nginx", "apache"} {
+		out, err := Render(server, site("jatos", "/v1.2+x/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf := string(out)
+		for _, want := range map[string][]string{
+			"nginx":  {`location ~ "^/v1[.]2[+]x/publix/`},
+			"apache": {`ProxyPassMatch "^(/v1[.]2[+]x/jatos/testWebSocket)$"`, `ProxyPassMatch "^(/v1[.]2[+]x/publix/`},
+		}[server] {
+			if !strings.Contains(conf, want) {
+				t.Errorf("%s: no %q in\n%s", server, want, conf)
+			}
+		}
+		for _, m := range regexp.MustCompile(`(?:location ~|ProxyPassMatch) "([^"]*)"`).FindAllStringSubmatch(conf, -1) {
+			rx := regexp.MustCompile(m[1])
+			lit := strings.NewReplacer("[.]", ".", "[+]", "+", "[a-z0-9-]+", "abc", "(group/join|batch/open)", "batch/open", "^(", "", ")$", "", "$", "", "^", "").Replace(m[1])
+			other := strings.Replace(lit, "/v1.2+x/", "/v1x22x/", 1)
+			if !rx.MatchString(lit) || rx.MatchString(other) {
+				t.Errorf("%s: regex %q does not match the base path literally (%q, %q)", server, m[1], lit, other)
+			}
+		}
+	}
+}
+
+// Render renders s with the template of the server the answers call
+// server (package server picks it in the program).
+func Render(server string, s *Site) ([]byte, error) {
+	return map[string]func(*Site) ([]byte, error){"nginx": RenderNginx, "apache": RenderApache}[server](s)
 }

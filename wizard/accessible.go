@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 
 	"charm.land/huh/v2"
+	"golang.org/x/term"
 
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/steps"
@@ -40,6 +42,9 @@ type accessibleRun struct {
 func runAccessible(ctx context.Context, cfg *Config) Outcome {
 	r := &accessibleRun{ctx: ctx, cfg: cfg, w: &syncWriter{w: cfg.Out}, lr: newLineReader(cfg.In),
 		st: Styles{}, flow: newFlow(), s: cfg.newState()}
+	if !isTerminal(cfg.In) {
+		r.lr.echo = r.w // piped answers: show each after its prompt
+	}
 	return r.run()
 }
 
@@ -182,12 +187,15 @@ func (r *accessibleRun) apply(prep *Prepared) Outcome {
 	log := newLineWriter(func(l string) { r.printf("  log: %s\n", l) })
 	res, err := r.cfg.Backend.Apply(r.ctx, prep, func(ev steps.Event) {
 		p.event(ev)
-		r.printf("%s", eventLine(ev))
+		if ev.Kind == steps.StepLog && ev.Step == "self-test" {
+			return // printed once, line by line, in the result
+		}
+		r.printf("%s", eventLine(ev, interrupted.Load()))
 	}, log)
 	log.Flush()
 	stop()
-	out := outcomeOf(prep, res, err)
-	rep := report{prep: prep, res: res, err: err, interrupted: interrupted.Load(), selftest: p.selftest}
+	out := outcomeOf(prep, res, err, interrupted.Load())
+	rep := report{prep: prep, res: res, err: err, interrupted: interrupted.Load() || errors.Is(err, context.Canceled), selftest: p.selftest, linear: true}
 	r.printf("\n== Result\n%s", summaryText(rep, r.st, r.cfg.Now()))
 	if r.ctx.Err() != nil {
 		return out
@@ -216,8 +224,9 @@ func (r *accessibleRun) apply(prep *Prepared) Outcome {
 	}
 }
 
-// eventLine is one progress event as a plain line (or lines).
-func eventLine(ev steps.Event) string {
+// eventLine is one progress event as a plain line (or lines); after a
+// Ctrl+C a step that ends in error was stopped, not failed.
+func eventLine(ev steps.Event, interrupted bool) string {
 	switch ev.Kind {
 	case steps.StepStarted:
 		return "step " + ev.Step + "…\n"
@@ -225,8 +234,12 @@ func eventLine(ev steps.Event) string {
 		return fmt.Sprintf("done: %s (%s)\n", ev.Step, fmtElapsed(ev.Elapsed))
 	case steps.StepFailed:
 		var b strings.Builder
+		if interrupted && ev.Step != "rollback" {
+			fmt.Fprintf(&b, "stopped: %s (%s)\n", ev.Step, fmtElapsed(ev.Elapsed))
+			return b.String() // what failed after the stop failed because of it
+		}
 		fmt.Fprintf(&b, "FAILED: %s (%s)\n", ev.Step, fmtElapsed(ev.Elapsed))
-		for _, l := range strings.Split(strings.TrimRight(ev.Msg, "\n"), "\n") {
+		for _, l := range strings.Split(strings.TrimRight(userWords(ev.Msg), "\n"), "\n") {
 			b.WriteString("  " + l + "\n")
 		}
 		return b.String()
@@ -260,4 +273,10 @@ func inputErr(err error) error {
 		return err
 	}
 	return nil
+}
+
+// isTerminal reports whether r is a terminal (which echoes what is typed).
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -32,11 +32,18 @@ type Backend interface {
 // as `rpwizard --answers` calls them.
 type Steps struct {
 	Host *host.Host
+	// DryRun: the run only shows its plan; recovering a killed run is
+	// then only announced.
+	DryRun bool
 }
 
-// Plan implements Backend.
+// Plan implements Backend. A run that was killed half-way is rolled back
+// first, so that the plan starts from the files as they were.
 func (b Steps) Plan(ctx context.Context, a *answers.Answers) (*Prepared, error) {
 	e := steps.NewEnv(a, b.Host)
+	if err := steps.Recover(ctx, e, b.DryRun, func(string) {}); err != nil {
+		return nil, err
+	}
 	plan, err := steps.Plan(ctx, e)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -39,11 +40,14 @@ type fakeBackend struct {
 	planErr error
 	// fail makes the given step fail (and the run roll back).
 	fail string
-	// block makes Apply wait in the "site config" step until ctx is
-	// cancelled (to test Ctrl+C).
-	block bool
+	// block makes Apply wait in the "site config" step (or blockAt)
+	// until ctx is cancelled (to test Ctrl+C).
+	block   bool
+	blockAt string
 	// started is closed when Apply starts blocking.
 	started chan struct{}
+	// adminFrom is where the admin is connected from (SSH_CLIENT).
+	adminFrom netip.Addr
 }
 
 func newFakeBackend(t testing.TB) *fakeBackend {
@@ -64,6 +68,8 @@ func (f *fakeBackend) Plan(ctx context.Context, a *answers.Answers) (*Prepared, 
 		return nil, f.planErr
 	}
 	e := steps.NewEnv(a, f.host)
+	e.AdminFrom = f.adminFrom
+	e.Warnings = steps.LockoutWarnings(a, e.AdminFrom) // as steps.Plan does
 	site := filepath.Join(f.host.Layout.NginxAvailable, "rpwizard-"+a.SiteName()+".conf")
 	plan := &installer.Plan{Steps: []installer.PlannedStep{
 		{Name: "preflight"},
@@ -83,7 +89,17 @@ func (f *fakeBackend) Apply(ctx context.Context, p *Prepared, events func(steps.
 	for _, s := range applyNames(p) {
 		events(steps.Event{Step: s, Kind: steps.StepStarted})
 		fmt.Fprintf(log, "lego: [INFO] working on %s\n", s)
-		if s == "site config" && f.block {
+		if s == "self-test" && f.block && f.blockAt == s {
+			// As the real self-test does when cut short: its checks
+			// fail, and the error does not say it was cancelled.
+			close(f.started)
+			<-ctx.Done()
+			events(steps.Event{Step: s, Kind: steps.StepLog, Msg: "FAIL  response streaming  0.10s  the stream ended early\nFAILED: 0 passed, 0 warnings, 1 failed, 0 skipped in 0.10s"})
+			events(steps.Event{Step: s, Kind: steps.StepFailed, Elapsed: time.Second, Msg: "self-test failed: response streaming"})
+			events(steps.Event{Step: "rollback", Kind: steps.RolledBack, Elapsed: 300 * time.Millisecond, Msg: "previous files restored, previous config serving"})
+			return nil, fmt.Errorf("%w: %s: self-test failed: response streaming", steps.ErrRolledBack, s)
+		}
+		if s == "site config" && f.block && f.blockAt == "" {
 			close(f.started)
 			<-ctx.Done()
 			events(steps.Event{Step: s, Kind: steps.StepFailed, Elapsed: time.Second, Msg: "interrupted: " + ctx.Err().Error()})

@@ -187,6 +187,7 @@ func TestInlineValidation(t *testing.T) {
 		{"upstream", []string{"ctrl+u", "127.0.0.1:99999", "enter"}, "port out of range"},
 		{"basepath", []string{"ctrl+u", "jhub", "enter"}, "not a URL path"},
 		{"networks", []string{"ctrl+u", "10.0.0.300/8", "enter"}, "not an IP network"},
+		{"networks", []string{"ctrl+u", "enter"}, "type at least one network"},
 		{"existing", []string{"/nonexistent/cert.pem", "enter"}, "file not found"},
 	}
 	for _, c := range cases {
@@ -332,7 +333,105 @@ func TestJATOSAsksForParticipants(t *testing.T) {
 		t.Errorf("app %q, expected_websockets %d; want jatos, 2500", a.App, a.ExpectedWebSockets)
 	}
 	s.Concurrent = "many"
-	if _, err := s.Validate(); err == nil || !strings.Contains(err.Error(), "expected_websockets") {
-		t.Errorf("a word as the number of participants: %v", err)
+	_, err = s.Validate()
+	if err == nil || !strings.Contains(err.Error(), "expected_websockets") || !strings.Contains(err.Error(), "not a number") || strings.Contains(err.Error(), "out of range") {
+		t.Errorf("a word as the number of participants: %v, want \"not a number\" only", err)
+	}
+}
+
+// TestAccessibleTranscript pipes the answers of a whole run — JATOS with
+// its admin GUI restricted, applied and saved — and checks the
+// transcript: every answer is echoed after its prompt, errors start on
+// their own line, the review states the restriction, the self-test
+// appears once.
+func TestAccessibleTranscript(t *testing.T) {
+	b := newFakeBackend(t)
+	cfg := testConfig(t, b)
+	cfg.Found.Subnets = nil // nothing to prefill the networks with
+	var out bytes.Buffer
+	lines := []string{
+		"1",           // app: JATOS
+		"1",           // server: nginx
+		"wiz..test",   // domain: refused
+		"wiz.test",    // domain
+		"",            // other names: none
+		"127.0.0.1:9", // upstream
+		"",            // base path: keep /
+		"2",           // restrict the admin GUI
+		"",            // networks: refused, none given
+		"192.168.0.0/16",
+		"",  // participants: keep the limits
+		"3", // self-signed
+		"1", // review: apply
+		"y", // save
+		"",  // at the offered path
+	}
+	cfg.In = strings.NewReader(strings.Join(lines, "\n") + "\n")
+	cfg.Out, cfg.Accessible = &out, true
+	o := Run(context.Background(), *cfg)
+	text := out.String()
+	keepTranscript(t, text)
+	if o.Status != Applied || o.SavedTo != cfg.SavePath {
+		t.Fatalf("outcome %v, saved to %q; transcript:\n%s", o.Status, o.SavedTo, text)
+	}
+	inOrder(t, text,
+		"Welcome", "this page reads none",
+		"Enter a number between 1 and 4: 1\n",
+		"Enter a number between 1 and 2: 1\n",
+		"Domain name wiz..test\nnot a valid DNS name",
+		"Domain name wiz.test\n",
+		"Other names (optional) \n",
+		"(host:port) [127.0.0.1:9000] 127.0.0.1:9\n",
+		"URL path of the app [/] \n",
+		"Enter a number between 1 and 3: 2\n",
+		"Allowed networks \ntype at least one network",
+		"Allowed networks 192.168.0.0/16\n",
+		"Participants at the same time, at most \n",
+		"Enter a number between 1 and 3: 3\n",
+		"== Review the plan",
+		"Access       /jatos only from 192.168.0.0/16",
+		"Enter a number between 1 and 3: 1\n",
+		"done: site config",
+		"is served at https://wiz.test/ by nginx",
+		"Saved to "+cfg.SavePath,
+	)
+	if n := strings.Count(text, "200 from the app"); n != 1 {
+		t.Errorf("the self-test's checks appear %d times, want once:\n%s", n, text)
+	}
+	if a := b.plans()[0]; !reflect.DeepEqual(a.Restrict.AdminNetworks, []string{"192.168.0.0/16"}) {
+		t.Errorf("admin networks %q", a.Restrict.AdminNetworks)
+	}
+}
+
+// inOrder fails unless each of parts occurs in text after the one before.
+func inOrder(t *testing.T, text string, parts ...string) {
+	t.Helper()
+	rest := text
+	for _, p := range parts {
+		i := strings.Index(rest, p)
+		if i < 0 {
+			t.Fatalf("the transcript lacks %q after the earlier parts; the rest:\n%s", p, rest)
+		}
+		rest = rest[i+len(p):]
+	}
+}
+
+// keepTranscript keeps an accessible transcript beside the screens.
+func keepTranscript(t *testing.T, text string) { keepScreen(t, "transcript", text) }
+
+// The restriction's label names the admin GUI as the browser asks for
+// it: under the base path.
+func TestRestrictLabelHasBasePath(t *testing.T) {
+	s := NewState(fakeHost(t), Findings{}, true, false)
+	s.App, s.BasePath = "jupyterhub", "/jhub/"
+	b := &fields{accessible: true}
+	buildRestrict(s, b)
+	var out bytes.Buffer
+	form := newForm(b.list, true, true, 0).WithInput(strings.NewReader("\n")).WithOutput(&out)
+	if err := form.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Admin GUI (/jhub/hub/admin) only from some networks") {
+		t.Errorf("labels:\n%s", out.String())
 	}
 }

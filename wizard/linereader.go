@@ -17,12 +17,17 @@ import (
 // and may index out of range with it), so a prompt never sees EOF: the
 // Read that finds no input left closes Ended and blocks for good; the
 // caller stops waiting for that prompt when Ended is closed.
+//
+// Piped answers are not echoed by a terminal; with echo set, each line
+// is written to it as it is handed out, so that a transcript shows every
+// answer after its prompt.
 type lineReader struct {
 	mu      sync.Mutex
 	r       *bufio.Reader
 	pending []byte
 	ended   chan struct{}
 	once    sync.Once
+	echo    io.Writer
 }
 
 func newLineReader(r io.Reader) *lineReader {
@@ -41,6 +46,9 @@ func (l *lineReader) Read(p []byte) (int, error) {
 		}
 		if line[len(line)-1] != '\n' {
 			line = append(line, '\n')
+		}
+		if l.echo != nil {
+			l.echo.Write(line)
 		}
 		l.pending = line
 	}

@@ -102,7 +102,7 @@ func (m *model) updateApply(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.listen()
 	case applyDoneMsg:
 		m.prog.Update(msg)
-		m.sess.outcome = outcomeOf(m.prep, msg.res, msg.err)
+		m.sess.outcome = outcomeOf(m.prep, msg.res, msg.err, m.prog.interrupted)
 		m.sess.outcome.Summary = summaryText(m.report(), Styles{}, m.cfg.Now()) // printed after the screen closes: plain text
 		return m, nil
 	case tea.KeyPressMsg:

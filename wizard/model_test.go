@@ -3,6 +3,7 @@ package wizard
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/rpwizard/rpwizard/answers"
+	"github.com/rpwizard/rpwizard/internal/testenv"
 	"github.com/rpwizard/rpwizard/steps"
 )
 
@@ -235,8 +237,20 @@ func TestModelFailedStepShowsItsLogAndRollback(t *testing.T) {
 }
 
 func TestModelCtrlCDuringApplyRollsBack(t *testing.T) {
+	for _, at := range []string{"site config", "self-test"} {
+		t.Run(strings.ReplaceAll(at, " ", "-"), func(t *testing.T) { testCtrlCDuringApply(t, at) })
+	}
+}
+
+// testCtrlCDuringApply presses Ctrl+C while the step at runs: the run is
+// rolled back, and what the user reads says they stopped it — not that
+// the step (or the proxy) failed, nor "context canceled".
+func testCtrlCDuringApply(t *testing.T, at string) {
 	b := newFakeBackend(t)
 	b.block = true
+	if at != "site config" {
+		b.blockAt = at
+	}
 	m, p := startModel(t, b, nil)
 	toReview(t, m, p)
 	p.keys("a")
@@ -258,12 +272,39 @@ func TestModelCtrlCDuringApplyRollsBack(t *testing.T) {
 	}
 	p.until("the rollback", 5*time.Second, func() bool { return m.prog.finished })
 	keepScreen(t, "progress-rolled-back", m.render())
-	if s := plain(m.render()); !strings.Contains(s, "↺ rolled back") {
-		t.Errorf("progress:\n%s", s)
+	s := plain(m.render())
+	for _, want := range []string{"↺ rolled back", "■ " + at, "stopped by you, every change rolled back"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("progress lacks %q:\n%s", want, s)
+		}
+	}
+	// The log pane shows the self-test's own lines as they came; the step
+	// list and the footer must not blame anything.
+	if strings.Contains(s, "context canceled") || strings.Contains(s, "✗") || strings.Contains(s, "failed after") {
+		t.Errorf("the progress blames a step after a Ctrl+C:\n%s", s)
 	}
 	p.keys("enter")
-	if s := plain(m.render()); !strings.Contains(s, "Stopped by you (ctrl+c)") {
-		t.Errorf("result:\n%s", s)
+	keepScreen(t, "result-stopped", m.render())
+	s = plain(m.render())
+	if first := strings.SplitN(s, "\n", 3)[1]; !strings.Contains(first, StoppedHeadline) {
+		t.Errorf("the result's headline is %q, want %q:\n%s", first, StoppedHeadline, s)
+	}
+	noBlame(t, "result", plain(m.resultText))
+	o := m.sess.outcome
+	if o.Status != Stopped || !strings.HasPrefix(o.Summary, StoppedHeadline) {
+		t.Errorf("outcome %v, summary %q", o.Status, o.Summary)
+	}
+	noBlame(t, "summary for the terminal", o.Summary)
+}
+
+// noBlame fails when text blames a step or the proxy for a stop, or
+// shows Go's "context canceled".
+func noBlame(t *testing.T, what, text string) {
+	t.Helper()
+	for _, bad := range []string{"context canceled", "Failed", "FAILED:", "✗"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("%s says %q after a Ctrl+C:\n%s", what, bad, text)
+		}
 	}
 }
 
@@ -278,5 +319,160 @@ func TestModelFollowsResizes(t *testing.T) {
 	fits(t, m.render(), 120, 40)
 	if m.review.Height() != 38 {
 		t.Errorf("review height %d after resize to 40 lines", m.review.Height())
+	}
+}
+
+// toReviewJATOS answers for JATOS on nginx at wiz.test with the admin GUI
+// restricted to networks (typed over the found subnet).
+func toReviewJATOS(t *testing.T, m *model, p *pump, networks string) {
+	t.Helper()
+	p.keys("enter", "home", "enter", "home", "enter", "wiz.test", "enter", "enter", "ctrl+u", "127.0.0.1:9", "enter", "enter")
+	if id := m.flow.pages[m.page].id; id != "restrict" {
+		t.Fatalf("on %s, want restrict", id)
+	}
+	p.keys("home", "down", "enter") // admin GUI only
+	if id := m.flow.pages[m.page].id; id != "networks" {
+		t.Fatalf("on %s, want networks", id)
+	}
+	p.keys("ctrl+u", networks, "enter")
+	p.keys("enter")        // participants: keep the limits
+	p.keys("end", "enter") // self-signed
+	p.until("the review", 5*time.Second, func() bool { return m.phase == phaseReview })
+}
+
+// A restriction with no networks restricts nothing: Enter on an empty
+// networks field is refused with a message, and nothing is planned.
+func TestModelRestrictionNeedsANetwork(t *testing.T) {
+	b := newFakeBackend(t)
+	m, p := startModel(t, b, func(c *Config) { c.Found.Subnets = nil }) // nothing to prefill
+	p.keys("enter", "home", "enter", "home", "enter", "wiz.test", "enter", "enter", "ctrl+u", "127.0.0.1:9", "enter", "enter")
+	p.keys("home", "down", "enter") // admin GUI only
+	if id := m.flow.pages[m.page].id; id != "networks" {
+		t.Fatalf("on %s, want networks", id)
+	}
+	if m.s.Networks != "" {
+		t.Fatalf("networks prefilled with %q", m.s.Networks)
+	}
+	p.keys("enter")
+	screen := plain(m.render())
+	keepScreen(t, "networks-empty", m.render())
+	if id := m.flow.pages[m.page].id; id != "networks" {
+		t.Fatalf("an empty networks answer went on to %s", id)
+	}
+	if !strings.Contains(screen, "type at least one network") {
+		t.Errorf("no word why the empty answer is refused:\n%s", screen)
+	}
+	fits(t, m.render(), 80, 24)
+	p.keys("10.0.0.0/8", "enter")
+	if id := m.flow.pages[m.page].id; id != "load" {
+		t.Fatalf("with a network, on %s, want load", id)
+	}
+	if len(b.plans()) != 0 {
+		t.Error("planned before the questions were done")
+	}
+}
+
+// The same refusal holds when the networks are emptied through "change
+// an answer" or any other way around the page: Validate refuses it.
+func TestStateRestrictionWithoutNetworksInvalid(t *testing.T) {
+	s := NewState(fakeHost(t), Findings{}, false, false)
+	s.App, s.Server, s.Domain, s.Upstream, s.TLSMode = "jatos", "nginx", "wiz.test", "127.0.0.1:9", "self-signed"
+	s.Restrict = RestrictAdmin
+	_, err := s.Validate()
+	var ve *answers.Error
+	if !errors.As(err, &ve) || ve.Field("restrict.admin_networks") == nil {
+		t.Fatalf("Validate = %v, want a problem with the admin networks", err)
+	}
+	s.Restrict = RestrictNone
+	if _, err := s.Validate(); err != nil {
+		t.Fatalf("no restriction, no networks: %v", err)
+	}
+}
+
+// The review opens with a summary that states the restriction in words,
+// and warns when the admin's own address would be shut out.
+func TestModelReviewSummaryStatesRestriction(t *testing.T) {
+	b := newFakeBackend(t)
+	b.adminFrom = netip.MustParseAddr("10.1.2.3")
+	m, p := startModel(t, b, nil)
+	toReviewJATOS(t, m, p, "192.168.0.0/16")
+	keepScreen(t, "review-summary", m.render())
+	screen := plain(m.render())
+	for _, want := range []string{"JATOS at https://wiz.test/", "Server       nginx", "Upstream     127.0.0.1:9",
+		"Access       /jatos only from 192.168.0.0/16", "the rest of the site: anyone",
+		"Certificate  self-signed, made now", "config test, then start nginx",
+		"! warning access: you are connected from 10.1.2.3", "403 Forbidden", "allow your network too (e.g. 10.1.2.0/24)"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the review's first screen lacks %q:\n%s", want, screen)
+		}
+	}
+	fits(t, m.render(), 80, 24)
+	if a := b.plans()[0]; !reflect.DeepEqual(a.Restrict.AdminNetworks, []string{"192.168.0.0/16"}) {
+		t.Errorf("planned admin networks %q", a.Restrict.AdminNetworks)
+	}
+
+	// Allowed from where the admin is: no warning.
+	b = newFakeBackend(t)
+	b.adminFrom = netip.MustParseAddr("192.168.4.5")
+	m, p = startModel(t, b, nil)
+	toReviewJATOS(t, m, p, "192.168.0.0/16")
+	if s := plain(m.render()); strings.Contains(s, "warning access") {
+		t.Errorf("lockout warning although the admin's address is allowed:\n%s", s)
+	}
+}
+
+// An existing certificate from an in-house CA: the wizard finds that no
+// system root signed it and asks for the CA bundle before the review;
+// a bundle of another CA is refused; the right one reaches the answers.
+func TestModelInHouseCAAsksForBundle(t *testing.T) {
+	dir := t.TempDir()
+	ca := testenv.NewInHouseCA(t, dir, "wiz.test")
+	other := testenv.NewInHouseCA(t, t.TempDir(), "wiz.test")
+	b := newFakeBackend(t)
+	m, p := startModel(t, b, nil)
+	p.keys("enter", "end", "enter", "home", "enter", "wiz.test", "enter", "enter", "127.0.0.1:9", "enter", "enter", "home", "enter")
+	p.keys("home", "down", "enter") // existing files
+	p.keys(ca.CertFile, "enter", ca.KeyFile, "enter")
+	if id := m.flow.pages[m.page].id; id != "cabundle" {
+		t.Fatalf("on %s, want the CA bundle question", id)
+	}
+	keepScreen(t, "ca-bundle", m.render())
+	screen := plain(m.render())
+	for _, want := range []string{"issuer is not trusted", "Institute Test Root CA", "CA bundle (PEM) for the self-test"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the CA bundle page lacks %q:\n%s", want, screen)
+		}
+	}
+	fits(t, m.render(), 80, 24)
+	p.keys(other.CAFile, "enter")
+	if m.phase != phaseAsk || !strings.Contains(plain(m.render()), "does not verify with this bundle") {
+		t.Fatalf("another CA's bundle was not refused:\n%s", plain(m.render()))
+	}
+	p.keys("ctrl+u", ca.CAFile, "enter")
+	p.until("the review", 5*time.Second, func() bool { return m.phase == phaseReview })
+	if s := plain(m.render()); !strings.Contains(s, "the self-test trusts the CA in") || !strings.Contains(s, "/institute-ca.pem") {
+		t.Errorf("the review does not say which CA the self-test trusts:\n%s", s)
+	}
+	if a := b.plans()[0]; a.TLS.Mode != "existing" || a.TLS.CABundle != ca.CAFile {
+		t.Errorf("planned tls %+v", a.TLS)
+	}
+}
+
+// The CA bundle is asked for an existing certificate that no system root
+// signed, and for nothing else.
+func TestStateCABundleAskedOnlyWhenUntrusted(t *testing.T) {
+	ca := testenv.NewInHouseCA(t, t.TempDir(), "wiz.test")
+	s := NewState(fakeHost(t), Findings{}, false, false)
+	s.TLSMode, s.CertFile = "existing", ca.CertFile
+	afterExisting(s)
+	if !showCABundle(s) {
+		t.Fatal("an in-house CA's certificate does not ask for a bundle")
+	}
+	if err := verifyChain(ca.CertFile, ca.CAFile); err != nil {
+		t.Fatalf("the chain does not verify with its own CA: %v", err)
+	}
+	s.TLSMode = "self-signed"
+	if showCABundle(s) {
+		t.Error("the CA bundle is asked for a self-signed certificate")
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/profile"
+	"github.com/rpwizard/rpwizard/server"
 )
 
 // newFlow returns the questions, in the order they are asked.
@@ -30,7 +31,8 @@ func newFlow() *flow {
 		{id: "acme", title: "ACME", keys: []string{"tls.challenge", "tls.email"}, show: showACME, build: buildACME},
 		{id: "dns", title: "DNS provider", keys: []string{"tls.dns_provider"}, show: showDNS, build: buildDNS},
 		{id: "dnsenv", title: "DNS credentials", show: showDNSEnv, build: buildDNSEnv, after: afterDNSEnv},
-		{id: "existing", title: "Certificate files", keys: []string{"tls.cert_file", "tls.key_file"}, show: showExisting, build: buildExisting},
+		{id: "existing", title: "Certificate files", keys: []string{"tls.cert_file", "tls.key_file"}, show: showExisting, build: buildExisting, after: afterExisting},
+		{id: "cabundle", title: "Certificate files", keys: []string{"tls.ca_bundle"}, show: showCABundle, build: buildCABundle},
 	}}
 }
 
@@ -79,7 +81,8 @@ func buildWelcome(s *State, b *fields) {
 	}
 	lines = append(lines, "", "A few questions follow. Nothing changes until you approve the plan.")
 	if b.accessible {
-		lines = append(lines, "Press enter to keep the answer shown in brackets. Ctrl+C quits.")
+		lines = append(lines, "Each question reads one line (this page reads none); an empty line keeps",
+			"the answer shown in brackets. Ctrl+C quits.")
 	} else {
 		lines = append(lines, "Keys: enter next · shift+tab back · ctrl+c quit")
 	}
@@ -140,10 +143,7 @@ func buildServer(s *State, b *fields) {
 	sel := huh.NewSelect[string]().Value(&s.Server)
 	var opts []huh.Option[string]
 	for _, n := range answers.Servers {
-		label := n
-		if n == "apache" {
-			label = "Apache"
-		}
+		label := server.Title(n)
 		if v, ok := s.isInstalled(n); ok {
 			label += " " + v + " (installed)"
 		} else {
@@ -267,7 +267,12 @@ func buildRestrict(s *State, b *fields) {
 		RestrictSite:  "Whole site only from some networks",
 	}
 	if len(p.AdminPaths) > 0 {
-		labels[RestrictAdmin] = "Admin GUI (" + strings.Join(p.AdminPaths, ", ") + ") only from some networks"
+		base := strings.TrimSuffix(strings.TrimSpace(s.BasePath), "/")
+		var full []string
+		for _, ap := range p.AdminPaths {
+			full = append(full, base+ap)
+		}
+		labels[RestrictAdmin] = "Admin GUI (" + strings.Join(full, ", ") + ") only from some networks"
 	}
 	var opts []huh.Option[string]
 	for _, c := range restrictChoices(s.App) {
@@ -296,13 +301,20 @@ func buildNetworks(s *State, b *fields) {
 	if s.Restrict == RestrictAdmin {
 		key, what = "restrict.admin_networks", "the admin GUI"
 	}
-	hint := "Networks (CIDR) allowed to reach " + what + ", separated by spaces."
+	hint := "Networks (CIDR) or addresses allowed to reach " + what + ", separated by spaces; at least one."
 	if len(s.Found.Subnets) > 0 {
 		hint += " This host is on " + strings.Join(s.Found.Subnets, ", ") + "."
 	}
-	in := huh.NewInput().Value(&s.Networks).Placeholder("192.168.0.0/16 10.1.2.3").
+	// The placeholder must not pass for a value: Enter on an empty field is
+	// refused (State.networksProblem).
+	in := huh.NewInput().Value(&s.Networks).Placeholder("type one or more, e.g. 192.168.0.0/16").
 		Suggestions(s.Found.Subnets).
-		Validate(s.validator(s.Networks, func(c *State, v string) { c.Networks = v }, key, "restrict"))
+		Validate(s.validator(s.Networks, func(c *State, v string) {
+			c.Networks = v
+			if c.App == "generic" && strings.TrimSpace(c.AdminPaths) == "" {
+				c.AdminPaths = "/admin" // judged on the next field
+			}
+		}, key, "restrict"))
 	b.input(in, "Allowed networks", hint, s.Networks)
 	if s.Restrict == RestrictAdmin && s.App == "generic" {
 		ap := huh.NewInput().Value(&s.AdminPaths).Placeholder("/admin").

@@ -1,6 +1,7 @@
 package wizard
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -127,10 +128,52 @@ func afterDNSEnv(s *State) string {
 func showExisting(s *State) bool { return s.TLSMode == "existing" }
 
 func buildExisting(s *State, b *fields) {
-	c := huh.NewInput().Value(&s.CertFile).Placeholder("/etc/ssl/certs/site.pem").
+	c := huh.NewInput().Value(&s.CertFile).Placeholder("e.g. /etc/ssl/certs/site.pem").
 		Validate(s.validator(s.CertFile, func(c *State, v string) { c.CertFile = v }, "tls.cert_file"))
 	b.input(c, "Certificate file (PEM, full chain)", "The certificate followed by its intermediate certificates.", s.CertFile)
-	k := huh.NewInput().Value(&s.KeyFile).Placeholder("/etc/ssl/private/site.key").
+	k := huh.NewInput().Value(&s.KeyFile).Placeholder("e.g. /etc/ssl/private/site.key").
 		Validate(s.validator(s.KeyFile, func(c *State, v string) { c.KeyFile = v }, "tls.key_file"))
 	b.input(k, "Private key file (PEM)", "The key of that certificate; it stays where it is.", s.KeyFile)
+}
+
+// afterExisting checks the chain against the system's roots: an in-house
+// CA's certificate does not verify, and the self-test would refuse it
+// after the apply, so the CA bundle is asked for now.
+func afterExisting(s *State) string {
+	s.untrusted = ""
+	if err := verifyChain(strings.TrimSpace(s.CertFile), ""); err != nil && untrustedIssuer(err) {
+		s.untrusted = err.Error()
+	}
+	return ""
+}
+
+func showCABundle(s *State) bool { return showExisting(s) && s.untrusted != "" }
+
+func buildCABundle(s *State, b *fields) {
+	cert := strings.TrimSpace(s.CertFile)
+	issuer := "an unknown issuer"
+	if chain, err := readPEMCerts(cert); err == nil {
+		issuer = chain[len(chain)-1].Issuer.CommonName
+	}
+	hint := fmt.Sprintf("The certificate's issuer is not trusted by this host: %q is not among its roots. "+
+		"Browsers that trust your CA accept it; the self-test after the apply needs that CA too, "+
+		"or it fails and every change is rolled back. Give the CA's certificate(s); it is only used to check the site, not served.", issuer)
+	in := huh.NewInput().Value(&s.CABundle).Placeholder("the CA's PEM file, e.g. /usr/local/share/ca-certificates/….crt").
+		Validate(func(v string) error {
+			if s.Accessible && strings.TrimSpace(v) == "" {
+				v = s.CABundle
+			}
+			v = strings.TrimSpace(v)
+			if v == "" {
+				return errors.New("needed: the PEM file of the CA that issued the certificate (or its chain file)")
+			}
+			if err := s.problem(func(c *State) { c.CABundle = v }, "tls.ca_bundle"); err != nil {
+				return err
+			}
+			if err := verifyChain(cert, v); err != nil {
+				return fmt.Errorf("the certificate does not verify with this bundle either: %v", err)
+			}
+			return nil
+		})
+	b.input(in, "CA bundle (PEM) for the self-test", hint, s.CABundle)
 }

@@ -73,6 +73,17 @@ func TestAccessiblePipedApplies(t *testing.T) {
 	if strings.Contains(out, "\x1b") {
 		t.Error("escape codes in the accessible transcript")
 	}
+	// Piped answers are echoed after their prompts; errors start a line.
+	for _, want := range []string{"between 1 and 4: 4\n", "Domain name wiz..test\nnot a valid DNS name", "Domain name wiz.test\n",
+		"Other names (optional) www.wiz.test\n", "(host:port) " + b.Addr + "\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("transcript lacks the echoed %q", want)
+		}
+	}
+	// The self-test once, one line per check: no table header.
+	if strings.Count(out, "PASS: ") < 3 || strings.Contains(out, "CHECK") {
+		t.Errorf("the self-test is not listed line by line, or a table is printed too")
+	}
 	checkSaved(t, "/etc/rpwizard/answers.yaml", "wiz.test")
 	checkServed(t, "wiz.test", "www.wiz.test")
 }

@@ -14,8 +14,7 @@ import (
 // per step each change, with the unified diff of each file.
 func renderPlan(p *Prepared, st Styles) string {
 	var b strings.Builder
-	a := p.Answers
-	fmt.Fprintf(&b, "%s  https://%s%s  →  %s  (%s)\n", st.Section.Render(a.Profile().Title), a.Domain, a.BasePath, a.Upstream, a.Server)
+	b.WriteString(reviewSummary(p, st))
 	for _, w := range p.Env.Warnings {
 		fmt.Fprintf(&b, "%s %s: %s\n", st.Warn.Render("! warning"), w.Step, w.Msg)
 		if w.Fix != "" {
@@ -54,7 +53,7 @@ func writeDiff(b *strings.Builder, diff string, st Styles) {
 		case strings.HasPrefix(line, "-"):
 			style = st.Removed
 		}
-		b.WriteString("    " + style.Render(line) + "\n")
+		b.WriteString(strings.Repeat(" ", diffIndent) + style.Render(line) + "\n")
 	}
 }
 

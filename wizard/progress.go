@@ -29,6 +29,7 @@ const (
 	running
 	done
 	failed
+	stopped // ended by the user's Ctrl+C
 )
 
 // stepLine is one line of the progress list.
@@ -102,7 +103,7 @@ func (p *progress) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		p.finished, p.res, p.err = true, msg.res, msg.err
 		for i := range p.steps {
 			if p.steps[i].state == running {
-				p.steps[i].state = failed
+				p.steps[i].state = p.endState()
 				p.steps[i].elapsed = p.now().Sub(p.steps[i].started)
 			}
 		}
@@ -142,6 +143,14 @@ func (p *progress) event(ev steps.Event) {
 			p.steps[i].state, p.steps[i].elapsed = done, ev.Elapsed
 		}
 	case steps.StepFailed:
+		if ev.Step != "rollback" && p.interrupted {
+			// It failed because it was stopped: no failure to show.
+			if i >= 0 {
+				p.steps[i].state, p.steps[i].elapsed = stopped, ev.Elapsed
+			}
+			p.addLog("■ " + ev.Step + ": stopped by you")
+			break
+		}
 		if i >= 0 {
 			p.steps[i].state, p.steps[i].elapsed = failed, ev.Elapsed
 		}
@@ -151,11 +160,11 @@ func (p *progress) event(ev steps.Event) {
 			p.failedStep = ev.Step
 		}
 		p.failLog = append(p.failLog, fmt.Sprintf("✗ %s failed after %s:", ev.Step, fmtElapsed(ev.Elapsed)))
-		p.failLog = append(p.failLog, strings.Split(strings.TrimRight(ev.Msg, "\n"), "\n")...)
+		p.failLog = append(p.failLog, strings.Split(strings.TrimRight(userWords(ev.Msg), "\n"), "\n")...)
 		if ev.Step == "self-test" {
 			p.selftest = append(p.selftest, strings.Split(strings.TrimRight(ev.Msg, "\n"), "\n")...)
 		}
-		p.addLog("✗ " + ev.Step + ": " + firstLine(ev.Msg))
+		p.addLog("✗ " + ev.Step + ": " + userWords(firstLine(ev.Msg)))
 	case steps.RolledBack:
 		p.rollback = fmt.Sprintf("↺ rolled back in %s: %s", fmtElapsed(ev.Elapsed), ev.Msg)
 		p.addLog(p.rollback)
@@ -243,6 +252,9 @@ func (p *progress) render() string {
 		case failed:
 			mark = p.st.Fail.Render("✗")
 			tail = fmtElapsed(s.elapsed)
+		case stopped:
+			mark = p.st.Warn.Render("■")
+			tail = fmtElapsed(s.elapsed) + " · stopped by you"
 		}
 		fmt.Fprintf(&b, " %s %-*s %s\n", mark, nameW, s.name, p.st.Dim.Render(tail))
 	}
@@ -259,9 +271,9 @@ func (p *progress) render() string {
 func (p *progress) footer() string {
 	k := p.st.Key.Render
 	switch {
-	case p.finished && p.interrupted:
-		return fitLine(p.width, p.st.Warn.Render("↺ stopped, every change rolled back")+"  "+k("enter")+" summary · "+k("↑↓")+" scroll the log",
-			p.st.Warn.Render("↺ rolled back")+"  "+k("enter")+" summary")
+	case p.finished && p.interrupted && p.err != nil && p.rollback != "✗ rollback failed":
+		return fitLine(p.width, p.st.Warn.Render("↺ stopped by you, every change rolled back")+"  "+k("enter")+" summary · "+k("↑↓")+" scroll the log",
+			p.st.Warn.Render("↺ stopped, rolled back")+"  "+k("enter")+" summary")
 	case p.finished && p.err != nil:
 		return fitLine(p.width, p.st.Fail.Render("✗ failed")+"  "+k("enter")+" summary · "+k("↑↓ pgup pgdn")+" scroll the log",
 			p.st.Fail.Render("✗ failed")+"  "+k("enter")+" summary")
@@ -289,4 +301,12 @@ func titleBar(st Styles, text string, width int) string {
 		text = string([]rune(text)[:w-1]) + "…"
 	}
 	return st.Title.Width(max(width, 1)).Render(text)
+}
+
+// endState is the state of a step still running when the run ended.
+func (p *progress) endState() stepState {
+	if p.interrupted {
+		return stopped
+	}
+	return failed
 }

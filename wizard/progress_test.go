@@ -107,10 +107,13 @@ func TestProgressCtrlCRollsBack(t *testing.T) {
 		t.Error("not marked as interrupted")
 	}
 	screen := plain(p.render())
-	for _, want := range []string{"✗ certificate", "ctrl+c: stopping, rolling back every change", "↺ rolled back"} {
+	for _, want := range []string{"■ certificate", "stopped by you", "ctrl+c: stopping, rolling back every change", "↺ rolled back"} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("screen lacks %q:\n%s", want, screen)
 		}
+	}
+	if strings.Contains(screen, "context canceled") || strings.Contains(screen, "✗") {
+		t.Errorf("the stopped step reads as failed:\n%s", screen)
 	}
 }
 

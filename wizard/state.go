@@ -8,6 +8,7 @@ import (
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/profile"
+	"github.com/rpwizard/rpwizard/server"
 )
 
 // Restriction choices.
@@ -47,6 +48,9 @@ type State struct {
 	Email       string
 	CertFile    string
 	KeyFile     string
+	// CABundle is a PEM file of extra trusted roots (an in-house CA), so
+	// that the self-test can verify an existing certificate's chain.
+	CABundle string
 
 	InstallMissing bool
 
@@ -60,6 +64,10 @@ type State struct {
 	// unset environment variables (package acme, or a fallback).
 	Providers  []string
 	MissingEnv func(provider string) []string
+
+	// untrusted is why the existing certificate's chain does not verify
+	// against the system's roots ("" when it does): the CA bundle is asked.
+	untrusted string
 
 	prevApp            string // the app the upstream default belongs to
 	installMissingFlag bool   // --install-missing was given
@@ -76,7 +84,7 @@ func NewState(h *host.Host, found Findings, accessible, installMissing bool) *St
 	}
 	s.prevApp = s.App
 	s.Upstream = s.upstreamDefault(s.App)
-	s.Server = "nginx"
+	s.Server = server.Names()[0] // nginx, unless one server alone is installed
 	if in := s.installed(); len(in) == 1 {
 		s.Server = in[0]
 	}
@@ -133,6 +141,7 @@ func (s *State) Answers() *answers.Answers {
 	case "existing":
 		a.TLS.CertFile = strings.TrimSpace(s.CertFile)
 		a.TLS.KeyFile = strings.TrimSpace(s.KeyFile)
+		a.TLS.CABundle = strings.TrimSpace(s.CABundle)
 	}
 	return a
 }
@@ -141,10 +150,65 @@ func (s *State) Answers() *answers.Answers {
 // The returned answers are normalised, with the defaults filled in.
 func (s *State) Validate() (*answers.Answers, error) {
 	a := s.Answers()
-	if err := a.Validate(s.installed()); err != nil {
+	err := a.Validate(s.installed())
+	if own := s.ownProblems(); len(own) > 0 {
+		ve := &answers.Error{}
+		if !errors.As(err, &ve) && err != nil {
+			return nil, err
+		}
+		ve.Problems = mergeProblems(own, ve.Problems)
+		err = ve
+	}
+	if err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// ownProblems are what only the wizard's text answers can get wrong.
+func (s *State) ownProblems() []*answers.FieldError {
+	var out []*answers.FieldError
+	if p := s.networksProblem(); p != nil {
+		out = append(out, p)
+	}
+	if v := strings.TrimSpace(s.Concurrent); v != "" {
+		if _, err := strconv.Atoi(v); err != nil {
+			out = append(out, &answers.FieldError{Key: "expected_websockets", Value: v, Msg: "not a number",
+				Allowed: "a whole number such as 200, or empty to keep the limits"})
+		}
+	}
+	return out
+}
+
+// mergeProblems puts own first and drops the problems of the same keys
+// from validation (which judged a stand-in value).
+func mergeProblems(own, validated []*answers.FieldError) []*answers.FieldError {
+	out := append([]*answers.FieldError(nil), own...)
+	for _, p := range validated {
+		dup := false
+		for _, o := range own {
+			dup = dup || o.Key == p.Key
+		}
+		if !dup {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// networksProblem refuses a chosen restriction without networks: the
+// answers alone cannot tell it from no restriction at all, and the site
+// would be written with no allow or deny.
+func (s *State) networksProblem() *answers.FieldError {
+	if !showNetworks(s) || len(splitList(s.Networks)) > 0 {
+		return nil
+	}
+	key, what := "restrict.site_networks", "the site"
+	if s.Restrict == RestrictAdmin {
+		key, what = "restrict.admin_networks", "the admin GUI"
+	}
+	return &answers.FieldError{Key: key, Msg: "type at least one network: with none, " + what + " is not restricted at all",
+		Allowed: "e.g. 192.168.0.0/16 10.1.2.3; or go back (shift+tab) and choose no restriction"}
 }
 
 // problem validates the answers as they would be with edit applied and
@@ -162,11 +226,11 @@ func (s *State) problem(edit func(*State), keys ...string) error {
 		a.TLS.Mode = "existing"
 	}
 	err := a.Validate(c.installed())
-	var ve *answers.Error
-	if !errors.As(err, &ve) {
-		return nil
+	problems := c.ownProblems()
+	if ve := (*answers.Error)(nil); errors.As(err, &ve) {
+		problems = mergeProblems(problems, ve.Problems)
 	}
-	for _, p := range ve.Problems {
+	for _, p := range problems {
 		for _, k := range keys {
 			if keyUnder(p.Key, k) {
 				return fieldError(p)

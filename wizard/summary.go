@@ -8,7 +8,7 @@ import (
 
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/certs"
-	selftestpkg "github.com/rpwizard/rpwizard/selftest"
+	"github.com/rpwizard/rpwizard/selftest"
 	"github.com/rpwizard/rpwizard/steps"
 )
 
@@ -37,6 +37,9 @@ const (
 	Applied
 	// Failed: applying failed (and was rolled back, see Err).
 	Failed
+	// Stopped: the user pressed Ctrl+C during the apply and every change
+	// was rolled back (a failed rollback is Failed).
+	Stopped
 )
 
 // report is what the progress of a run collected for the summary.
@@ -47,6 +50,7 @@ type report struct {
 	interrupted bool
 	failLog     []string // the failed step's log (full-screen mode)
 	selftest    []string // the self-test step's lines
+	linear      bool     // the self-test as one line per check, not a table (accessible mode)
 }
 
 // summaryText is the result screen: what is served where, the self-test,
@@ -55,11 +59,17 @@ func summaryText(r report, st Styles, now time.Time) string {
 	var b strings.Builder
 	a := r.prep.Answers
 	url := "https://" + a.Domain + a.BasePath
-	if r.err != nil {
-		fmt.Fprintf(&b, "%s %s\n", st.Fail.Render("✗ Failed:"), cause(r.err))
+	stopped := r.err != nil && r.interrupted && errors.Is(r.err, steps.ErrRolledBack)
+	switch {
+	case stopped:
+		// What failed after the stop failed because of it: no cause.
+		fmt.Fprintf(&b, "%s\n", st.Warn.Render(StoppedHeadline))
+		b.WriteString("You pressed ctrl+c during the apply; the host is as it was before this run.\n")
+	case r.err != nil:
+		fmt.Fprintf(&b, "%s %s\n", st.Fail.Render("✗ Failed:"), userWords(cause(r.err)))
 		switch {
-		case errors.Is(r.err, steps.ErrRolledBack) && r.interrupted:
-			b.WriteString("↺ Stopped by you (ctrl+c): every change was rolled back; the host is as before.\n")
+		case r.interrupted:
+			b.WriteString("Stopped by you (ctrl+c), but the rollback failed: see the backups below.\n")
 		case errors.Is(r.err, steps.ErrRolledBack):
 			b.WriteString("↺ Every change was rolled back; the host is as it was before this run.\n")
 		default:
@@ -68,10 +78,10 @@ func summaryText(r report, st Styles, now time.Time) string {
 		if len(r.failLog) > 0 {
 			fmt.Fprintf(&b, "\n%s\n", st.Section.Render("Log of the failed step"))
 			for _, l := range r.failLog {
-				b.WriteString(l + "\n")
+				b.WriteString(userWords(l) + "\n")
 			}
 		}
-	} else {
+	default:
 		fmt.Fprintf(&b, "%s %s is served at %s by %s\n", st.OK.Render("✓"), a.Profile().Title, url, a.Server)
 		fmt.Fprintf(&b, "  proxying to %s", a.Upstream)
 		if r.res != nil && !r.res.Reloaded {
@@ -79,18 +89,25 @@ func summaryText(r report, st Styles, now time.Time) string {
 		}
 		b.WriteString("\n")
 	}
-	selftest := r.selftest
+	lines := r.selftest
 	if rep := r.prep.Env.SelfTest; rep != nil {
 		var buf strings.Builder
 		rep.WriteText(&buf)
-		selftest = strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+		lines = strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+		if r.linear {
+			lines = append(linearSelfTest(rep), verdict(lines))
+		}
 	}
-	if rep := r.prep.Env.SelfTest; rep != nil && r.err == nil && rep.Verdict() == selftestpkg.VerdictAppDown {
+	if rep := r.prep.Env.SelfTest; rep != nil && r.err == nil && !stopped && rep.Verdict() == selftest.VerdictAppDown {
 		fmt.Fprintf(&b, "  %s the site will not work until %s answers on %s.\n  %s.\n",
-			st.Fail.Render("APP DOWN:"), a.Profile().Title, a.Upstream, selftestpkg.StartHint(a.App, a.Upstream))
+			st.Fail.Render("APP DOWN:"), a.Profile().Title, a.Upstream, selftest.StartHint(a.App, a.Upstream))
 	}
-	if v := verdict(selftest); v != "" {
-		fmt.Fprintf(&b, "  self-test: %s (the table is below)\n", v)
+	if v := verdict(lines); v != "" && !stopped {
+		where := "the table is below"
+		if r.linear {
+			where = "each check is listed below"
+		}
+		fmt.Fprintf(&b, "  self-test: %s (%s)\n", v, where)
 	} else if r.err == nil && !a.SelfTestOn() {
 		b.WriteString("  self-test: off (selftest: false)\n")
 	}
@@ -107,9 +124,9 @@ func summaryText(r report, st Styles, now time.Time) string {
 			fmt.Fprintf(&b, "\nnote: %s\n", n)
 		}
 	}
-	if len(selftest) > 0 {
+	if len(lines) > 0 && !stopped { // cut short, it says nothing about the proxy
 		fmt.Fprintf(&b, "\n%s\n", st.Section.Render("Self-test"))
-		for _, l := range selftest {
+		for _, l := range lines {
 			b.WriteString(l + "\n")
 		}
 	}
@@ -182,4 +199,30 @@ func verdict(lines []string) string {
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
 	return l
+}
+
+// StoppedHeadline heads the result of a run stopped with Ctrl+C and
+// rolled back.
+const StoppedHeadline = "↺ Stopped by you — every change rolled back"
+
+// userWords replaces Go's words for a cancelled run with the user's.
+func userWords(s string) string {
+	s = strings.ReplaceAll(s, "interrupted: context canceled", "stopped by you")
+	return strings.ReplaceAll(s, "context canceled", "stopped by you")
+}
+
+// linearSelfTest is the self-test as a screen reader reads it well: one
+// line per check, status first, then what to do about a problem.
+func linearSelfTest(rep *selftest.Report) []string {
+	var out []string
+	for _, c := range rep.Checks {
+		out = append(out, fmt.Sprintf("%s: %s: %s (%s)", strings.ToUpper(string(c.Status)), c.Name, c.Detail, fmtElapsed(c.Duration)))
+		if c.Cause != "" {
+			out = append(out, "  cause: "+c.Cause)
+		}
+		if c.Fix != "" {
+			out = append(out, "  fix: "+c.Fix)
+		}
+	}
+	return out
 }

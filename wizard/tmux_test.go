@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rpwizard/rpwizard/internal/testenv"
 )
 
 // term is the real binary running in an 80×24 tmux window, on a tmux
@@ -296,4 +298,127 @@ func colour(s string) string {
 		}
 	}
 	return ""
+}
+
+// TestTmuxWizardInHouseCA serves an existing certificate from an
+// in-house CA: the wizard, given --ca-bundle, asks about the CA before
+// the review with the bundle filled in, the review says the self-test
+// trusts it, and the run finishes on the real nginx.
+func TestTmuxWizardInHouseCA(t *testing.T) {
+	ownHost(t)
+	b := backend(t)
+	ca := testenv.NewInHouseCA(t, t.TempDir(), "intra.test")
+	s := startTerm(t, nil, "--ca-bundle", ca.CAFile)
+	const w = 15 * time.Second
+	s.waitFor("Welcome", w)
+	s.keys("Enter")
+	s.waitFor("Which app do you want", w)
+	s.keys("End")
+	s.waitUntil("the last app", w, func(sc string) bool { return strings.Contains(sc, "> Another web app") })
+	s.keys("Enter")
+	s.waitFor("Which web server", w)
+	s.keys("Home")
+	s.waitUntil("nginx chosen", w, func(sc string) bool { return strings.Contains(sc, "> nginx") })
+	s.keys("Enter")
+	s.waitFor("Domain name", w)
+	s.text("intra.test")
+	s.keys("Enter")
+	s.waitUntil("the aliases field", w, focused("Other names"))
+	s.keys("Enter")
+	s.waitFor("listen? (host:port)", w)
+	s.keys("C-u")
+	s.text(b.Addr)
+	s.keys("Enter")
+	s.waitFor("URL path of the app", w)
+	s.keys("Enter")
+	s.waitFor("Restrict access?", w)
+	s.keys("Home", "Enter")
+	s.waitFor("Where does the certificate come from?", w)
+	s.keys("Home", "Down")
+	s.waitUntil("existing files chosen", w, func(sc string) bool { return strings.Contains(sc, "> Existing certificate files") })
+	s.keys("Enter")
+	s.waitFor("Certificate file (PEM, full chain)", w)
+	s.text(ca.CertFile)
+	s.keys("Enter")
+	s.waitUntil("the key field", w, focused("Private key file"))
+	s.text(ca.KeyFile)
+	s.keys("Enter")
+	sc := s.waitFor("CA bundle (PEM) for the self-test", w)
+	s.shot("ca-bundle")
+	if !strings.Contains(sc, "Institute Test Root CA") || !strings.Contains(sc, "institute-ca.pem") {
+		t.Errorf("the CA question names no issuer, or --ca-bundle is not filled in:\n%s", sc)
+	}
+	s.keys("Enter")
+	sc = s.waitFor("review the plan", 60*time.Second)
+	s.shot("review-summary")
+	if !strings.Contains(sc, "the self-test trusts the CA in") || !strings.Contains(sc, "issued by Institute Test Root CA") {
+		t.Errorf("the review summary does not state the certificate and its CA:\n%s", sc)
+	}
+	s.keys("a")
+	sc = s.waitUntil("the run to end", 3*time.Minute, func(sc string) bool {
+		return strings.Contains(sc, "✓ done") || strings.Contains(sc, "✗ failed")
+	})
+	s.shot("progress")
+	if !strings.Contains(sc, "✓ done") {
+		t.Fatalf("the run failed:\n%s", sc)
+	}
+	s.keys("Enter")
+	s.waitFor("Save these answers", 15*time.Second)
+	s.shot("result")
+	s.keys("n") // don't save
+	if code := s.exit(15 * time.Second); code != 0 {
+		t.Fatalf("exit status %d:\n%s", code, s.screen())
+	}
+	c := testenv.ClientTrusting(t, ca.CAFile)
+	resp, err := c.Get("https://intra.test/hello")
+	if err != nil {
+		t.Fatalf("GET https://intra.test/hello with the in-house CA trusted: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("GET https://intra.test/hello: %d", resp.StatusCode)
+	}
+}
+
+// TestTmuxWizardCtrlCDuringApply presses Ctrl+C while the apply runs:
+// every change is rolled back, the result and the last line say the user
+// stopped it (not that a step failed), the status is 130 and /etc is as
+// before.
+func TestTmuxWizardCtrlCDuringApply(t *testing.T) {
+	ownHost(t)
+	b := backend(t)
+	before := treeHash(t)
+	s := startTerm(t, []string{"RPWIZARD_TEST_STALL_AFTER='config test and reload'"})
+	answerQuestions(s, b.Addr)
+	s.keys("a")
+	s.waitFor("✓ config test and reload", 2*time.Minute)
+	s.keys("C-c")
+	sc := s.waitFor("every change rolled back", time.Minute)
+	s.shot("ctrl-c-rolled-back")
+	if strings.Contains(sc, "context canceled") || strings.Contains(sc, "✗") {
+		t.Errorf("the progress blames a step:\n%s", sc)
+	}
+	s.keys("Enter")
+	sc = s.waitFor("Save these answers", 15*time.Second)
+	s.shot("ctrl-c-result")
+	if !strings.Contains(sc, "↺ Stopped by you — every change rolled back") || strings.Contains(sc, "Failed") {
+		t.Errorf("the result's headline:\n%s", sc)
+	}
+	s.keys("n") // don't save
+	code := s.exit(30 * time.Second)
+	sc = s.shot("ctrl-c-final")
+	if code != 130 {
+		t.Errorf("exit status %d, want 130", code)
+	}
+	for _, want := range []string{"↺ Stopped by you — every change rolled back", "rpwizard: stopped by you — every change rolled back."} {
+		if !strings.Contains(sc, want) {
+			t.Errorf("the terminal after exit lacks %q:\n%s", want, sc)
+		}
+	}
+	if strings.Contains(sc, "context canceled") || strings.Contains(sc, "Failed") {
+		t.Errorf("the terminal after exit blames a step:\n%s", sc)
+	}
+	if after := treeHash(t); after != before {
+		t.Error("/etc differs after the rollback")
+	}
 }

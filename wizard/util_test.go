@@ -140,10 +140,11 @@ func TestWrapText(t *testing.T) {
 			t.Errorf("line wider than 40: %q", l)
 		}
 	}
-	if !strings.Contains(out, "\n      ") || !strings.HasSuffix(out, "\nshort") {
-		t.Errorf("no hanging indent:\n%s", out)
+	if !strings.Contains(out, "\n    ") || !strings.Contains(out, "\n    + ") || !strings.HasSuffix(out, "\nshort") {
+		t.Errorf("no hanging indent, or the diff line's marker is lost:\n%s", out)
 	}
-	if strings.ReplaceAll(strings.ReplaceAll(out, "\n", ""), " ", "") != strings.ReplaceAll(strings.ReplaceAll(in, "\n", ""), " ", "") {
+	unwrapped := strings.ReplaceAll(out, "\n    + ", "\n")
+	if strings.ReplaceAll(strings.ReplaceAll(unwrapped, "\n", ""), " ", "") != strings.ReplaceAll(strings.ReplaceAll(in, "\n", ""), " ", "") {
 		t.Error("wrapping lost or changed text")
 	}
 }
@@ -159,4 +160,22 @@ func colourSGR(s string) string {
 		}
 	}
 	return ""
+}
+
+// A wrapped diff line keeps its marker, so that a continuation of an
+// added line cannot be read as context.
+func TestWrapKeepsDiffMarkers(t *testing.T) {
+	var b strings.Builder
+	writeDiff(&b, "--- a\n+++ b\n@@ -1 +1 @@\n-"+strings.Repeat("old ", 20)+"\n+"+strings.Repeat("new ", 20)+"\n "+strings.Repeat("same ", 20)+"\n", Styles{})
+	out := wrapText(b.String(), 40)
+	var got []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "old") || strings.Contains(l, "new") || strings.Contains(l, "same") {
+			got = append(got, strings.TrimSpace(l)[:1])
+		}
+	}
+	want := []string{"-", "-", "-", "+", "+", "+", "s", "s", "s", "s"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("first characters %q, want %q:\n%s", got, want, out)
+	}
 }

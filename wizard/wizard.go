@@ -36,6 +36,9 @@ type Config struct {
 	// Providers and MissingEnv describe the DNS providers (package acme).
 	Providers  []string
 	MissingEnv func(provider string) []string
+	// CABundle is --ca-bundle: extra trusted roots (PEM) for the
+	// self-test, offered as the answer to the CA bundle question.
+	CABundle string
 	// SavePath is the default path offered for saving the answers.
 	SavePath string
 	// Now is the clock (certificate days left).
@@ -55,6 +58,7 @@ type session struct {
 func (cfg *Config) newState() *State {
 	s := NewState(cfg.Host, cfg.Found, cfg.Accessible, cfg.InstallMissing)
 	s.Providers, s.MissingEnv = cfg.Providers, cfg.MissingEnv
+	s.CABundle = cfg.CABundle
 	return s
 }
 
@@ -125,10 +129,15 @@ func applyNames(p *Prepared) []string {
 	return names
 }
 
-// outcomeOf turns the end of Apply into an Outcome.
-func outcomeOf(p *Prepared, res *steps.Result, err error) Outcome {
+// outcomeOf turns the end of Apply into an Outcome; interrupted says the
+// user stopped the run (Ctrl+C).
+func outcomeOf(p *Prepared, res *steps.Result, err error, interrupted bool) Outcome {
 	o := Outcome{Status: Applied, Answers: p.Answers, Result: res, Err: err}
-	if err != nil {
+	switch {
+	case err == nil:
+	case (interrupted || errors.Is(err, context.Canceled)) && errors.Is(err, steps.ErrRolledBack):
+		o.Status = Stopped
+	default:
 		o.Status = Failed
 	}
 	return o

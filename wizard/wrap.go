@@ -26,14 +26,32 @@ func wrapText(s string, width int) string {
 			indent = 0
 			body = line
 		}
+		cont := "  "
+		if m := diffMarker(ansi.Strip(body)); indent == diffIndent && m != "" {
+			cont = m + " " // a wrapped diff line keeps its + or -
+		}
 		limit := width - indent - 2
 		for i, part := range strings.Split(ansi.Wrap(body, limit, "/-"), "\n") {
 			pad := strings.Repeat(" ", indent)
 			if i > 0 {
-				pad += "  "
+				pad += cont
 			}
 			out = append(out, pad+part)
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// diffIndent is how far the review indents diff lines (writeDiff).
+const diffIndent = 4
+
+// diffMarker is the + or - of an added or removed diff line, else "".
+func diffMarker(line string) string {
+	if strings.HasPrefix(line, "+++") || strings.HasPrefix(line, "---") {
+		return ""
+	}
+	if strings.HasPrefix(line, "+") || strings.HasPrefix(line, "-") {
+		return line[:1]
+	}
+	return ""
 }

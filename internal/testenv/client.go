@@ -18,7 +18,14 @@ import (
 // not follow redirects.
 func SiteClient(t testing.TB, domain string) *http.Client {
 	t.Helper()
-	pem, err := os.ReadFile(filepath.Join("/etc/rpwizard/certs", domain, "fullchain.pem"))
+	return ClientTrusting(t, filepath.Join("/etc/rpwizard/certs", domain, "fullchain.pem"))
+}
+
+// ClientTrusting is SiteClient trusting only the certificates in caFile
+// (PEM): an in-house CA, say.
+func ClientTrusting(t testing.TB, caFile string) *http.Client {
+	t.Helper()
+	pem, err := os.ReadFile(caFile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -145,3 +145,35 @@ func (g *Generations) WaitNew(n int, exited <-chan struct{}, timeout time.Durati
 	}
 	return false
 }
+
+// Reload runs argv (a server's reload command) and waits, as the installer
+// does, until the master named by pidFile has new workers and none of the
+// old ones still holds a listening socket: only then do new connections
+// see the new config.
+func Reload(t testing.TB, pidFile string, argv ...string) {
+	t.Helper()
+	g := NewGenerations(pidFile)
+	master := g.master()
+	before := host.Children(master)
+	if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v\n%s", argv, err, out)
+	}
+	for i := 0; i < 750; i++ { // 15 s
+		now := host.Children(master)
+		fresh, old := false, false
+		listeners := host.ListeningInodes()
+		for c := range now {
+			switch {
+			case !before[c]:
+				fresh = true
+			case host.HoldsAny(c, listeners):
+				old = true
+			}
+		}
+		if fresh && !old {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%v: the old workers still accept connections after 15 s", argv)
+}

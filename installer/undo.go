@@ -1,0 +1,302 @@
+package installer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	udiff "github.com/aymanbagabas/go-udiff"
+)
+
+// Undo restores the files of the last committed run as they were before
+// it, config-tests and reloads the server. Only the most recent run can be
+// undone: an earlier one's backups may no longer match what later runs
+// changed. It returns the backup directory it restored from.
+func Undo(ctx context.Context, stateDir string, server *Server, log func(string)) (string, error) {
+	tx, err := Begin(ctx, stateDir, server, log)
+	if err != nil {
+		return "", err
+	}
+	defer tx.release()
+	jf, j, err := lastCommitted(stateDir, server.Name)
+	if err != nil {
+		return "", err
+	}
+	old := &Tx{dir: filepath.Dir(jf), journal: j, server: server, log: tx.log, reloadSent: server.Running(), wasRunning: true}
+	if err := old.restore(ctx); err != nil {
+		return old.dir, err
+	}
+	old.journal.State = "undone"
+	return old.dir, old.save()
+}
+
+// lastCommitted finds the journal of the last committed run under
+// stateDir, the one Undo puts back. That run must have changed server.
+func lastCommitted(stateDir, server string) (string, journal, error) {
+	dirs, _ := filepath.Glob(filepath.Join(stateDir, "backups", "*", "journal.json"))
+	for i := len(dirs) - 1; i >= 0; i-- {
+		data, err := os.ReadFile(dirs[i])
+		if err != nil {
+			continue
+		}
+		var j journal
+		if json.Unmarshal(data, &j) != nil {
+			continue
+		}
+		if j.State != "committed" { // undone, rolled back, or interrupted (rolled back by Begin)
+			continue
+		}
+		if j.Server != server {
+			return "", journal{}, fmt.Errorf("the last run (%s) changed %s, not %s", j.ID, j.Server, server)
+		}
+		return dirs[i], j, nil
+	}
+	return "", journal{}, errors.New("no run to undo")
+}
+
+// UndoPlan is what Undo would do, worked out without changing anything.
+type UndoPlan struct {
+	Server string
+	// Interrupted are runs that died half-way: Undo, like every run,
+	// first rolls them back.
+	Interrupted []RunPlan
+	// Run is the run Undo puts back.
+	Run RunPlan
+	// Reload: the server runs, so the restored files are config-tested
+	// and the server reloaded.
+	Reload bool
+}
+
+// RunPlan is how one run's changes would be put back.
+type RunPlan struct {
+	ID      string
+	Dir     string // its backup directory
+	Started time.Time
+	// Commands are the undo commands of the run's commands, in the order
+	// they would run.
+	Commands [][]string
+	// Files are the paths it would put back, in the order it would.
+	Files []UndoFile
+}
+
+// UndoFile is one path Undo would put back.
+type UndoFile struct {
+	Path string
+	// What would be done, e.g. "restore /etc/x.conf (0644) from its backup".
+	What string
+	// Diff is a unified diff from the current file to the one Undo would
+	// restore (or to nothing, for a file the run created), for text files
+	// that are not secret; Note says why there is none.
+	Diff string
+	Note string
+}
+
+// maxDiffSize bounds what PlanUndo reads of one file to show its diff.
+const maxDiffSize = 1 << 20
+
+// PlanUndo works out what Undo would do, without the lock or any write:
+// which run it would put back, each file it would restore or remove, and
+// whether it would reload. It fails as Undo would when another run holds
+// the lock or there is no run to undo.
+func PlanUndo(stateDir string, server *Server) (*UndoPlan, error) {
+	if err := checkUnlocked(stateDir); err != nil {
+		return nil, err
+	}
+	p := &UndoPlan{Server: server.Name}
+	dirs, _ := filepath.Glob(filepath.Join(stateDir, "backups", "*", "journal.json"))
+	for _, jf := range dirs {
+		data, err := os.ReadFile(jf)
+		if err != nil {
+			continue
+		}
+		var j journal
+		if json.Unmarshal(data, &j) == nil && j.State == "applying" {
+			p.Interrupted = append(p.Interrupted, planRun(filepath.Dir(jf), j))
+		}
+	}
+	jf, j, err := lastCommitted(stateDir, server.Name)
+	if err != nil {
+		return nil, err
+	}
+	p.Run = planRun(filepath.Dir(jf), j)
+	p.Reload = len(j.Entries) > 0 && server.Running()
+	return p, nil
+}
+
+// checkUnlocked fails with ErrLocked when another run holds the lock. It
+// neither creates nor writes the lock file.
+func checkUnlocked(stateDir string) error {
+	lock, err := os.Open(filepath.Join(stateDir, "lock"))
+	if err != nil {
+		return nil // no run ever took it
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		holder, _ := readUpTo(lock.Name(), 64)
+		return fmt.Errorf("%w (pid %s): wait for it to finish", ErrLocked, strings.TrimSpace(string(holder)))
+	}
+	return syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+}
+
+// planRun describes how restore would put back the run of journal j,
+// whose backups are in dir: the undo commands, then the entries, both in
+// reverse order, as restore does.
+func planRun(dir string, j journal) RunPlan {
+	r := RunPlan{ID: j.ID, Dir: dir, Started: j.Started}
+	for i := len(j.Undo) - 1; i >= 0; i-- {
+		r.Commands = append(r.Commands, j.Undo[i])
+	}
+	for i := len(j.Entries) - 1; i >= 0; i-- {
+		r.Files = append(r.Files, planEntry(dir, j.Entries[i]))
+	}
+	return r
+}
+
+// planEntry describes how restoreEntry would put back e.
+func planEntry(dir string, e entry) UndoFile {
+	f := UndoFile{Path: e.Path}
+	cur, curErr := os.Lstat(e.Path)
+	switch {
+	case !e.Existed:
+		switch {
+		case curErr != nil:
+			f.What = fmt.Sprintf("remove %s (the run created it; it is gone already)", e.Path)
+		case cur.IsDir():
+			f.What = fmt.Sprintf("remove the directory %s and all in it (the run created it)", e.Path)
+		default:
+			f.What = fmt.Sprintf("remove %s (the run created it)", e.Path)
+			if cur.Mode().IsRegular() {
+				f.Diff, f.Note = fileDiff(e.Path, cur.Mode(), "", 0, false)
+			}
+		}
+	case e.Link != "":
+		now := "missing"
+		if t, err := os.Readlink(e.Path); err == nil {
+			now = "-> " + t
+		}
+		f.What = fmt.Sprintf("link %s -> %s again (now %s)", e.Path, e.Link, now)
+	case e.Dir:
+		f.What = fmt.Sprintf("restore the directory %s (%04o)", e.Path, e.Mode.Perm())
+	default:
+		f.What = fmt.Sprintf("restore %s (%04o) from its backup", e.Path, e.Mode.Perm())
+		curMode := fs.FileMode(0)
+		if curErr == nil {
+			curMode = cur.Mode()
+		}
+		f.Diff, f.Note = fileDiff(e.Path, curMode, filepath.Join(dir, e.Backup), e.Mode, true)
+	}
+	return f
+}
+
+// fileDiff is the diff from the file at path (mode curMode, 0 if missing)
+// to the backup (mode backupMode; none when !restore: the file goes), or
+// a note saying why it is not shown: secret (root-only, or a private key),
+// binary, too big.
+func fileDiff(path string, curMode fs.FileMode, backup string, backupMode fs.FileMode, restore bool) (diff, note string) {
+	var cur, old []byte
+	if curMode != 0 {
+		if !curMode.IsRegular() {
+			return "", fmt.Sprintf("(now a %v, not a file)", curMode.Type())
+		}
+		b, err := readUpTo(path, maxDiffSize)
+		if err != nil {
+			return "", fmt.Sprintf("(cannot read it: %v)", err)
+		}
+		cur = b
+	}
+	if restore {
+		b, err := readUpTo(backup, maxDiffSize)
+		if err != nil {
+			return "", fmt.Sprintf("(cannot read the backup: %v)", err)
+		}
+		old = b
+	}
+	switch {
+	case secretFile(curMode, cur) || (restore && secretFile(backupMode, old)):
+		return "", "(secret: not shown)"
+	case len(cur) > maxDiffSize || len(old) > maxDiffSize:
+		return "", "(larger than 1 MiB: no diff shown)"
+	case !textFile(cur) || !textFile(old):
+		return "", "(binary: no diff shown)"
+	case restore && bytes.Equal(cur, old):
+		return "", "(its content is already the backup's)"
+	}
+	from, to := path, path
+	if curMode == 0 {
+		from = "/dev/null"
+	}
+	if !restore {
+		to = "/dev/null"
+	}
+	return udiff.Unified(from, to, string(cur), string(old)), ""
+}
+
+// secretFile: rpwizard writes private keys, answers and credentials
+// root-only, and a PEM private key is secret wherever it is.
+func secretFile(mode fs.FileMode, data []byte) bool {
+	return (mode != 0 && mode.Perm()&0o044 == 0) || bytes.Contains(data, []byte("PRIVATE KEY"))
+}
+
+func textFile(data []byte) bool {
+	return !bytes.ContainsRune(data, 0) && utf8.Valid(data)
+}
+
+// readUpTo reads at most max+1 bytes of path: a longer result means
+// the file is bigger than max.
+func readUpTo(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, max+1))
+}
+
+// Render is the plan for humans.
+func (p *UndoPlan) Render() string {
+	var b strings.Builder
+	for _, r := range p.Interrupted {
+		fmt.Fprintf(&b, "an earlier run was interrupted (%s): undo would first restore the files it changed:\n", r.ID)
+		r.render(&b)
+	}
+	fmt.Fprintf(&b, "would undo the last run of %s: %s (started %s), from %s:\n",
+		p.Server, p.Run.ID, p.Run.Started.UTC().Format(time.RFC3339), p.Run.Dir)
+	p.Run.render(&b)
+	if p.Reload {
+		fmt.Fprintf(&b, "  - config test, then reload %s\n", p.Server)
+	} else {
+		fmt.Fprintf(&b, "  - no reload: %s is not running (or there is no file to restore)\n", p.Server)
+	}
+	return b.String()
+}
+
+func (r RunPlan) render(b *strings.Builder) {
+	for _, c := range r.Commands {
+		fmt.Fprintf(b, "  - run %s\n", strings.Join(c, " "))
+	}
+	for _, f := range r.Files {
+		fmt.Fprintf(b, "  - %s", f.What)
+		if f.Note != "" {
+			fmt.Fprintf(b, " %s", f.Note)
+		}
+		b.WriteString("\n")
+		if f.Diff != "" {
+			for _, line := range strings.Split(strings.TrimRight(f.Diff, "\n"), "\n") {
+				b.WriteString("      " + line + "\n")
+			}
+		}
+	}
+	if len(r.Commands) == 0 && len(r.Files) == 0 {
+		b.WriteString("  - nothing to put back\n")
+	}
+}
