@@ -5,9 +5,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"time"
 
@@ -48,48 +48,66 @@ func Renew(ctx context.Context, e *Env, force bool) (bool, string, error) {
 	if err != nil {
 		return false, reason, err
 	}
-	if err := os.MkdirAll(e.Host.Layout.ConfigDir, 0o700); err != nil {
-		return false, reason, fmt.Errorf("create %s: %w", e.Host.Layout.ConfigDir, err)
-	}
-	tx, err := installer.Begin(ctx, e.Host.Layout.StateDir, e.Server, nil)
-	if err != nil {
+	if _, err := e.applyLogged(ctx, e.renewalPlan(next)); err != nil {
+		if errors.Is(err, ErrRolledBack) {
+			return false, reason, fmt.Errorf("%w (the previous certificate, serial %x, was put back)", err, cur.Leaf.SerialNumber)
+		}
 		return false, reason, err
 	}
-	tx.Watch(ctx, e.Watched()...)
-	// Proven: the reload is confirmed for every watched name (Tx.Reload),
-	// each name is asked again for the new serial, the site's self-test
-	// passes (without the long idle hold), and the deploy hooks succeed.
-	// Anything else puts the previous certificate back, and Rollback
-	// checks that it is served again.
-	err = e.InstallCert(ctx, tx, certs.Pair{CertPEM: next.CertPEM, KeyPEM: next.KeyPEM}, "renewed certificate")
-	if err == nil {
-		err = e.checkServed(ctx, next.Leaf.Raw)
-	}
-	if err == nil && e.Answers.SelfTestOn() {
-		rep := selftest.Run(ctx, e.SelfTestTarget(0))
-		e.SelfTest = &rep
-		if rep.Interrupted || !rep.OK() {
-			var buf bytes.Buffer
-			rep.WriteText(&buf)
-			fmt.Fprint(e.Log, buf.String())
-			err = &SelfTestError{Report: rep}
-		}
-	}
-	if err == nil {
-		err = e.RunDeployHooks(ctx)
-	}
-	if err != nil {
-		rerr := tx.Rollback()
-		if out := tx.Outcome(); out != "" {
-			fmt.Fprintln(e.Log, "rollback:", out)
-		}
-		if rerr != nil {
-			return false, reason, fmt.Errorf("%w; rollback failed too: %v", err, rerr)
-		}
-		return false, reason, fmt.Errorf("%w: %w (the previous certificate, serial %x, is serving again: %s)", ErrRolledBack, err, cur.Leaf.SerialNumber, tx.Outcome())
-	}
 	fmt.Fprintf(e.Log, "renewed: serial %x served for %s\n", next.Leaf.SerialNumber, strings.Join(e.Answers.Names(), ", "))
-	return true, reason, tx.Commit()
+	return true, reason, nil
+}
+
+// renewalPlan installs a renewed certificate as a plan that the one
+// installer applies, like every run: the files, the confirmed reload
+// (every watched name presents the certificate on disk), each name asked
+// again for the new serial, the site's self-test (without the long idle
+// hold) and the deploy hooks. Any failure puts the previous certificate
+// back, and the rollback checks that it is served again.
+func (e *Env) renewalPlan(next *acme.Certificate) *installer.Plan {
+	serial := fmt.Sprintf("%x", next.Leaf.SerialNumber)
+	planned := []installer.PlannedStep{
+		{Name: "renewed certificate", Changes: e.CertChanges(certs.Pair{CertPEM: next.CertPEM, KeyPEM: next.KeyPEM}, "renewed certificate")},
+		{Name: "config test and reload", Changes: []installer.Change{{Kind: installer.Reload,
+			Why: strings.Join(e.Server.TestCommand(), " ") + " && " + strings.Join(e.Server.ReloadCommand(), " ")}}},
+		{Name: "served certificate", Changes: []installer.Change{{Kind: installer.Action,
+			Why: "every name of the site presents the new serial " + serial,
+			Do:  func(ctx context.Context, _ *installer.Tx) error { return e.checkServed(ctx, next.Leaf.Raw) }}}},
+	}
+	if e.Answers.SelfTestOn() {
+		planned = append(planned, installer.PlannedStep{Name: "self-test", Changes: []installer.Change{{Kind: installer.Action,
+			Why: "the site's self-test passes with the new certificate", Do: func(ctx context.Context, _ *installer.Tx) error {
+				rep := selftest.Run(ctx, e.SelfTestTarget(0))
+				e.SelfTest = &rep
+				if rep.Interrupted || !rep.OK() {
+					var buf bytes.Buffer
+					rep.WriteText(&buf)
+					fmt.Fprint(e.Log, buf.String())
+					return &SelfTestError{Report: rep}
+				}
+				return nil
+			}}}})
+	}
+	planned = append(planned, installer.PlannedStep{Name: "deploy hooks", Changes: []installer.Change{{Kind: installer.Action,
+		Why: "run hooks.deploy", Do: func(ctx context.Context, _ *installer.Tx) error { return e.RunDeployHooks(ctx) }}}})
+	return &installer.Plan{Steps: planned}
+}
+
+// applyLogged applies plan, writing its progress and the rollback's
+// outcome to e.Log when nobody else listens to the events.
+func (e *Env) applyLogged(ctx context.Context, plan *installer.Plan) (*Result, error) {
+	if e.Events == nil {
+		e.Events = func(ev Event) {
+			switch ev.Kind {
+			case StepFailed:
+				fmt.Fprintf(e.Log, "failed: %s: %s\n", ev.Step, ev.Msg)
+			case RolledBack:
+				fmt.Fprintln(e.Log, "rollback:", ev.Msg)
+			}
+		}
+		defer func() { e.Events = nil }()
+	}
+	return Apply(ctx, e, plan)
 }
 
 // RenewDue is the dry run of Renew: whether it would renew the site's
