@@ -87,7 +87,7 @@ func TestCheckProfile(t *testing.T) {
 	r.Profile = "weekly"
 	err := CheckProfile(context.Background(), r)
 	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Field != "tls.profile" || !strings.Contains(fe.Problem, "classic (90 days); shortlived (6 days); tlsserver (45 days)") {
+	if !errors.As(err, &fe) || fe.Key != "tls.profile" || !strings.Contains(fe.Msg, "classic (90 days); shortlived (6 days); tlsserver (45 days)") {
 		t.Errorf("unknown profile: %v", err)
 	}
 }

@@ -315,7 +315,7 @@ func (s *session) setChallenge(ctx context.Context) error {
 	case ChallengeDNS01:
 		p, err := newProvider(c.dnsProvider)
 		if err != nil {
-			return &FieldError{Field: "tls.dns_provider", Problem: fmt.Sprintf("cannot set up %s: %v", c.dnsProvider, err)}
+			return &FieldError{Key: "tls.dns_provider", Msg: fmt.Sprintf("cannot set up %s: %v", c.dnsProvider, err)}
 		}
 		resolvers := c.dnsResolvers
 		if len(resolvers) == 0 {

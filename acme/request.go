@@ -21,6 +21,8 @@ import (
 
 	"github.com/rpwizard/rpwizard/acme/presets"
 	"github.com/rpwizard/rpwizard/certs"
+
+	"github.com/rpwizard/rpwizard/answers"
 )
 
 // Request describes one certificate order.
@@ -117,23 +119,20 @@ var (
 	keyTypeNames = []string{"ec256", "ec384", "rsa2048", "rsa4096"}
 )
 
-// FieldError is a problem with one setting of a Request.
-type FieldError struct {
-	// Field names the setting: an answers-file key (tls.email,
-	// tls.directory, tls.ca_bundle, tls.challenge, tls.dns_provider,
-	// tls.key_type, tls.eab_kid), "RPWIZARD_EAB_HMAC", or for settings that
-	// the caller derives itself "domains", "webroot", "HTTPAddr", "TLSAddr"
-	// or "DNSResolvers".
-	Field string
-	// Problem says what is wrong and what is allowed, in plain words.
-	Problem string
-}
-
-// Error returns "field: problem".
-func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
+// FieldError is a problem with one setting of a Request: the same type
+// as the answers' (one field-error type in rpwizard). Key names the
+// setting: an answers-file key (tls.email, tls.directory, tls.ca_bundle,
+// tls.challenge, tls.dns_provider, tls.key_type, tls.eab_kid,
+// tls.profile), "RPWIZARD_EAB_HMAC", or for settings that the caller
+// derives itself "domains", "webroot", "HTTPAddr", "TLSAddr" or
+// "DNSResolvers"; Msg says what is wrong and what is allowed. Package
+// answers validates what can be judged from the answers alone; acme adds
+// what needs the CA or the environment (a DNS provider's credentials, the
+// CA's profiles).
+type FieldError = answers.FieldError
 
 func fieldErr(field, format string, args ...any) error {
-	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
+	return &FieldError{Key: field, Msg: fmt.Sprintf(format, args...)}
 }
 
 // config is a validated, normalised Request.

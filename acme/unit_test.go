@@ -185,7 +185,7 @@ func TestObtainValidatesFirst(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	_, err := Obtain(context.Background(), Request{Domains: []string{"a.example.org"}, Challenge: "dns-01", DNSProvider: "nope", StateDir: state})
 	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Field != "tls.dns_provider" {
+	if !errors.As(err, &fe) || fe.Key != "tls.dns_provider" {
 		t.Fatalf("err = %v", err)
 	}
 	if _, err := os.Stat(state); !os.IsNotExist(err) {
@@ -499,7 +499,7 @@ func TestExplain(t *testing.T) {
 		t.Error("Explain(nil) != nil")
 	}
 	plain := errors.New("something unusual")
-	fe := &FieldError{Field: "tls.challenge", Problem: "x"}
+	fe := &FieldError{Key: "tls.challenge", Msg: "x"}
 	done := &Error{Summary: "s", Err: plain}
 	for _, err := range []error{plain, context.Canceled, fmt.Errorf("x: %w", context.DeadlineExceeded), fe, done} {
 		if got := Explain(err); got != err {

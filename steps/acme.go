@@ -128,7 +128,7 @@ func (e *Env) checkProfile(ctx context.Context) error {
 	err = acme.CheckProfile(ctx, req)
 	var fe *acme.FieldError
 	if errors.As(err, &fe) {
-		return &RefusedError{Check: fe.Field, Msg: fe.Problem, Fix: "set tls.profile to one of the CA's profiles, or remove it for the CA's default"}
+		return &RefusedError{Check: fe.Key, Msg: fe.Msg, Fix: "set tls.profile to one of the CA's profiles, or remove it for the CA's default"}
 	}
 	return err
 }
