@@ -14,6 +14,8 @@ import (
 
 	"github.com/go-acme/lego/v5/acme/api"
 	"github.com/go-acme/lego/v5/certcrypto"
+
+	"github.com/rpwizard/rpwizard/answers"
 )
 
 // Due says whether cur should be renewed at time now, and why, in a sentence
@@ -149,7 +151,7 @@ func dueByLifetime(leaf *x509.Certificate, now time.Time) (bool, string) {
 func certNames(leaf *x509.Certificate) []string {
 	var out []string
 	for _, n := range certcrypto.ExtractDomains(leaf) {
-		n = strings.ToLower(strings.TrimSuffix(n, "."))
+		n = answers.NormalizeName(n)
 		if n != "" && !slices.Contains(out, n) {
 			out = append(out, n)
 		}

@@ -369,7 +369,7 @@ func normaliseDomains(in []string, challenge string) ([]string, error) {
 	var out []string
 	var errs []error
 	for _, raw := range in {
-		d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(raw)), ".")
+		d := answers.NormalizeName(raw)
 		wild := strings.HasPrefix(d, "*.")
 		base := strings.TrimPrefix(d, "*.")
 		if ascii, err := idna.Lookup.ToASCII(base); err == nil {

@@ -130,7 +130,7 @@ func (a *Answers) validateNames(c *checker) {
 	wildOK := a.TLS.Mode == "existing" || (a.TLS.Mode == "acme" && a.TLS.Challenge == "dns-01")
 	seen := map[string]bool{}
 	check := func(key, name string) string {
-		n := strings.ToLower(strings.TrimSuffix(name, "."))
+		n := NormalizeName(name)
 		if msg := hostnameProblem(n, wildOK); msg != "" {
 			allowed := "a DNS name such as jatos.example.org: letters, digits, hyphens and dots"
 			if strings.HasPrefix(n, "*.") && !wildOK {
@@ -224,7 +224,7 @@ func (a *Answers) validateUpstream(c *checker, p profile.Profile, known bool) {
 		c.add("upstream", a.Upstream, "not a valid host", "an IP address or DNS name")
 		return
 	} else {
-		host = strings.ToLower(strings.TrimSuffix(host, "."))
+		host = NormalizeName(host)
 	}
 	a.Upstream = net.JoinHostPort(host, port)
 }
