@@ -191,6 +191,7 @@ func Apply(ctx context.Context, e *Env, plan *installer.Plan) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	tx.SetWhat("apply " + e.Answers.Domain)
 	tx.Watch(ctx, e.Watched()...)
 	for _, s := range plan.Steps {
 		if len(s.Changes) == 0 {
