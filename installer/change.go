@@ -146,8 +146,8 @@ func (c Change) Diff() string {
 		}
 		return udiff.Unified(from, c.Path, old, string(c.Data))
 	case Remove:
-		if c.Secret {
-			return ""
+		if fi, err := os.Lstat(c.Path); c.Secret || err != nil || !fi.Mode().IsRegular() {
+			return "" // a link or a directory has no content to show
 		}
 		return udiff.Unified(c.Path, "/dev/null", old, "")
 	}

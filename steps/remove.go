@@ -17,7 +17,6 @@ import (
 	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/installer"
 	"github.com/rpwizard/rpwizard/internal/safefile"
-	"github.com/rpwizard/rpwizard/selftest"
 )
 
 // RemoveOptions are the choices of rpwizard remove.
@@ -79,9 +78,6 @@ func PlanRemove(ctx context.Context, h *host.Host, sites []Site, s *Site, o Remo
 	config = append(config,
 		installer.Change{Kind: installer.Remove, Path: e.SiteFile(), Why: a.Profile().Title + " site"},
 		installer.Change{Kind: installer.Remove, Path: e.SavedAnswers(), Why: "the saved answers of " + a.Domain})
-	if res, err := selftest.ResultPath(h.Layout.StateDir, a.Domain); err == nil {
-		config = append(config, installer.Change{Kind: installer.Remove, Path: res, Why: "its last self-test result"})
-	}
 	if a.Server == "nginx" && !slices.ContainsFunc(others, func(o *Env) bool { return o.Answers.Server == "nginx" }) {
 		config = append(config,
 			installer.Change{Kind: installer.Remove, Path: e.SharedFile(), Why: "no other rpwizard site on nginx uses the shared WebSocket maps"},
