@@ -410,7 +410,7 @@ func TestRemoveLastACMESite(t *testing.T) {
 			t.Errorf("remove left %s", p)
 		}
 	}
-	mustRun(t, "undo")
+	mustRun(t, "undo", "--server", "nginx")
 	if testenv.TreeHash(t, "/etc/nginx", "/etc/rpwizard", "/etc/cron.d") != etcBefore {
 		t.Error("undo of the remove did not bring every file back")
 	}
