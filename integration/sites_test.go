@@ -184,7 +184,7 @@ func TestSitesListRemoveUndo(t *testing.T) {
 				Schema   int `json:"schema"`
 				Site     struct{ Domain string }
 				SelfTest struct{ Verdict, Source string } `json:"selftest"`
-				ExitCode int `json:"exit_code"`
+				ExitCode int                              `json:"exit_code"`
 			}
 			if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || st.Site.Domain != "hub.test" || st.SelfTest.Verdict != "ok" {
 				t.Errorf("status --json: %v %+v\n%s", err, st, r.stdout)
