@@ -52,6 +52,7 @@ A dry run against the CA's staging environment is not done yet.`,
 	f.StringVar(&o.answersFile, "answers", "", "renew only the site of this answers `FILE` (default: every site in /etc/rpwizard/sites/)")
 	f.BoolVar(&o.force, "force", false, "renew now even if not due")
 	f.BoolVar(&o.dryRun, "dry-run", false, "say which certificates are due and what would be renewed; change nothing")
+	f.BoolVar(&o.jsonOut, "json", false, "print one JSON object (schema 1, see README): each ACME site, due or not, renewed or not")
 	return cmd
 }
 
@@ -66,6 +67,9 @@ func runRenew(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	files := []string{o.answersFile}
 	if o.answersFile == "" {
 		files, _ = filepath.Glob(filepath.Join(h.Layout.ConfigDir, "sites", "*.yaml"))
+	}
+	if o.jsonOut {
+		return runRenewJSON(ctx, h, files, o, stdout, stderr)
 	}
 	if len(files) == 0 {
 		fmt.Fprintln(stdout, "no sites set up by rpwizard on this host")

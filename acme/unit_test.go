@@ -590,3 +590,64 @@ func TestPollHint(t *testing.T) {
 		}
 	}
 }
+
+// TestNextRenewalAgreesWithDue: the moment NextRenewal gives is where Due
+// turns, by the CA's window and by the lifetime rule.
+func TestNextRenewalAgreesWithDue(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	for _, life := range []time.Duration{90 * day, 6 * day, 5 * 365 * day} {
+		cert, _ := makeCert(t, start, start.Add(life), "a.test")
+		rn := LifetimeRenewal(cert.Leaf, start)
+		if rn.Due || rn.Rule != RuleLifetime {
+			t.Errorf("%v: fresh certificate %+v", life, rn)
+		}
+		if due, _ := dueByLifetime(cert.Leaf, rn.At.Add(-time.Minute)); due {
+			t.Errorf("%v: due before %v", life, rn.At)
+		}
+		if due, _ := dueByLifetime(cert.Leaf, rn.At.Add(time.Minute)); !due {
+			t.Errorf("%v: not due after %v", life, rn.At)
+		}
+		if got := cert.Leaf.NotAfter.Sub(rn.At); got != rn.Left {
+			t.Errorf("%v: left %v, want %v", life, rn.Left, got)
+		}
+		if rn := LifetimeRenewal(cert.Leaf, cert.Leaf.NotAfter); !rn.Due || rn.Rule != RuleExpired {
+			t.Errorf("%v: expired %+v", life, rn)
+		}
+	}
+	cert, _ := makeCert(t, start, start.Add(90*day), "a.test")
+	w := &ariWindow{start: start.Add(60 * day), end: start.Add(62 * day)}
+	at := windowPoint(cert.Leaf, w)
+	if at.Before(w.start) || at.After(w.end) {
+		t.Fatalf("point %v outside the window", at)
+	}
+	if due, _ := dueByWindow(cert.Leaf, w, at.Add(-time.Second)); due {
+		t.Error("due before the window point")
+	}
+	if due, _ := dueByWindow(cert.Leaf, w, at); !due {
+		t.Error("not due at the window point")
+	}
+}
+
+func TestNextRenewalWithoutCA(t *testing.T) {
+	port, err := freePort(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	cert, _ := makeCert(t, now.Add(-10*24*time.Hour), now.Add(80*24*time.Hour), "a.test")
+	r := Request{Domains: []string{"a.test"}, Directory: fmt.Sprintf("https://127.0.0.1:%d/dir", port), StateDir: t.TempDir() + "/none"}
+	rn, err := NextRenewal(context.Background(), r, cert, now)
+	if err != nil || rn.Due || rn.Rule != RuleLifetime || !strings.Contains(rn.Reason, "could not ask the CA") {
+		t.Errorf("NextRenewal = %+v, %v", rn, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if rn, err := NextRenewal(ctx, r, cert, now); err != nil || rn.Rule != RuleLifetime || !strings.Contains(rn.Reason, "in time") {
+		t.Errorf("NextRenewal(cancelled) = %+v, %v", rn, err)
+	}
+	r.Domains = []string{"b.test"}
+	if rn, err := NextRenewal(context.Background(), r, cert, now); err != nil || !rn.Due || rn.Rule != RuleNames {
+		t.Errorf("NextRenewal(names) = %+v, %v", rn, err)
+	}
+}

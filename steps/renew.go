@@ -107,7 +107,7 @@ func (e *Env) applyLogged(ctx context.Context, plan *installer.Plan) (*Result, e
 		}
 		defer func() { e.Events = nil }()
 	}
-	return Apply(ctx, e, plan)
+	return run(ctx, e, plan, "renew "+e.Answers.Domain, e.Watched())
 }
 
 // RenewDue is the dry run of Renew: whether it would renew the site's
