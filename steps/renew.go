@@ -48,9 +48,10 @@ func Renew(ctx context.Context, e *Env, force bool) (bool, string, error) {
 	if err != nil {
 		return false, reason, err
 	}
-	if _, err := e.applyLogged(ctx, e.renewalPlan(next)); err != nil {
+	outcome, err := e.applyLogged(ctx, e.renewalPlan(next))
+	if err != nil {
 		if errors.Is(err, ErrRolledBack) {
-			return false, reason, fmt.Errorf("%w (the previous certificate, serial %x, was put back)", err, cur.Leaf.SerialNumber)
+			return false, reason, fmt.Errorf("%w (the previous certificate, serial %x, is serving again: %s)", err, cur.Leaf.SerialNumber, outcome)
 		}
 		return false, reason, err
 	}
@@ -93,21 +94,27 @@ func (e *Env) renewalPlan(next *acme.Certificate) *installer.Plan {
 	return &installer.Plan{Steps: planned}
 }
 
-// applyLogged applies plan, writing its progress and the rollback's
-// outcome to e.Log when nobody else listens to the events.
-func (e *Env) applyLogged(ctx context.Context, plan *installer.Plan) (*Result, error) {
-	if e.Events == nil {
-		e.Events = func(ev Event) {
-			switch ev.Kind {
-			case StepFailed:
-				fmt.Fprintf(e.Log, "failed: %s: %s\n", ev.Step, ev.Msg)
-			case RolledBack:
-				fmt.Fprintln(e.Log, "rollback:", ev.Msg)
-			}
+// applyLogged runs plan as a renewal, writing its progress to e.Log when
+// nobody else listens to the events; it returns what a rollback checked.
+func (e *Env) applyLogged(ctx context.Context, plan *installer.Plan) (string, error) {
+	var outcome string
+	listener := e.Events
+	e.Events = func(ev Event) {
+		if ev.Kind == RolledBack {
+			outcome = ev.Msg
 		}
-		defer func() { e.Events = nil }()
+		switch {
+		case listener != nil:
+			listener(ev)
+		case ev.Kind == StepFailed:
+			fmt.Fprintf(e.Log, "failed: %s: %s\n", ev.Step, ev.Msg)
+		case ev.Kind == RolledBack:
+			fmt.Fprintln(e.Log, "rollback:", ev.Msg)
+		}
 	}
-	return run(ctx, e, plan, "renew "+e.Answers.Domain, e.Watched())
+	defer func() { e.Events = listener }()
+	_, err := run(ctx, e, plan, "renew "+e.Answers.Domain, e.Watched())
+	return outcome, err
 }
 
 // RenewDue is the dry run of Renew: whether it would renew the site's
