@@ -194,12 +194,14 @@ func TestACMEShortlivedProfile(t *testing.T) {
 // tls.directory the account's URL, here a Pebble that requires EAB. The
 // EAB requirement comes from the preset: without tls.eab_kid the answers
 // are refused before the CA is asked (exit 2 naming the key, nothing
-// touched); with the kid and HMAC a certificate is issued.
+// touched); with the kid and HMAC a certificate is issued, and renewed
+// later without the HMAC.
 func TestACMEEABPreset(t *testing.T) {
 	ownHost(t)
 	backend(t, "127.0.0.1:9000")
 	const hmac = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
-	ca, bundle := pebble(t, testpebble.Options{Modern: true, EABKeys: map[string]string{"kid-1": hmac}})
+	// RetryAfter: Pebble asks the client to wait a second between polls.
+	ca, bundle := pebble(t, testpebble.Options{Modern: true, RetryAfter: true, EABKeys: map[string]string{"kid-1": hmac}})
 	answers := strings.Replace(acmeAnswers("nginx", ca.DirectoryURL, bundle), "  directory:", "  ca: harica\n  directory:", 1)
 
 	before := testenv.TreeHash(t, "/etc/nginx", "/etc/apache2", "/etc/rpwizard")
@@ -225,7 +227,8 @@ func TestACMEEABPreset(t *testing.T) {
 		t.Error("the HMAC key was printed")
 	}
 	verifyIssuedBy(t, served(t, "jatos.test"), ca.RootFile, "jatos.test", "www.jatos.test")
-	// The renewal reuses the bound account: no HMAC needed any more.
+	// The renewal timer has no RPWIZARD_EAB_HMAC: the bound account
+	// renews without it.
 	renewOK(t, "jatos.test: renewed", "--force")
 }
 
