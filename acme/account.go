@@ -167,6 +167,21 @@ func (s *accountStore) load(email string) (*loaded, error) {
 	return l, nil
 }
 
+// registered says whether account.json holds a usable registration and
+// the account key is there, without creating either.
+func (s *accountStore) registered() bool {
+	if _, err := os.Stat(s.keyFile()); err != nil {
+		return false
+	}
+	data, err := os.ReadFile(s.accountFile())
+	if err != nil {
+		return false
+	}
+	var onDisk account
+	return json.Unmarshal(data, &onDisk) == nil && onDisk.Registration != nil &&
+		onDisk.Registration.Location != "" && onDisk.Registration.Status != ""
+}
+
 // save writes account.json.
 func (s *accountStore) save(a *account) error {
 	data, err := json.MarshalIndent(a, "", "\t")

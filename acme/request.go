@@ -253,7 +253,9 @@ func check(r Request, scope checkScope) (*config, error) {
 	c.eabKID = strings.TrimSpace(r.EABKID)
 	c.eabHMAC = strings.TrimSpace(r.EABHMAC)
 	switch {
-	case c.eabKID != "" && c.eabHMAC == "":
+	case c.eabKID != "" && c.eabHMAC == "" && !newAccountStore(c).registered():
+		// The HMAC is needed to register only: a bound account renews
+		// without it (the renewal timer has no RPWIZARD_EAB_HMAC).
 		add(fieldErr("tls.eab_kid", "is set but the HMAC key is missing: set RPWIZARD_EAB_HMAC (or its root-only file) too"))
 	case c.eabKID == "" && c.eabHMAC != "":
 		add(fieldErr("tls.eab_kid", "is empty but an EAB HMAC key was given: set tls.eab_kid to the key ID your CA gave you, or remove RPWIZARD_EAB_HMAC"))
@@ -430,6 +432,17 @@ func hostnameProblem(h string) string {
 		}
 	}
 	return ""
+}
+
+// AccountRegistered says whether an ACME account for r's CA and e-mail is
+// stored (account.json with a registration), so that no new registration,
+// and no EAB HMAC key, is needed. It writes nothing.
+func AccountRegistered(r Request) bool {
+	c, err := check(r, scopeQuery)
+	if err != nil {
+		return false
+	}
+	return newAccountStore(c).registered()
 }
 
 // accountDir is accounts/<CA host with ':'→'_'>/<email or placeholder> under

@@ -651,3 +651,31 @@ func TestNextRenewalWithoutCA(t *testing.T) {
 		t.Errorf("NextRenewal(names) = %+v, %v", rn, err)
 	}
 }
+
+// TestEABKIDWithoutHMACOnceRegistered: the EAB HMAC key registers the
+// account only; once account.json holds the registration, a request with
+// tls.eab_kid and no HMAC (the renewal timer's) is accepted.
+func TestEABKIDWithoutHMACOnceRegistered(t *testing.T) {
+	r := Request{Domains: []string{"a.example.org"}, Email: "me@example.org", StateDir: filepath.Join(t.TempDir(), "state"),
+		Directory: "https://ca.example:8443/dir", Webroot: t.TempDir(), EABKID: "kid-1"}
+	if _, err := check(r, scopeOrder); err == nil || !strings.Contains(err.Error(), "tls.eab_kid") || AccountRegistered(r) {
+		t.Fatalf("no account yet: %v, registered %v", err, AccountRegistered(r))
+	}
+	c, _ := check(Request{Domains: r.Domains, Email: r.Email, StateDir: r.StateDir, Directory: r.Directory, Webroot: r.Webroot}, scopeOrder)
+	s := newAccountStore(c)
+	l, err := s.load(c.email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := check(r, scopeOrder); err == nil || AccountRegistered(r) {
+		t.Fatalf("a key without account.json is no registration: %v", err)
+	}
+	l.acct.Registration = &acme.ExtendedAccount{Location: "https://ca.example:8443/acct/1"}
+	l.acct.Registration.Status = "valid"
+	if err := s.save(l.acct); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := check(r, scopeOrder); err != nil || !AccountRegistered(r) {
+		t.Errorf("registered account: %v, registered %v", err, AccountRegistered(r))
+	}
+}

@@ -31,21 +31,24 @@ func (e *Env) ACMERequest() (acme.Request, error) {
 		}
 		hmac = strings.TrimSpace(string(data))
 	}
-	if t.EABKID != "" && hmac == "" {
-		return acme.Request{}, &RefusedError{Check: "tls.eab_kid", Msg: "an external account binding key id is set but no HMAC key",
-			Fix: "export RPWIZARD_EAB_HMAC=<key from your CA>, or put it in a root-only file named by tls.eab_hmac_file"}
-	}
 	var resolvers []string
 	if r := os.Getenv("RPWIZARD_DNS_RESOLVERS"); r != "" {
 		resolvers = strings.Split(r, ",")
 	}
-	return acme.Request{
+	req := acme.Request{
 		Domains: a.Names(), Email: t.Email, Directory: t.Directory, CABundle: t.CABundle,
 		Challenge: t.Challenge, Webroot: e.Host.Layout.Webroot, DNSProvider: t.DNSProvider,
 		DNSResolvers: resolvers, DNSResolversOnly: len(resolvers) > 0, KeyType: t.KeyType, EABKID: t.EABKID, EABHMAC: hmac,
 		Profile: t.Profile, Proxy: t.Proxy,
 		StateDir: filepath.Join(e.Host.Layout.ConfigDir, "acme"), Log: e.Log,
-	}, nil
+	}
+	// The HMAC key is needed to register the account only: once it is
+	// bound, renewals (the timer has no RPWIZARD_EAB_HMAC) go without it.
+	if t.EABKID != "" && hmac == "" && !acme.AccountRegistered(req) {
+		return acme.Request{}, &RefusedError{Check: "tls.eab_kid", Msg: "an external account binding key id is set but no HMAC key",
+			Fix: "export RPWIZARD_EAB_HMAC=<key from your CA>, or put it in a root-only file named by tls.eab_hmac_file"}
+	}
+	return req, nil
 }
 
 // acmeNeeded reports whether the certificate on disk must be ordered:
