@@ -11,17 +11,6 @@ import (
 	"github.com/rpwizard/rpwizard/installer"
 )
 
-func TestParseNames(t *testing.T) {
-	nginx := "server {\n  listen 80;\n  server_name Jatos.Example.org\n      www.example.org \"quoted.example.org\";\n  # server_name commented.example.org;\n}\nserver { server_name _; }\n"
-	if got := ParseNginxNames([]byte(nginx)); !reflect.DeepEqual(got, []string{"jatos.example.org", "www.example.org", "quoted.example.org", "_"}) {
-		t.Errorf("nginx names %q", got)
-	}
-	apache := "<VirtualHost *:443>\n    ServerName https://Jatos.Example.org:443\n    ServerAlias a.example.org *.b.example.org\n    #ServerName commented.example.org\n</VirtualHost>\n"
-	if got := ParseApacheNames([]byte(apache)); !reflect.DeepEqual(got, []string{"jatos.example.org", "a.example.org", "*.b.example.org"}) {
-		t.Errorf("apache names %q", got)
-	}
-}
-
 // change is a planned change in short form, for comparisons.
 func change(c installer.Change, root string) string {
 	p := strings.TrimPrefix(c.Path, root)
