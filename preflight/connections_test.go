@@ -7,49 +7,6 @@ import (
 	"github.com/rpwizard/rpwizard/answers"
 )
 
-const debianNginxConf = "user www-data;\nworker_processes auto;\npid /run/nginx.pid;\n\nevents {\n\tworker_connections 768;\n\t# multi_accept on;\n}\n\nhttp {\n}\n"
-
-func TestParseNginxLimits(t *testing.T) {
-	tests := []struct {
-		conf      string
-		want      NginxLimits
-		workers   int // with 4 CPUs
-		websocket int
-	}{
-		{debianNginxConf, NginxLimits{WorkerProcesses: "auto", WorkerConnections: 768}, 4, 1536},
-		{"worker_processes 2;\n#worker_connections 4096;\nevents {}\n", NginxLimits{WorkerProcesses: "2"}, 2, 512},
-		{"worker_rlimit_nofile 65535;\nevents { worker_connections 10240; }\n", NginxLimits{WorkerConnections: 10240, RlimitNofile: 65535}, 1, 5120},
-	}
-	for _, tt := range tests {
-		got := ParseNginxLimits([]byte(tt.conf))
-		if got != tt.want {
-			t.Errorf("%q: %+v, want %+v", tt.conf, got, tt.want)
-		}
-		if got.Workers(4) != tt.workers || got.WebSockets(4) != tt.websocket {
-			t.Errorf("%q: workers %d websockets %d", tt.conf, got.Workers(4), got.WebSockets(4))
-		}
-	}
-	if n := NeededConnections(5000, 2); n != 6016 {
-		t.Errorf("needed %d", n)
-	}
-}
-
-func TestSetNginxLimits(t *testing.T) {
-	out, ok := SetNginxLimits([]byte(debianNginxConf), 6016, 12032)
-	want := "user www-data;\nworker_processes auto;\npid /run/nginx.pid;\n\nworker_rlimit_nofile 12032;\nevents {\n\tworker_connections 6016;\n\t# multi_accept on;\n}\n\nhttp {\n}\n"
-	if !ok || string(out) != want {
-		t.Errorf("edited:\n%s\nwant:\n%s", out, want)
-	}
-	// No directive yet: added to the events block; a larger rlimit stays.
-	out, ok = SetNginxLimits([]byte("worker_rlimit_nofile 100000;\nevents {\n}\n"), 2048, 4096)
-	if !ok || string(out) != "worker_rlimit_nofile 100000;\nevents {\n\tworker_connections 2048;\n}\n" {
-		t.Errorf("edited:\n%s", out)
-	}
-	if _, ok := SetNginxLimits([]byte("events { use epoll; }\n"), 2048, 4096); ok {
-		t.Error("a one-line events block cannot be edited safely")
-	}
-}
-
 func TestCheckConnections(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -91,7 +48,7 @@ func TestCheckConnections(t *testing.T) {
 
 func TestCheckApacheConnections(t *testing.T) {
 	debianApache := with(debianNginx, map[string]string{"usr/sbin/apache2": "Server version: Apache/2.4.62 (Debian)",
-		"etc/apache2/apache2.conf":                  "Timeout 300\n",
+		"etc/apache2/apache2.conf":                  "Timeout 300\nIncludeOptional mods-enabled/*.load\nIncludeOptional mods-enabled/*.conf\n",
 		"etc/apache2/mods-available/mpm_event.load": "LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so\n",
 		"etc/apache2/mods-available/mpm_event.conf": "<IfModule mpm_event_module>\n\tThreadsPerChild 25\n\tMaxRequestWorkers 150\n</IfModule>\n",
 		"etc/apache2/mods-enabled/mpm_event.load":   "->../mods-available/mpm_event.load",
