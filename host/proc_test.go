@@ -45,4 +45,3 @@ func TestParseProcAddr(t *testing.T) {
 		}
 	}
 }
-

@@ -3,14 +3,12 @@ package preflight
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 
 	"github.com/rpwizard/rpwizard/host"
-	"github.com/rpwizard/rpwizard/installer"
 	"github.com/rpwizard/rpwizard/server"
 )
 
@@ -136,14 +134,14 @@ func checkSites(ctx context.Context, in *Input) []Finding {
 				Msg: fmt.Sprintf("%s is already served by %s, %s", names, shown, by),
 				Fix: "let rpwizard take it over (the file is backed up and disabled): take_over: true in the answers — or disable that site yourself"})
 		default:
-			changes, where, err := takeOver(l, p.Paths(), cfg, sf)
+			fix, where, err := takeOver(l, p.Paths(), cfg, sf)
 			if err != nil {
 				out = append(out, Finding{Severity: Block, Msg: fmt.Sprintf("cannot take over %s: %v", shown, err), Fix: "disable that site yourself"})
 				continue
 			}
 			out = append(out, Finding{Severity: OK,
-				Msg:     fmt.Sprintf("%s was served by %s, %s: rpwizard takes it over (take_over) and disables it: %s", names, shown, by, where),
-				Changes: changes})
+				Msg:   fmt.Sprintf("%s was served by %s, %s: rpwizard takes it over (take_over) and disables it: %s", names, shown, by, where),
+				Fixes: []Fix{fix}})
 		}
 	}
 	if conflicts == 0 && len(out) == 0 {
@@ -152,44 +150,30 @@ func checkSites(ctx context.Context, in *Input) []Finding {
 	return out
 }
 
-// takeOver plans disabling a foreign site file: its sites-enabled link is
-// removed; a file is renamed to NAME.rpwizard-disabled (a WriteFile and a
-// Remove, both journalled), next to it or — where the server would still
-// read it there (Debian's nginx reads every file of sites-enabled) — in
-// sites-available.
-func takeOver(l host.Layout, paths server.Paths, cfg *server.Config, sf SiteFile) ([]installer.Change, string, error) {
+// takeOver describes disabling a foreign site file: its sites-enabled
+// link is removed; a file is renamed to NAME.rpwizard-disabled, next to
+// it or — where the server would still read it there (Debian's nginx
+// reads every file of sites-enabled) — in sites-available.
+func takeOver(l host.Layout, paths server.Paths, cfg *server.Config, sf SiteFile) (Fix, string, error) {
 	why := "take over: disable " + filepath.Base(sf.Path) + " (take_over)"
 	if sf.Link != "" && paths.SitesLinked() {
-		return []installer.Change{{Kind: installer.Remove, Path: sf.Path, Why: why}},
+		return Fix{Why: why, TakeOver: &TakeOver{Path: sf.Path, Link: sf.Link}},
 			"its link " + shortPath(l, sf.Path) + " is removed (" + sf.Link + " stays)", nil
 	}
 	dest := sf.Path + DisabledSuffix
 	if cfg.Reads(dest) {
 		dest = filepath.Join(paths.Available, filepath.Base(dest))
 		if !paths.SitesLinked() || cfg.Reads(dest) {
-			return nil, "", fmt.Errorf("%s would still read it renamed to %s", shortPath(l, filepath.Dir(sf.Path)), filepath.Base(dest))
+			return Fix{}, "", fmt.Errorf("%s would still read it renamed to %s", shortPath(l, filepath.Dir(sf.Path)), filepath.Base(dest))
 		}
 	}
 	if exists(dest) {
-		return nil, "", fmt.Errorf("%s exists already", shortPath(l, dest))
+		return Fix{}, "", fmt.Errorf("%s exists already", shortPath(l, dest))
 	}
-	moved := "renamed to " + shortPath(l, dest)
-	if sf.Link != "" {
-		return []installer.Change{
-			{Kind: installer.Symlink, Path: dest, Target: sf.Link, Why: why + " (keep the link)"},
-			{Kind: installer.Remove, Path: sf.Path, Why: why},
-		}, moved, nil
+	if sf.Link == "" {
+		if _, err := os.Stat(sf.Path); err != nil {
+			return Fix{}, "", err
+		}
 	}
-	fi, err := os.Stat(sf.Path)
-	if err != nil {
-		return nil, "", err
-	}
-	data, err := os.ReadFile(sf.Path)
-	if err != nil {
-		return nil, "", err
-	}
-	return []installer.Change{
-		{Kind: installer.WriteFile, Path: dest, Data: data, Mode: fi.Mode().Perm() & fs.ModePerm, Why: why + " (keep a copy)"},
-		{Kind: installer.Remove, Path: sf.Path, Why: why},
-	}, moved, nil
+	return Fix{Why: why, TakeOver: &TakeOver{Path: sf.Path, Link: sf.Link, Dest: dest}}, "renamed to " + shortPath(l, dest), nil
 }

@@ -373,7 +373,7 @@ func TestPreflightHostInstallsMissingNginx(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !e.Host.WillInstall("nginx") {
+		if !e.WillInstall("nginx") {
 			t.Fatal("preflight does not plan the install")
 		}
 		return e, changes
