@@ -1,9 +1,21 @@
 package server
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
+
+// fixture is the content of testdata/name (the steps' tests read these
+// files too).
+func fixture(name string) string {
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		panic(err)
+	}
+	return string(data)
+}
 
 const debianNginxMain = "user www-data;\nworker_processes auto;\npid /run/nginx.pid;\n\nevents {\n\tworker_connections 768;\n\t# multi_accept on;\n}\n\nhttp {\n}\n"
 
@@ -34,21 +46,7 @@ func TestParseNginxLimits(t *testing.T) {
 
 // Debian 12's nginx.conf, abridged (the directives that matter and a few
 // that must stay untouched).
-const debianNginxConf = `user www-data;
-worker_processes auto;
-pid /run/nginx.pid;
-include /etc/nginx/modules-enabled/*.conf;
-
-events {
-	worker_connections 768;
-	# multi_accept on;
-}
-
-http {
-	sendfile on;
-	include /etc/nginx/sites-enabled/*;
-}
-`
+var debianNginxConf = fixture("debian12-nginx.conf")
 
 func TestNginxLimitsFor(t *testing.T) {
 	tests := []struct {
@@ -112,17 +110,7 @@ func TestNginxLimitsFor(t *testing.T) {
 }
 
 // Debian 12's mods-available/mpm_event.conf.
-const debianMPMEvent = `# event MPM
-# StartServers: initial number of server processes to start
-# MaxRequestWorkers: maximum number of worker threads
-StartServers            2
-MinSpareThreads         25
-MaxSpareThreads         75
-ThreadLimit             64
-ThreadsPerChild         25
-MaxRequestWorkers       150
-MaxConnectionsPerChild  0
-`
+var debianMPMEvent = fixture("debian12-mpm_event.conf")
 
 func TestApacheEventLimitsFor(t *testing.T) {
 	tests := []struct {

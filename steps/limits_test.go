@@ -12,34 +12,10 @@ import (
 
 // Debian 12's nginx.conf, abridged (the directives that matter and a few
 // that must stay untouched).
-const debianNginxConf = `user www-data;
-worker_processes auto;
-pid /run/nginx.pid;
-include /etc/nginx/modules-enabled/*.conf;
-
-events {
-	worker_connections 768;
-	# multi_accept on;
-}
-
-http {
-	sendfile on;
-	include /etc/nginx/sites-enabled/*;
-}
-`
+var debianNginxConf = serverFixture("debian12-nginx.conf")
 
 // Debian 12's mods-available/mpm_event.conf.
-const debianMPMEvent = `# event MPM
-# StartServers: initial number of server processes to start
-# MaxRequestWorkers: maximum number of worker threads
-StartServers            2
-MinSpareThreads         25
-MaxSpareThreads         75
-ThreadLimit             64
-ThreadsPerChild         25
-MaxRequestWorkers       150
-MaxConnectionsPerChild  0
-`
+var debianMPMEvent = serverFixture("debian12-mpm_event.conf")
 
 // planLimits on fake Debian roots: the change as --dry-run shows it, a
 // second plan after applying it plans nothing.
@@ -132,4 +108,13 @@ func TestPlanLimitsNginxInstalledLater(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.Host.Layout.Root, "etc/nginx")); err == nil {
 		t.Error("planning created /etc/nginx")
 	}
+}
+
+// serverFixture is a config of package server's testdata.
+func serverFixture(name string) string {
+	data, err := os.ReadFile(filepath.Join("..", "server", "testdata", name))
+	if err != nil {
+		panic(err)
+	}
+	return string(data)
 }
