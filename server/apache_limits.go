@@ -51,9 +51,9 @@ type ApacheLimits struct {
 	File              string // where MaxRequestWorkers is set ("" if not)
 }
 
-// ReadApacheLimits finds the MPM and its limits in every file Apache
+// readMPMLimits finds the MPM and its limits in every file Apache
 // reads (ReadConfig); the last setting read wins, as in Apache.
-func (a apache) ReadApacheLimits(ctx context.Context) ApacheLimits {
+func (a apache) readMPMLimits(ctx context.Context) ApacheLimits {
 	var lim ApacheLimits
 	loaded := a.h.Layout.ApacheLoaded()
 	for _, m := range []string{"event", "worker", "prefork"} {
@@ -102,7 +102,7 @@ func (a apache) Limits(ctx context.Context, want, ncpu int) Limits {
 	if !a.Installed() {
 		return Limits{Unchecked: "Apache is not installed yet: MaxRequestWorkers not checked"}
 	}
-	lim := a.ReadApacheLimits(ctx)
+	lim := a.readMPMLimits(ctx)
 	mpm := lim.MPM
 	if mpm == "" {
 		mpm = "unknown"
