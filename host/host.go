@@ -97,10 +97,6 @@ type Host struct {
 	// that cannot read files; nil on a fake root, where such checks are
 	// skipped unless a test sets it.
 	Run Runner
-	// Installing lists the servers the preflight step plans to install in
-	// this run (empty after Detect): later steps must plan from paths
-	// alone for them, since their files appear only when the plan runs.
-	Installing []string
 }
 
 // Fake reports whether the host is a fake root (layout tests).
@@ -108,9 +104,6 @@ func (h *Host) Fake() bool { return h.Layout.Root != "/" }
 
 // Has reports whether server is installed.
 func (h *Host) Has(server string) bool { return contains(h.Installed, server) }
-
-// WillInstall reports whether the preflight step plans to install server.
-func (h *Host) WillInstall(server string) bool { return contains(h.Installing, server) }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

@@ -131,14 +131,6 @@ func RHEL(root string) Layout {
 	}
 }
 
-// SitesLinked reports whether site files are enabled by a symlink.
-func (l Layout) SitesLinked(server string) bool {
-	if server == "apache" {
-		return l.ApacheAvailable != l.ApacheEnabled
-	}
-	return l.NginxAvailable != l.NginxEnabled
-}
-
 // withEnv puts the package environment in front of argv (through env(1):
 // Run changes never go through a shell).
 func (l Layout) withEnv(argv []string) []string {

@@ -43,6 +43,6 @@ func Gather(ctx context.Context, a *answers.Answers, h *host.Host, apacheModules
 	in.LocalAddrs = LocalAddrs()
 	in.Lookup = NewLookup(readHosts(filepath.Join(h.Layout.Root, "etc/hosts")), DNSTimeout)
 	in.Dial = NewDial(DialTimeout)
-	in.Firewall = DetectFirewall(ctx, "/", h.Run, func(name string) bool { return ProgramRunning("/proc", name) })
+	in.Firewall = DetectFirewall(ctx, "/", h.Run, func(name string) bool { return host.ProgramRunning("/proc", name) })
 	return in
 }

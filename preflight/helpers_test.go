@@ -130,15 +130,31 @@ func expect(t *testing.T, f Finding, sev Severity, msg, fix string) {
 	}
 }
 
-// argvs lists the Run changes' command lines (and Undo) as strings.
-func argvs(f Finding) []string {
+// argvs lists the commands of the fixes (and their Undo) as strings, the
+// way the preflight step plans them on layout l.
+func argvs(f Finding, l host.Layout) []string {
 	var out []string
-	for _, c := range f.Changes {
-		s := strings.Join(c.Argv, " ")
-		if len(c.Undo) > 0 {
-			s += " | undo: " + strings.Join(c.Undo, " ")
+	add := func(argv, undo []string) {
+		s := strings.Join(argv, " ")
+		if len(undo) > 0 {
+			s += " | undo: " + strings.Join(undo, " ")
 		}
 		out = append(out, s)
+	}
+	for _, x := range f.Fixes {
+		switch {
+		case x.Install != nil:
+			if x.Refresh {
+				add(l.RefreshCommand(), nil)
+			}
+			undo := l.RemoveCommand(x.Install...)
+			if x.Keep {
+				undo = nil
+			}
+			add(l.InstallCommand(x.Install...), undo)
+		case x.Argv != nil:
+			add(x.Argv, x.Undo)
+		}
 	}
 	return out
 }

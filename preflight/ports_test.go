@@ -11,32 +11,6 @@ import (
 	"github.com/rpwizard/rpwizard/host"
 )
 
-func TestParseProcNetTCP(t *testing.T) {
-	tcp := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 0100007F:2328 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 4242 1 0000000000000000 100 0 0 10 0
-   1: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 80801 1 0000000000000000 100 0 0 10 0
-   2: 0100007F:0050 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 0 1 0000000000000000 20 4 30 10 -1
-   3: 0200000A:01BB 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 443 1 0000000000000000 100 0 0 10 0
-`
-	tcp6 := `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 00000000000000000000000000000000:0050 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 80802 1 0000000000000000 100 0 0 10 0
-   1: 00000000000000000000000001000000:2328 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 4243 1 0000000000000000 100 0 0 10 0
-   2: 000080FE00000000FF00FC00010000FE:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 5 1 0000000000000000 100 0 0 10 0
-`
-	got := append(ParseProcNetTCP([]byte(tcp)), ParseProcNetTCP([]byte(tcp6))...)
-	want := []string{"127.0.0.1:9000", "0.0.0.0:80", "10.0.0.2:443", "[::]:80", "[::1]:9000", "[fe80::fc:ff:fe00:1]:8080"}
-	var addrs []string
-	for _, l := range got {
-		addrs = append(addrs, l.AddrPort())
-	}
-	if !reflect.DeepEqual(addrs, want) {
-		t.Errorf("listeners %q, want %q (the connected socket in state 01 is not one)", addrs, want)
-	}
-	if got[1].Inode != 80801 || got[0].Port != 9000 {
-		t.Errorf("inode/port %+v", got[:2])
-	}
-}
-
 // fakeProc builds a /proc with net/tcp and processes holding sockets.
 func fakeProc(t *testing.T, tcp string, procs map[int][3]string) string {
 	t.Helper()
@@ -75,7 +49,7 @@ func TestReadListeners(t *testing.T) {
 	if w := got[0].Who(); w != "apache2 (pid 700: /usr/sbin/apache2 -k start)" {
 		t.Errorf("who %q", w)
 	}
-	if !ProgramRunning(proc, "integration.tes") || ProgramRunning(proc, "firewalld") {
+	if !host.ProgramRunning(proc, "integration.tes") || host.ProgramRunning(proc, "firewalld") {
 		t.Error("ProgramRunning")
 	}
 	if _, err := ReadListeners(t.TempDir()); err == nil {

@@ -7,8 +7,8 @@
 // returns Findings: a result that passed, a warning that does not stop the
 // run, or a refusal that stops it before anything is touched, each with
 // the command that fixes it. A fix the user consented to (install_missing,
-// take_over, expected_websockets) comes back as planned installer.Changes;
-// the checks themselves never write.
+// take_over) comes back as a Fix, a description that the preflight step
+// (package steps) plans as changes; the checks themselves never write.
 package preflight
 
 import (
@@ -18,7 +18,6 @@ import (
 
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/host"
-	"github.com/rpwizard/rpwizard/installer"
 	"github.com/rpwizard/rpwizard/server"
 )
 
@@ -47,10 +46,34 @@ type Finding struct {
 	Msg      string
 	// Fix says what to do (a command where there is one).
 	Fix string
-	// Changes are consented fixes, planned (never applied) by the check.
-	Changes []installer.Change
-	// Installs lists the servers that Changes install.
-	Installs []string
+	// Fixes are the fixes the user consented to, for the preflight step
+	// to plan.
+	Fixes []Fix
+}
+
+// Fix is a fix the user consented to (install_missing, take_over), as
+// data. Exactly one of Install, Argv and TakeOver is set.
+type Fix struct {
+	Why string
+	// Install installs packages, after fetching the package lists when
+	// Refresh (there are none); a rollback removes them again unless
+	// Keep.
+	Install       []string
+	Refresh, Keep bool
+	// Server is the server Install brings ("" for modules and tools):
+	// later steps plan for it from paths alone.
+	Server string
+	// Argv runs a command (never through a shell); a rollback runs Undo.
+	Argv, Undo []string
+	// TakeOver disables a foreign site file.
+	TakeOver *TakeOver
+}
+
+// TakeOver disables the site file Path: a link is removed (Dest ""), or
+// the file moves to Dest where the server no longer reads it (a link
+// stays a link to Link).
+type TakeOver struct {
+	Path, Link, Dest string
 }
 
 func (f Finding) String() string {

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/rpwizard/rpwizard/host"
-	"github.com/rpwizard/rpwizard/installer"
 )
 
 // semanagePackage ships semanage on the RHEL family.
@@ -85,18 +84,18 @@ func checkSELinux(ctx context.Context, in *Input) []Finding {
 	if !a.InstallMissing {
 		return one(Block, msg, strings.Join(fix, " && ")+" — or let rpwizard do it: "+consentHint)
 	}
-	var changes []installer.Change
+	var fixes []Fix
 	if needSemanage {
 		// No undo: the tool may stay, and the undos below need it (the
 		// journal runs undos in the order the changes were applied).
-		install := installChanges(in, "install semanage (install_missing)", semanagePackage)
-		install[len(install)-1].Undo = nil
-		changes = append(changes, install...)
+		install := installFix(in, "install semanage (install_missing)", semanagePackage)
+		install.Keep = true
+		fixes = append(fixes, install)
 	}
 	for i, c := range cmds {
-		changes = append(changes, installer.Change{Kind: installer.Run, Argv: c, Undo: undos[i], Why: why[i] + " (install_missing)"})
+		fixes = append(fixes, Fix{Argv: c, Undo: undos[i], Why: why[i] + " (install_missing)"})
 	}
-	return []Finding{{Severity: OK, Msg: "SELinux is enforcing and " + andList(problems) + ": rpwizard fixes it (install_missing)", Changes: changes}}
+	return []Finding{{Severity: OK, Msg: "SELinux is enforcing and " + andList(problems) + ": rpwizard fixes it (install_missing)", Fixes: fixes}}
 }
 
 func localType(local map[string][]host.PortRange, p int) string {

@@ -62,7 +62,7 @@ func TestCheckSELinux(t *testing.T) {
 			})
 			f := only(t, checkSELinux(ctx, in))
 			expect(t, f, tt.sev, tt.msg, tt.fix)
-			if got := argvs(f); !reflect.DeepEqual(got, tt.runs) {
+			if got := argvs(f, in.Host.Layout); !reflect.DeepEqual(got, tt.runs) {
 				t.Errorf("runs\n got: %q\nwant: %q", got, tt.runs)
 			}
 		})

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/rpwizard/rpwizard/host"
-	"github.com/rpwizard/rpwizard/installer"
 	"github.com/rpwizard/rpwizard/server"
 )
 
@@ -80,15 +79,11 @@ func shortPath(l host.Layout, p string) string {
 // consentHint tells how to let rpwizard apply a fix itself.
 const consentHint = "install_missing: true in the answers (or --install-missing)"
 
-// installChanges plans the install of pkgs (after fetching the package
-// lists when there are none), undone by removing them on rollback.
-func installChanges(in *Input, why string, pkgs ...string) []installer.Change {
+// installFix is the install of pkgs (after fetching the package lists
+// when there are none), undone by removing them on rollback.
+func installFix(in *Input, why string, pkgs ...string) Fix {
 	l := in.Host.Layout
-	var changes []installer.Change
-	if refresh := l.RefreshCommand(); refresh != nil && !hasPackageLists(l) {
-		changes = append(changes, installer.Change{Kind: installer.Run, Argv: refresh, Why: "fetch the package lists (there are none)"})
-	}
-	return append(changes, installer.Change{Kind: installer.Run, Argv: l.InstallCommand(pkgs...), Undo: l.RemoveCommand(pkgs...), Why: why})
+	return Fix{Why: why, Install: pkgs, Refresh: l.RefreshCommand() != nil && !hasPackageLists(l)}
 }
 
 func hasPackageLists(l host.Layout) bool {
@@ -113,9 +108,10 @@ func checkServer(ctx context.Context, in *Input) []Finding {
 		return one(Block, fmt.Sprintf("%s is not installed (%s not found)", p.Title(), p.Paths().Binary),
 			"install it: "+strings.Join(h.Layout.PackageManager[:2], " ")+" "+strings.Join(pkgs, " ")+" — or let rpwizard install it: "+consentHint)
 	}
+	fix := installFix(in, "install "+strings.Join(pkgs, " ")+" (install_missing)", pkgs...)
+	fix.Server = p.Name()
 	return []Finding{{Severity: OK, Msg: fmt.Sprintf("%s is not installed: rpwizard installs %s (install_missing)", p.Title(), strings.Join(pkgs, " ")),
-		Changes:  installChanges(in, "install "+strings.Join(pkgs, " ")+" (install_missing)", pkgs...),
-		Installs: []string{p.Name()}}}
+		Fixes: []Fix{fix}}}
 }
 
 func checkVersion(ctx context.Context, in *Input) []Finding {
@@ -188,7 +184,7 @@ func checkModules(ctx context.Context, in *Input) []Finding {
 				Fix: "reinstall Apache: " + strings.Join(l.PackageManager[:2], " ") + " --reinstall " + apacheBinPackage(l)})
 		case a.InstallMissing:
 			out = append(out, Finding{Severity: OK, Msg: fmt.Sprintf("Apache modules %s are not installed: rpwizard installs %s (install_missing)", strings.Join(missing, ", "), strings.Join(installable, " ")),
-				Changes: installChanges(in, "install "+strings.Join(installable, " ")+" (install_missing)", installable...)})
+				Fixes: []Fix{installFix(in, "install "+strings.Join(installable, " ")+" (install_missing)", installable...)}})
 		case len(missing) == 1 && missing[0] == "http2":
 			out = append(out, Finding{Severity: Warn, Msg: "Apache module http2 is not installed: the site is served over HTTP/1.1 only",
 				Fix: "install it: " + strings.Join(l.PackageManager[:2], " ") + " " + l.ApacheModulePackage("http2") + " — or " + consentHint})

@@ -106,11 +106,17 @@ func TestCheckServer(t *testing.T) {
 			in := newInput(t, h, tt.server, func(a *answers.Answers) { a.InstallMissing = tt.consent })
 			f := only(t, checkServer(ctx, in))
 			expect(t, f, tt.sev, tt.msg, tt.fix)
-			if got := argvs(f); !reflect.DeepEqual(got, tt.runs) {
+			if got := argvs(f, in.Host.Layout); !reflect.DeepEqual(got, tt.runs) {
 				t.Errorf("runs\n got: %q\nwant: %q", got, tt.runs)
 			}
-			if !reflect.DeepEqual(f.Installs, tt.installs) {
-				t.Errorf("installs %q, want %q", f.Installs, tt.installs)
+			var installs []string
+			for _, x := range f.Fixes {
+				if x.Server != "" {
+					installs = append(installs, x.Server)
+				}
+			}
+			if !reflect.DeepEqual(installs, tt.installs) {
+				t.Errorf("installs %q, want %q", installs, tt.installs)
 			}
 		})
 	}
@@ -213,8 +219,8 @@ func TestCheckModules(t *testing.T) {
 			got := checkModules(ctx, in)
 			var runs []string
 			for i := range got {
-				runs = append(runs, argvs(got[i])...)
-				got[i].Changes = nil
+				runs = append(runs, argvs(got[i], in.Host.Layout)...)
+				got[i].Fixes = nil
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("findings\n got: %+v\nwant: %+v", got, tt.want)

@@ -1,20 +1,15 @@
 package preflight
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/rpwizard/rpwizard/host"
-	"github.com/rpwizard/rpwizard/installer"
+	"github.com/rpwizard/rpwizard/server"
 )
 
 // DisabledSuffix marks a site file rpwizard took over: the server no
@@ -33,155 +28,63 @@ type SiteFile struct {
 	Before bool
 }
 
-var (
-	reServerName = regexp.MustCompile(`\bserver_name\s+([^;{}]+);`)
-	reApacheName = regexp.MustCompile(`(?i)^\s*Server(?:Name|Alias)\s+(.+)$`)
-)
-
-// ParseNginxNames returns the names of every server_name directive.
-func ParseNginxNames(conf []byte) []string {
-	var b strings.Builder
-	sc := bufio.NewScanner(bytes.NewReader(conf))
-	for sc.Scan() {
-		line, _, _ := strings.Cut(sc.Text(), "#")
-		b.WriteString(line + "\n")
+// ScanSites reads the files of p's config as p reads them
+// (server.Server.ReadConfig: every included file, wherever the includes
+// lead). ownBase is the file name of rpwizard's own site file for these
+// answers: a file is Before when p reads it before where that file is
+// read, among the enabled sites.
+func ScanSites(ctx context.Context, p server.Server, ownBase string) ([]SiteFile, *server.Config) {
+	cfg, err := p.ReadConfig(ctx)
+	if err != nil {
+		return nil, &server.Config{}
 	}
-	var out []string
-	for _, m := range reServerName.FindAllStringSubmatch(b.String(), -1) {
-		for _, n := range strings.Fields(m[1]) {
-			out = append(out, strings.ToLower(strings.Trim(n, `"'`)))
-		}
-	}
-	return out
-}
-
-// ParseApacheNames returns the names of every ServerName and ServerAlias.
-func ParseApacheNames(conf []byte) []string {
-	var out []string
-	sc := bufio.NewScanner(bytes.NewReader(conf))
-	for sc.Scan() {
-		m := reApacheName.FindStringSubmatch(sc.Text())
-		if m == nil {
+	enabled := p.Paths().Enabled
+	ownAt, firstEnabled := -1, -1
+	for i, f := range cfg.Files {
+		if filepath.Dir(f.Path) != enabled {
 			continue
 		}
-		for _, n := range strings.Fields(m[1]) {
-			n = strings.ToLower(strings.Trim(n, `"'`))
-			if _, after, ok := strings.Cut(n, "://"); ok {
-				n = after
-			}
-			if h, _, ok := strings.Cut(n, ":"); ok {
-				n = h
-			}
-			out = append(out, n)
+		if firstEnabled < 0 {
+			firstEnabled = i
+		}
+		if filepath.Base(f.Path) < ownBase {
+			ownAt = i + 1
 		}
 	}
-	return out
-}
-
-// ScanSites reads the config files of server that can name sites: its
-// main config, the enabled sites and the included conf.d files. ownBase
-// is the file name of rpwizard's own site file for these answers.
-func ScanSites(l host.Layout, server, ownBase string) []SiteFile {
-	type source struct {
-		dir, glob string
-		before    bool // read before rpwizard's site dir
-	}
-	var main string
-	var srcs []source
-	parse := ParseNginxNames
-	if server == "apache" {
-		main, parse = l.ApacheMain, ParseApacheNames
-		if l.ApacheConfD != l.ApacheEnabled {
-			srcs = append(srcs, source{l.ApacheConfD, "*.conf", true})
-		}
-		srcs = append(srcs, source{l.ApacheEnabled, "*.conf", false})
-	} else {
-		main = l.NginxMain
-		srcs = append(srcs, source{l.NginxConfD, "*.conf", true})
-		glob := "*.conf"
-		if l.SitesLinked("nginx") {
-			glob = "*" // Debian's nginx.conf includes sites-enabled/*
-		}
-		if l.NginxEnabled != l.NginxConfD {
-			srcs = append(srcs, source{l.NginxEnabled, glob, false})
-		}
+	switch {
+	case ownAt < 0 && firstEnabled >= 0:
+		ownAt = firstEnabled
+	case ownAt < 0:
+		ownAt = len(cfg.Files) // no enabled site: where they are read is not known
 	}
 	var out []SiteFile
-	if data, err := os.ReadFile(main); err == nil {
-		out = append(out, SiteFile{Path: main, Names: parse(data), Main: true, Before: true})
-	}
-	seen := map[string]bool{}
-	for _, s := range srcs {
-		files, _ := filepath.Glob(filepath.Join(s.dir, s.glob))
-		sort.Strings(files)
-		for _, f := range files {
-			if seen[f] || strings.HasPrefix(filepath.Base(f), ".") {
-				continue
-			}
-			seen[f] = true
-			data, err := readSite(l, f)
-			if err != nil {
-				continue
-			}
-			sf := SiteFile{Path: f, Names: parse(data), Before: s.before || filepath.Base(f) < ownBase,
-				Managed: bytes.Contains(firstLines(data, 3), []byte("Managed by rpwizard"))}
-			if target, err := os.Readlink(f); err == nil {
-				sf.Link = target
-			}
-			out = append(out, sf)
+	for i, f := range cfg.Files {
+		sf := SiteFile{Path: f.Path, Names: f.NameList(), Main: f.Main, Before: i < ownAt, Managed: f.Managed()}
+		if target, err := os.Readlink(f.Path); err == nil {
+			sf.Link = target
 		}
+		out = append(out, sf)
 	}
-	return out
-}
-
-// readSite reads a site file through its link; on a fake root an
-// absolute link target is taken under the root.
-func readSite(l host.Layout, f string) ([]byte, error) {
-	p := f
-	if target, err := os.Readlink(f); err == nil && filepath.IsAbs(target) && l.Root != "/" && l.Root != "" {
-		p = filepath.Join(l.Root, target)
-	}
-	fi, err := os.Stat(p)
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a file", f)
-	}
-	return os.ReadFile(p)
-}
-
-func firstLines(data []byte, n int) []byte {
-	end := 0
-	for i := 0; i < n && end < len(data); i++ {
-		j := bytes.IndexByte(data[end:], '\n')
-		if j < 0 {
-			return data
-		}
-		end += j + 1
-	}
-	return data[:end]
+	return out, cfg
 }
 
 // notNames are server names that serve no real site.
 var notNames = map[string]bool{"_": true, "": true, "localhost": true, `""`: true}
 
-// ownSiteBase is the file name of rpwizard's site for the answers.
-func ownSiteBase(siteName string) string { return "rpwizard-" + siteName + ".conf" }
-
 func checkSites(ctx context.Context, in *Input) []Finding {
-	a, l := in.Answers, in.Host.Layout
-	if p := in.proxy(); !p.Installed() && !exists(p.Paths().MainConfig) {
+	a, l, p := in.Answers, in.Host.Layout, in.proxy()
+	if !p.Installed() && !exists(p.Paths().MainConfig) {
 		return one(OK, "no "+p.Title()+" config yet", "")
 	}
-	own := ownSiteBase(a.SiteName())
+	own := filepath.Base(p.Site(a.SiteName()).File)
 	ours := map[string]bool{}
 	for _, n := range a.Names() {
 		ours[n] = true
 	}
 	var out []Finding
 	conflicts := 0
-	for _, sf := range ScanSites(l, a.Server, own) {
+	files, cfg := ScanSites(ctx, p, own)
+	for _, sf := range files {
 		if filepath.Base(sf.Path) == own {
 			continue // rpwizard's own file for this site: rewritten by the plan
 		}
@@ -193,7 +96,7 @@ func checkSites(ctx context.Context, in *Input) []Finding {
 			case notNames[n]:
 			default:
 				others = append(others, n)
-				if a.Server == "apache" && strings.ContainsAny(n, "*?") {
+				if cfg.WildcardsInOrder && strings.ContainsAny(n, "*?") {
 					for _, o := range a.Names() {
 						if ok, _ := path.Match(n, o); ok {
 							wild = append(wild, o+" (matched by "+n+")")
@@ -210,7 +113,7 @@ func checkSites(ctx context.Context, in *Input) []Finding {
 		if len(exact) == 0 {
 			if len(wild) > 0 && sf.Before {
 				out = append(out, Finding{Severity: Warn,
-					Msg: fmt.Sprintf("%s answers for %s and Apache reads it before rpwizard's site, so it would catch those requests", shown, andList(wild)),
+					Msg: fmt.Sprintf("%s answers for %s and %s reads it before rpwizard's site, so it would catch those requests", shown, andList(wild), p.Title()),
 					Fix: "narrow its ServerAlias, or move the name to rpwizard's site"})
 			}
 			continue
@@ -231,14 +134,14 @@ func checkSites(ctx context.Context, in *Input) []Finding {
 				Msg: fmt.Sprintf("%s is already served by %s, %s", names, shown, by),
 				Fix: "let rpwizard take it over (the file is backed up and disabled): take_over: true in the answers — or disable that site yourself"})
 		default:
-			changes, where, err := takeOver(l, a.Server, sf)
+			fix, where, err := takeOver(l, p.Paths(), cfg, sf)
 			if err != nil {
 				out = append(out, Finding{Severity: Block, Msg: fmt.Sprintf("cannot take over %s: %v", shown, err), Fix: "disable that site yourself"})
 				continue
 			}
 			out = append(out, Finding{Severity: OK,
-				Msg:     fmt.Sprintf("%s was served by %s, %s: rpwizard takes it over (take_over) and disables it: %s", names, shown, by, where),
-				Changes: changes})
+				Msg:   fmt.Sprintf("%s was served by %s, %s: rpwizard takes it over (take_over) and disables it: %s", names, shown, by, where),
+				Fixes: []Fix{fix}})
 		}
 	}
 	if conflicts == 0 && len(out) == 0 {
@@ -247,48 +150,30 @@ func checkSites(ctx context.Context, in *Input) []Finding {
 	return out
 }
 
-func mainConfig(l host.Layout, server string) string {
-	if server == "apache" {
-		return l.ApacheMain
-	}
-	return l.NginxMain
-}
-
-// takeOver plans disabling a foreign site file: its sites-enabled link is
-// removed; a file is renamed to NAME.rpwizard-disabled (a WriteFile and a
-// Remove, both journalled), next to it or — where every file of the
-// directory is read (Debian's nginx sites-enabled) — in sites-available.
-func takeOver(l host.Layout, server string, sf SiteFile) ([]installer.Change, string, error) {
+// takeOver describes disabling a foreign site file: its sites-enabled
+// link is removed; a file is renamed to NAME.rpwizard-disabled, next to
+// it or — where the server would still read it there (Debian's nginx
+// reads every file of sites-enabled) — in sites-available.
+func takeOver(l host.Layout, paths server.Paths, cfg *server.Config, sf SiteFile) (Fix, string, error) {
 	why := "take over: disable " + filepath.Base(sf.Path) + " (take_over)"
-	dir := filepath.Dir(sf.Path)
-	if sf.Link != "" && l.SitesLinked(server) {
-		return []installer.Change{{Kind: installer.Remove, Path: sf.Path, Why: why}},
+	if sf.Link != "" && paths.SitesLinked() {
+		return Fix{Why: why, TakeOver: &TakeOver{Path: sf.Path, Link: sf.Link}},
 			"its link " + shortPath(l, sf.Path) + " is removed (" + sf.Link + " stays)", nil
 	}
 	dest := sf.Path + DisabledSuffix
-	if server == "nginx" && l.SitesLinked("nginx") && dir == l.NginxEnabled {
-		dest = filepath.Join(l.NginxAvailable, filepath.Base(sf.Path)+DisabledSuffix)
+	if cfg.Reads(dest) {
+		dest = filepath.Join(paths.Available, filepath.Base(dest))
+		if !paths.SitesLinked() || cfg.Reads(dest) {
+			return Fix{}, "", fmt.Errorf("%s would still read it renamed to %s", shortPath(l, filepath.Dir(sf.Path)), filepath.Base(dest))
+		}
 	}
 	if exists(dest) {
-		return nil, "", fmt.Errorf("%s exists already", shortPath(l, dest))
+		return Fix{}, "", fmt.Errorf("%s exists already", shortPath(l, dest))
 	}
-	moved := "renamed to " + shortPath(l, dest)
-	if sf.Link != "" {
-		return []installer.Change{
-			{Kind: installer.Symlink, Path: dest, Target: sf.Link, Why: why + " (keep the link)"},
-			{Kind: installer.Remove, Path: sf.Path, Why: why},
-		}, moved, nil
+	if sf.Link == "" {
+		if _, err := os.Stat(sf.Path); err != nil {
+			return Fix{}, "", err
+		}
 	}
-	fi, err := os.Stat(sf.Path)
-	if err != nil {
-		return nil, "", err
-	}
-	data, err := os.ReadFile(sf.Path)
-	if err != nil {
-		return nil, "", err
-	}
-	return []installer.Change{
-		{Kind: installer.WriteFile, Path: dest, Data: data, Mode: fi.Mode().Perm() & fs.ModePerm, Why: why + " (keep a copy)"},
-		{Kind: installer.Remove, Path: sf.Path, Why: why},
-	}, moved, nil
+	return Fix{Why: why, TakeOver: &TakeOver{Path: sf.Path, Link: sf.Link, Dest: dest}}, "renamed to " + shortPath(l, dest), nil
 }

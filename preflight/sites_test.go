@@ -8,32 +8,27 @@ import (
 	"testing"
 
 	"github.com/rpwizard/rpwizard/answers"
-	"github.com/rpwizard/rpwizard/installer"
 )
 
-func TestParseNames(t *testing.T) {
-	nginx := "server {\n  listen 80;\n  server_name Jatos.Example.org\n      www.example.org \"quoted.example.org\";\n  # server_name commented.example.org;\n}\nserver { server_name _; }\n"
-	if got := ParseNginxNames([]byte(nginx)); !reflect.DeepEqual(got, []string{"jatos.example.org", "www.example.org", "quoted.example.org", "_"}) {
-		t.Errorf("nginx names %q", got)
+// changes are a take-over fix in short form, the changes the preflight
+// step plans from it, for comparisons.
+func changes(t *testing.T, f Fix, root string) []string {
+	o := f.TakeOver
+	if o == nil {
+		return nil
 	}
-	apache := "<VirtualHost *:443>\n    ServerName https://Jatos.Example.org:443\n    ServerAlias a.example.org *.b.example.org\n    #ServerName commented.example.org\n</VirtualHost>\n"
-	if got := ParseApacheNames([]byte(apache)); !reflect.DeepEqual(got, []string{"jatos.example.org", "a.example.org", "*.b.example.org"}) {
-		t.Errorf("apache names %q", got)
+	p, dest := strings.TrimPrefix(o.Path, root), strings.TrimPrefix(o.Dest, root)
+	switch {
+	case o.Dest == "":
+		return []string{"remove " + p}
+	case o.Link != "":
+		return []string{"link " + dest + " -> " + o.Link, "remove " + p}
 	}
-}
-
-// change is a planned change in short form, for comparisons.
-func change(c installer.Change, root string) string {
-	p := strings.TrimPrefix(c.Path, root)
-	switch c.Kind {
-	case installer.Remove:
-		return "remove " + p
-	case installer.WriteFile:
-		return "write " + p + " = " + strings.SplitN(string(c.Data), "\n", 2)[0]
-	case installer.Symlink:
-		return "link " + p + " -> " + c.Target
+	data, err := os.ReadFile(o.Path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return c.Describe()
+	return []string{"write " + dest + " = " + strings.SplitN(string(data), "\n", 2)[0], "remove " + p}
 }
 
 func TestCheckSites(t *testing.T) {
@@ -49,7 +44,7 @@ func TestCheckSites(t *testing.T) {
 		server   string
 		takeOver bool
 		aliases  []string
-		want     []Finding // Changes compared through changes
+		want     []Finding // Fixes compared through changes
 		changes  []string
 		removed  []string // files that must be untouched
 	}{
@@ -112,18 +107,18 @@ func TestCheckSites(t *testing.T) {
 			})
 			before := treeOf(t, h.Layout.Root)
 			got := checkSites(ctx, in)
-			var changes []string
+			var planned []string
 			for i := range got {
-				for _, c := range got[i].Changes {
-					changes = append(changes, change(c, h.Layout.Root))
+				for _, f := range got[i].Fixes {
+					planned = append(planned, changes(t, f, h.Layout.Root)...)
 				}
-				got[i].Changes = nil
+				got[i].Fixes = nil
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("findings\n got: %+v\nwant: %+v", got, tt.want)
 			}
-			if !reflect.DeepEqual(changes, tt.changes) {
-				t.Errorf("changes\n got: %q\nwant: %q", changes, tt.changes)
+			if !reflect.DeepEqual(planned, tt.changes) {
+				t.Errorf("changes\n got: %q\nwant: %q", planned, tt.changes)
 			}
 			if after := treeOf(t, h.Layout.Root); after != before {
 				t.Error("the check changed files")

@@ -7,6 +7,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -40,6 +41,9 @@ type Server interface {
 	JudgeVersion(v, platform string) Judgement
 	// Workers are the accounts its workers may run as, most common first.
 	Workers() []string
+	// ReadConfig reads its configuration as it reads it itself: every
+	// included file, wherever the includes lead (see Config).
+	ReadConfig(ctx context.Context) (*Config, error)
 }
 
 // Paths are where a server keeps things, and what it is made of.

@@ -11,9 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/internal/testbackend"
 	"github.com/rpwizard/rpwizard/internal/testenv"
-	"github.com/rpwizard/rpwizard/preflight"
+	"github.com/rpwizard/rpwizard/server"
 )
 
 // TestLimitsHostNginx applies expected_websockets: 12000 with nginx on this
@@ -38,7 +39,7 @@ func TestLimitsHostNginx(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantConf, lim, err := NginxLimitsFor(before, 12000, workersOnThisHost())
+	wantConf, lim, err := server.NginxLimitsFor(before, 12000, workersOnThisHost())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func TestLimitsHostNginx(t *testing.T) {
 	if wantConf != nil && string(got) != string(wantConf) {
 		t.Errorf("nginx.conf:\n%s\nwant:\n%s", got, wantConf)
 	}
-	pl := preflight.ParseNginxLimits(got)
+	pl := server.ParseNginxLimits(got)
 	if pl.WebSockets(workersOnThisHost()) < 12000 {
 		t.Errorf("nginx.conf allows %d WebSockets, want ≥ 12000", pl.WebSockets(workersOnThisHost()))
 	}
@@ -67,7 +68,7 @@ func TestLimitsHostNginx(t *testing.T) {
 		t.Fatal("nginx has no workers")
 	}
 	wantFiles := lim.RlimitNofile
-	if c := DescriptorCeiling(); c > 0 && c < wantFiles {
+	if c := host.DescriptorCeiling(); c > 0 && c < wantFiles {
 		// A container without CAP_SYS_RESOURCE: nginx's setrlimit fails
 		// and the workers keep the inherited limit; the plan warned.
 		wantFiles = c
@@ -105,7 +106,7 @@ func TestLimitsHostNginx(t *testing.T) {
 }
 
 func workersOnThisHost() int {
-	return preflight.NginxLimits{WorkerProcesses: "auto"}.Workers(runtime.NumCPU())
+	return server.NginxLimits{WorkerProcesses: "auto"}.Workers(runtime.NumCPU())
 }
 
 // childPIDs lists the processes whose parent is pid.

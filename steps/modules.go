@@ -23,5 +23,5 @@ func planModules(ctx context.Context, e *Env) ([]installer.Change, error) {
 	if !ok {
 		return nil, nil
 	}
-	return m.PlanModules(e.modules(), e.Host.WillInstall(e.Proxy.Name()))
+	return m.PlanModules(e.modules(), e.WillInstall(e.Proxy.Name()))
 }

@@ -3,8 +3,11 @@ package steps
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 
+	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/installer"
 	"github.com/rpwizard/rpwizard/preflight"
 )
@@ -15,8 +18,9 @@ const preflightStep = "preflight"
 // planPreflight checks the host before anything is touched (package
 // preflight). A blocking finding refuses the run (*RefusedError, exit 2);
 // a warning is recorded with e.Warn; consented fixes (install_missing,
-// take_over, expected_websockets) come back as planned changes, in the
-// order they must run: package installs first. Each check that passed
+// take_over) come back from preflight as descriptions (preflight.Fix) and
+// are planned here as changes, in the order they must run: package
+// installs first. Each check that passed
 // shows as a line of the plan ("checked …"), so --dry-run prints every
 // result.
 func planPreflight(ctx context.Context, e *Env) ([]installer.Change, error) {
@@ -34,10 +38,11 @@ func runPreflight(ctx context.Context, e *Env, in *preflight.Input) ([]installer
 		}
 	}
 	e.Warnings = kept
-	e.Host.Installing = nil
+	e.Installing = nil
 
 	findings := preflight.Run(ctx, in)
 	var refusals []preflight.Finding
+	var consented []preflight.Fix
 	var notes, installs, fixes []installer.Change
 	for _, f := range findings {
 		switch f.Severity {
@@ -49,17 +54,26 @@ func runPreflight(ctx context.Context, e *Env, in *preflight.Input) ([]installer
 		case preflight.OK, preflight.Skip:
 			notes = append(notes, checkedNote(f))
 		}
-		e.Host.Installing = append(e.Host.Installing, f.Installs...)
-		for _, c := range f.Changes {
-			if c.Kind == installer.Run && isPackageCommand(c.Argv) {
-				installs = append(installs, c)
-			} else {
-				fixes = append(fixes, c)
+		for _, fix := range f.Fixes {
+			if fix.Server != "" {
+				e.Installing = append(e.Installing, fix.Server)
 			}
+			consented = append(consented, fix)
 		}
 	}
 	if len(refusals) > 0 {
 		return nil, refusal(refusals)
+	}
+	for _, fix := range consented {
+		changes, err := fixChanges(e.Host.Layout, fix)
+		if err != nil {
+			return nil, err
+		}
+		if fix.Install != nil {
+			installs = append(installs, changes...)
+		} else {
+			fixes = append(fixes, changes...)
+		}
 	}
 	return append(append(notes, installs...), fixes...), nil
 }
@@ -71,16 +85,46 @@ func checkedNote(f preflight.Finding) installer.Change {
 		Do: func(context.Context, *installer.Tx) error { return nil }}
 }
 
-// isPackageCommand: installs run before the other fixes (semanage comes
-// with a package, a server's config with its package).
-func isPackageCommand(argv []string) bool {
-	for _, a := range argv {
-		switch a {
-		case "apt-get", "dnf", "yum":
-			return true
+// fixChanges plans a consented fix. Installs run before the other fixes
+// (semanage comes with a package, a server's config with its package).
+func fixChanges(l host.Layout, f preflight.Fix) ([]installer.Change, error) {
+	switch {
+	case f.Install != nil:
+		var changes []installer.Change
+		if f.Refresh {
+			changes = append(changes, installer.Change{Kind: installer.Run, Argv: l.RefreshCommand(), Why: "fetch the package lists (there are none)"})
 		}
+		install := installer.Change{Kind: installer.Run, Argv: l.InstallCommand(f.Install...), Undo: l.RemoveCommand(f.Install...), Why: f.Why}
+		if f.Keep {
+			install.Undo = nil
+		}
+		return append(changes, install), nil
+	case f.TakeOver != nil:
+		return takeOverChanges(f.Why, *f.TakeOver)
 	}
-	return false
+	return []installer.Change{{Kind: installer.Run, Argv: f.Argv, Undo: f.Undo, Why: f.Why}}, nil
+}
+
+// takeOverChanges disables a foreign site file, every step journalled:
+// a link is removed, or kept as a link at Dest; a file is copied to Dest
+// (its mode kept) and removed.
+func takeOverChanges(why string, o preflight.TakeOver) ([]installer.Change, error) {
+	remove := installer.Change{Kind: installer.Remove, Path: o.Path, Why: why}
+	switch {
+	case o.Dest == "":
+		return []installer.Change{remove}, nil
+	case o.Link != "":
+		return []installer.Change{{Kind: installer.Symlink, Path: o.Dest, Target: o.Link, Why: why + " (keep the link)"}, remove}, nil
+	}
+	fi, err := os.Stat(o.Path)
+	if err != nil {
+		return nil, fmt.Errorf("take over %s: %w", o.Path, err)
+	}
+	data, err := os.ReadFile(o.Path)
+	if err != nil {
+		return nil, fmt.Errorf("take over %s: %w", o.Path, err)
+	}
+	return []installer.Change{{Kind: installer.WriteFile, Path: o.Dest, Data: data, Mode: fi.Mode().Perm() & fs.ModePerm, Why: why + " (keep a copy)"}, remove}, nil
 }
 
 // refusal is the first blocking finding; the others are listed with it so

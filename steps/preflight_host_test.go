@@ -249,6 +249,79 @@ func TestPreflightHostForeignConfig(t *testing.T) {
 	}
 }
 
+// TestPreflightHostForeignConfigIncluded: a vhost for the same name in a
+// directory that only an include names (from conf.d or conf-enabled) is
+// found, as the server itself reads it (nginx -T, apache2ctl -t -D
+// DUMP_INCLUDES), with a quoted "#" before its server_name on the same
+// line; take_over renames it where the include no longer reads it.
+func TestPreflightHostForeignConfigIncluded(t *testing.T) {
+	testenv.RequireHost(t)
+	ctx := context.Background()
+	const domain = "included.preflight.test"
+	tests := []struct {
+		server, include, dir, vhost, source string
+	}{
+		{"nginx", "/etc/nginx/conf.d/rpwizard-test-include.conf", "/etc/nginx/rpwizard-test-vhosts",
+			"server {\n    listen 127.0.0.1:80;\n    add_header X-Note \"a # b\"; server_name " + domain + ";\n    return 204;\n}\n", "nginx -T"},
+		{"apache", "/etc/apache2/conf-enabled/rpwizard-test-include.conf", "/etc/apache2/rpwizard-test-vhosts",
+			"<VirtualHost 127.0.0.1:80>\n    ServerAdmin \"it # support@example.org\"\n    ServerName " + domain + "\n</VirtualHost>\n", "apachectl -t -D DUMP_INCLUDES"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.server, func(t *testing.T) {
+			h := quietServers(t)
+			if !h.Has(tt.server) {
+				t.Skip(tt.server + " is not installed")
+			}
+			vhost := filepath.Join(tt.dir, "foreign.conf")
+			if err := os.MkdirAll(tt.dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.Remove(tt.include); os.RemoveAll(tt.dir) })
+			if err := os.WriteFile(vhost, []byte(tt.vhost), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(tt.include, []byte("# rpwizard test\ninclude "+tt.dir+"/*.conf;\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if tt.server == "apache" {
+				os.WriteFile(tt.include, []byte("# rpwizard test\nIncludeOptional "+tt.dir+"/*.conf\n"), 0o644)
+			}
+			cfg, err := server.Must(h, tt.server).ReadConfig(ctx)
+			if err != nil || cfg.Source != tt.source {
+				t.Fatalf("read config: %v, source %q, want %q", err, cfg.Source, tt.source)
+			}
+
+			a := jatosAnswers(tt.server)
+			a.Domain = domain
+			_, err = Plan(ctx, hostEnv(t, a))
+			var r *RefusedError
+			if !errors.As(err, &r) || r.Check != "existing config" || r.Msg != domain+" is already served by "+vhost+", which rpwizard did not write" {
+				t.Fatalf("err = %v, want the included vhost refused", err)
+			}
+
+			a = jatosAnswers(tt.server)
+			a.Domain, a.TakeOver = domain, true
+			changes, err := planPreflight(ctx, hostEnv(t, a))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range changes {
+				switch c.Kind {
+				case installer.WriteFile:
+					got = append(got, "write "+c.Path)
+				case installer.Remove:
+					got = append(got, "remove "+c.Path)
+				}
+			}
+			want := []string{"write " + vhost + preflight.DisabledSuffix, "remove " + vhost}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("take over planned %q, want %q", got, want)
+			}
+		})
+	}
+}
+
 // TestPreflightHostInstallsMissingNginx removes nginx, lets preflight plan
 // its install (install_missing), checks that a rollback removes it again
 // (the install's Undo), then installs it for good. The package is
@@ -300,7 +373,7 @@ func TestPreflightHostInstallsMissingNginx(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !e.Host.WillInstall("nginx") {
+		if !e.WillInstall("nginx") {
 			t.Fatal("preflight does not plan the install")
 		}
 		return e, changes

@@ -113,8 +113,8 @@ func TestDryRunDebianInstallsNginx(t *testing.T) {
 		"config test, then reload  # /usr/sbin/nginx -t -q && /usr/sbin/nginx -s reload",
 	)
 	noLines(t, out, "apt-get update", "== modules")
-	if !reflect.DeepEqual(e.Host.Installing, []string{"nginx"}) || !e.Host.WillInstall("nginx") {
-		t.Errorf("installing %q", e.Host.Installing)
+	if !reflect.DeepEqual(e.Installing, []string{"nginx"}) || !e.WillInstall("nginx") {
+		t.Errorf("installing %q", e.Installing)
 	}
 	// The install comes first in the plan, after the check results.
 	p, _ := Plan(context.Background(), e)

@@ -45,6 +45,21 @@ type Env struct {
 	// AdminFrom is the address the admin is connected from (SSH_CLIENT),
 	// for the lockout warning; invalid when not known.
 	AdminFrom netip.Addr
+	// Installing lists the servers the preflight step plans to install in
+	// this run: later steps must plan from paths alone for them, since
+	// their files appear only when the plan runs.
+	Installing []string
+}
+
+// WillInstall reports whether the preflight step plans to install the
+// server called name.
+func (e *Env) WillInstall(name string) bool {
+	for _, s := range e.Installing {
+		if s == name {
+			return true
+		}
+	}
+	return false
 }
 
 // Warning is a finding that does not stop the run.

@@ -1,17 +1,15 @@
 package wizard
 
 import (
-	"bufio"
 	"context"
-	"encoding/hex"
-	"fmt"
+
 	"net"
 	"net/netip"
-	"os"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/rpwizard/rpwizard/host"
 )
 
 // knownPorts maps the port each app listens on by default to the app.
@@ -106,54 +104,18 @@ func listenerOn(socks []netip.AddrPort, port int) (Listener, bool) {
 	return l, found
 }
 
-// listeningSockets reads the TCP sockets in LISTEN state from /proc.
+// listeningSockets reads the TCP sockets in LISTEN state from /proc
+// (host.ListeningSockets).
 func listeningSockets() ([]netip.AddrPort, error) {
-	var out []netip.AddrPort
-	read := 0
-	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		f, err := os.Open(file)
-		if err != nil {
-			continue
-		}
-		read++
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 4 || fields[3] != "0A" { // 0A: LISTEN
-				continue
-			}
-			if ap, err := parseProcAddr(fields[1]); err == nil {
-				out = append(out, ap)
-			}
-		}
-		f.Close()
+	socks, err := host.ListeningSockets("/proc")
+	if err != nil {
+		return nil, err
 	}
-	if read == 0 {
-		return nil, fmt.Errorf("no /proc/net/tcp")
+	var out []netip.AddrPort
+	for _, s := range socks {
+		out = append(out, s.AddrPort())
 	}
 	return out, nil
-}
-
-// parseProcAddr decodes "0100007F:2328" (IPv4) or the 32-digit IPv6 form:
-// the address is stored as 32-bit words in host (little-endian) order.
-func parseProcAddr(s string) (netip.AddrPort, error) {
-	hexIP, hexPort, ok := strings.Cut(s, ":")
-	if !ok {
-		return netip.AddrPort{}, fmt.Errorf("bad address %q", s)
-	}
-	raw, err := hex.DecodeString(hexIP)
-	if err != nil || (len(raw) != 4 && len(raw) != 16) {
-		return netip.AddrPort{}, fmt.Errorf("bad address %q", s)
-	}
-	for i := 0; i < len(raw); i += 4 {
-		raw[i], raw[i+1], raw[i+2], raw[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
-	}
-	port, err := strconv.ParseUint(hexPort, 16, 16)
-	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("bad port %q", s)
-	}
-	ip, _ := netip.AddrFromSlice(raw)
-	return netip.AddrPortFrom(ip, uint16(port)), nil
 }
 
 // localSubnets lists the networks of the up, non-loopback interfaces,

@@ -56,21 +56,6 @@ func TestLineWriter(t *testing.T) {
 	}
 }
 
-func TestParseProcAddr(t *testing.T) {
-	cases := map[string]string{
-		"0100007F:2328":                         "127.0.0.1:9000",
-		"00000000:1F40":                         "0.0.0.0:8000",
-		"00000000000000000000000001000000:EE48": "[::1]:61000",
-		"00000000000000000000000000000000:2328": "[::]:9000",
-	}
-	for in, want := range cases {
-		got, err := parseProcAddr(in)
-		if err != nil || got.String() != want {
-			t.Errorf("parseProcAddr(%s) = %v, %v; want %s", in, got, err, want)
-		}
-	}
-}
-
 func TestListenerOn(t *testing.T) {
 	ap := netip.MustParseAddrPort
 	l, ok := listenerOn([]netip.AddrPort{ap("[::]:9000"), ap("127.0.0.1:8000")}, 9000)

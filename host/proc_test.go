@@ -1,0 +1,47 @@
+package host
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestParseProcNetTCP(t *testing.T) {
+	tcp := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:2328 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 4242 1 0000000000000000 100 0 0 10 0
+   1: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 80801 1 0000000000000000 100 0 0 10 0
+   2: 0100007F:0050 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 0 1 0000000000000000 20 4 30 10 -1
+   3: 0200000A:01BB 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 443 1 0000000000000000 100 0 0 10 0
+`
+	tcp6 := `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000000000000:0050 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 80802 1 0000000000000000 100 0 0 10 0
+   1: 00000000000000000000000001000000:2328 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 4243 1 0000000000000000 100 0 0 10 0
+   2: 000080FE00000000FF00FC00010000FE:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 5 1 0000000000000000 100 0 0 10 0
+`
+	got := append(ParseProcNetTCP([]byte(tcp)), ParseProcNetTCP([]byte(tcp6))...)
+	want := []string{"127.0.0.1:9000", "0.0.0.0:80", "10.0.0.2:443", "[::]:80", "[::1]:9000", "[fe80::fc:ff:fe00:1]:8080"}
+	var addrs []string
+	for _, l := range got {
+		addrs = append(addrs, l.AddrPort().String())
+	}
+	if !reflect.DeepEqual(addrs, want) {
+		t.Errorf("listeners %q, want %q (the connected socket in state 01 is not one)", addrs, want)
+	}
+	if got[1].Inode != 80801 || got[0].Port != 9000 {
+		t.Errorf("inode/port %+v", got[:2])
+	}
+}
+
+func TestParseProcAddr(t *testing.T) {
+	cases := map[string]string{
+		"0100007F:2328":                         "127.0.0.1:9000",
+		"00000000:1F40":                         "0.0.0.0:8000",
+		"00000000000000000000000001000000:EE48": "[::1]:61000",
+		"00000000000000000000000000000000:2328": "[::]:9000",
+	}
+	for in, want := range cases {
+		got, err := ParseProcAddr(in)
+		if err != nil || got.String() != want {
+			t.Errorf("parseProcAddr(%s) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package server
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"sort"
+
+	"github.com/rpwizard/rpwizard/installer"
+)
+
+// Limited is a server whose connection limits rpwizard reads (the
+// preflight check) and raises (the server limits step) for
+// expected_websockets. Both go through the same parser of the server's
+// directives.
+type Limited interface {
+	// Limits reads how many simultaneous WebSockets the config allows on
+	// ncpu CPUs, and what want of them needs.
+	Limits(ctx context.Context, want, ncpu int) Limits
+	// PlanLimits raises the limits for want WebSockets, only ever up,
+	// editing the directives in place. ctl is the controller of the
+	// server, for a restart a reload does not replace.
+	PlanLimits(ctx context.Context, want, ncpu int, ctl *installer.Server) (LimitsPlan, error)
+}
+
+// Limits are a server's connection limits, for people.
+type Limits struct {
+	// Unchecked says why the limits could not be read ("" when they
+	// were).
+	Unchecked string
+	// How is how many WebSockets they allow and why ("nginx allows
+	// about 768 simultaneous WebSockets (…)").
+	How string
+	// Directive is the limit that counts, Have its value and Need the
+	// value want WebSockets need with Spare to spare.
+	Directive  string
+	Have, Need int
+	Spare      string
+	// Raise says what the server limits step does when Have < Need.
+	Raise string
+}
+
+// LimitsPlan is what raising the limits takes.
+type LimitsPlan struct {
+	Changes []installer.Change
+	// Warnings are what rpwizard cannot raise itself.
+	Warnings []Warning
+}
+
+// Warning is a problem the plan does not fix.
+type Warning struct{ Msg, Fix string }
+
+func (p *LimitsPlan) warn(msg, fix string) {
+	p.Warnings = append(p.Warnings, Warning{Msg: msg, Fix: fix})
+}
+
+// readConf reads a config file to edit, with its permissions.
+func readConf(path string) ([]byte, fs.FileMode, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	data, err := os.ReadFile(path)
+	return data, fi.Mode().Perm(), err
+}
+
+// splice replaces b[from:to] by s.
+func splice(b []byte, from, to int, s string) []byte {
+	out := make([]byte, 0, len(b)+len(s))
+	out = append(out, b[:from]...)
+	out = append(out, s...)
+	return append(out, b[to:]...)
+}
+
+// edit is a splice to make.
+type edit struct {
+	at, to int
+	s      string
+}
+
+// applyEdits makes edits from the end of b, so that earlier positions
+// stay valid.
+func applyEdits(b []byte, edits []edit) []byte {
+	sort.SliceStable(edits, func(i, j int) bool { return edits[i].at > edits[j].at })
+	for _, e := range edits {
+		b = splice(b, e.at, e.to, e.s)
+	}
+	return b
+}
