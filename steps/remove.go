@@ -17,6 +17,7 @@ import (
 	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/installer"
 	"github.com/rpwizard/rpwizard/internal/safefile"
+	"github.com/rpwizard/rpwizard/server"
 )
 
 // RemoveOptions are the choices of rpwizard remove.
@@ -140,7 +141,7 @@ func rawEnv(h *host.Host, s *Site) (*Env, error) {
 	if err != nil {
 		return nil, refuse("do not decode")
 	}
-	if a.Server != "nginx" && a.Server != "apache" {
+	if _, err := server.For(h, a.Server); err != nil {
 		return nil, refuse("do not say which server serves the site")
 	}
 	if a.Domain == "" || a.SiteName() != strings.TrimSuffix(filepath.Base(s.File), ".yaml") {
