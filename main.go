@@ -160,6 +160,8 @@ self-test. Without a command it runs the interactive wizard; with
 		newUndoCmd(status),
 		newVersionCmd(),
 		newManCmd(status),
+		newUnitsCmd(status),
+		newTryCmd(status),
 	)
 	return root
 }
