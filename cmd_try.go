@@ -132,6 +132,7 @@ func runTry(ctx context.Context, o options, stdin *os.File, stdout, stderr io.Wr
 	if e.SelfTest != nil && ctx.Err() == nil {
 		fmt.Fprintln(stdout)
 		e.SelfTest.WriteText(stdout)
+		fmt.Fprintf(stdout, "(a warning that %s does not resolve is expected: .localhost names are in no DNS; curl and browsers send them to this machine themselves)\n", tryDomain)
 	}
 	if err != nil {
 		code := exitFailed
@@ -264,6 +265,6 @@ func finishTry(stdout, stderr io.Writer, before *ownState, code int, runDir stri
 		fmt.Fprintf(stderr, "rpwizard try: the site is removed, but these differ from before the try: %s\n", strings.Join(diff, ", "))
 		return exitFailed
 	}
-	fmt.Fprintf(stdout, "removed: %s are as before the try, byte for byte (checked)\n", describeRoots(before.roots))
+	fmt.Fprintf(stdout, "removed: %s are as before the try, byte for byte (checked; what did not exist before does not exist now)\n", before.describeRoots())
 	return code
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -29,7 +30,8 @@ type ownState struct {
 	dirs      []string // did not exist before; removed again when empty, deepest first
 	backups   string   // the state directory's backups/
 	oldRuns   map[string]bool
-	serverRan bool // the web server ran before the try
+	existed   map[string]bool // roots that existed before
+	serverRan bool            // the web server ran before the try
 }
 
 type savedFile struct {
@@ -53,6 +55,12 @@ func snapshotOwnState(e *steps.Env) *ownState {
 		serverRan: e.Server.Running(),
 	}
 	s.sums = treeSums(s.roots)
+	s.existed = map[string]bool{}
+	for _, r := range s.roots {
+		if _, err := os.Lstat(r); err == nil {
+			s.existed[r] = true
+		}
+	}
 	result, _ := selftest.ResultPath(l.StateDir, tryDomain)
 	for _, f := range []savedFile{{path: filepath.Join(l.StateDir, "lock"), lock: true}, {path: result}} {
 		if fi, err := os.Lstat(f.path); err == nil && fi.Mode().IsRegular() && fi.Size() <= maxOwnFile {
@@ -196,11 +204,14 @@ func treeSums(roots []string) map[string]string {
 	return sums
 }
 
-// describeRoots is the roots that exist, for messages.
-func describeRoots(roots []string) string {
+// describeRoots names the roots that existed before the try, exist now
+// or are rpwizard's own (created by the try and removed again), for
+// messages: not the other platform's directories.
+func (s *ownState) describeRoots() string {
 	var out []string
-	for _, r := range roots {
-		if _, err := os.Lstat(r); err == nil {
+	for _, r := range s.roots {
+		_, err := os.Lstat(r)
+		if err == nil || s.existed[r] || slices.Contains(s.dirs, r) {
 			out = append(out, r)
 		}
 	}

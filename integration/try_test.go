@@ -46,6 +46,7 @@ func TestTryLeavesTheHostAsItFoundIt(t *testing.T) {
 			if r.code != 0 {
 				t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 			}
+			t.Logf("rpwizard try --server %s:\n%s", server, r.stdout)
 			for _, want := range []string{"the built-in echo app listens on 127.0.0.1:", "https://rpwizard-try.localhost/ is served by",
 				"removed: ", "are as before the try, byte for byte (checked)"} {
 				if !strings.Contains(r.stdout, want) {
@@ -109,6 +110,7 @@ func TestTryLeavesTheHostAsItFoundIt(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitCode() != 130 {
 			t.Errorf("exit %v, want 130\n%s", err, out.String())
 		}
+		t.Logf("rpwizard try, SIGINT after the site config:\n%s", out.String())
 		if !strings.Contains(out.String(), "every change was rolled back") {
 			t.Errorf("the output does not say it rolled back:\n%s", out.String())
 		}
