@@ -74,7 +74,7 @@ func RenewalBinary(exe string, stat func(string) BinaryInfo) (string, error) {
 	}
 	return "", &RefusedError{
 		Check: "installed binary",
-		Msg: fmt.Sprintf("the renewal timer would run %s as root twice a day, but %s: %v, so it may move, vanish or be replaced by a non-root user",
+		Msg: fmt.Sprintf("the renewal timer or cron entry would run %s as root twice a day, but %s: %v, so it may move, vanish or be replaced by a non-root user",
 			exe, problem, ErrNotInstalled),
 		Fix: fmt.Sprintf("install the package (rpwizard_VERSION_ARCH.deb or .rpm, which puts it at /usr/bin/rpwizard), "+
 			"or copy this binary: sudo install -o root -g root -m 0755 %s /usr/local/bin/rpwizard; then run /usr/local/bin/rpwizard again", exe),
