@@ -15,7 +15,8 @@ and otherwise applies them in one journaled transaction: backups, atomic
 writes, config test, reload, self-test, and rollback on any failure.
 The same answers again change nothing.`,
 		Example: `  sudo rpwizard apply --answers site.yaml --dry-run
-  sudo rpwizard apply --answers site.yaml`,
+  sudo rpwizard apply --answers site.yaml
+  sudo rpwizard apply --answers site.yaml --json   # for Ansible and CI`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.answersFile == "" {
@@ -30,5 +31,6 @@ The same answers again change nothing.`,
 	f.BoolVar(&o.dryRun, "dry-run", false, "show the plan (each file's diff, each command) and change nothing")
 	f.BoolVar(&o.installMissing, "install-missing", false, "install a missing web server or module (as install_missing: true)")
 	f.BoolVar(&o.takeOver, "take-over", false, "replace a config for the same domain that rpwizard did not write, after a backup (as take_over: true)")
+	f.BoolVar(&o.jsonOut, "json", false, "print the plan (--dry-run) or the result as JSON (schema 1, see README); progress goes to stderr")
 	return cmd
 }

@@ -1,18 +1,22 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/host"
+	"github.com/rpwizard/rpwizard/notify"
 	"github.com/rpwizard/rpwizard/steps"
 )
 
@@ -48,6 +52,7 @@ A dry run against the CA's staging environment is not done yet.`,
 	f.StringVar(&o.answersFile, "answers", "", "renew only the site of this answers `FILE` (default: every site in /etc/rpwizard/sites/)")
 	f.BoolVar(&o.force, "force", false, "renew now even if not due")
 	f.BoolVar(&o.dryRun, "dry-run", false, "say which certificates are due and what would be renewed; change nothing")
+	f.BoolVar(&o.jsonOut, "json", false, "print one JSON object (schema 1, see README): each ACME site, due or not, renewed or not")
 	return cmd
 }
 
@@ -63,11 +68,15 @@ func runRenew(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	if o.answersFile == "" {
 		files, _ = filepath.Glob(filepath.Join(h.Layout.ConfigDir, "sites", "*.yaml"))
 	}
+	if o.jsonOut {
+		return runRenewJSON(ctx, h, files, o, stdout, stderr)
+	}
 	if len(files) == 0 {
 		fmt.Fprintln(stdout, "no sites set up by rpwizard on this host")
 		return exitOK
 	}
 	code := exitOK
+	var failures []notify.Event
 	for _, f := range files {
 		a, err := answers.Load(f, h.Installed)
 		if err != nil {
@@ -82,6 +91,8 @@ func runRenew(ctx context.Context, o options, stdout, stderr io.Writer) int {
 			continue
 		}
 		e := steps.NewEnv(a, h)
+		var siteLog bytes.Buffer
+		e.Log = &siteLog
 		if o.dryRun {
 			if !printRenewPlan(ctx, e, o.force, stdout, stderr) {
 				code = exitFailed
@@ -93,11 +104,16 @@ func runRenew(ctx context.Context, o options, stdout, stderr io.Writer) int {
 		case err != nil:
 			fmt.Fprintf(stderr, "rpwizard renew: %s: %v\n", a.Domain, err)
 			code = exitFailed
+			failures = append(failures, notify.Event{Kind: "renewal-failed", Site: a.Domain, What: err.Error(), When: time.Now(),
+				Log: notify.Excerpt(siteLog.String(), 40, os.Getenv("RPWIZARD_EAB_HMAC"))})
 		case renewed:
 			fmt.Fprintf(stdout, "%s: renewed (%s), %s reloaded\n", a.Domain, reason, a.Server)
 		default:
 			fmt.Fprintf(stdout, "%s: not due (%s)\n", a.Domain, reason)
 		}
+	}
+	if len(failures) > 0 {
+		notifyFailures(ctx, h, failures, stdout, stderr)
 	}
 	if o.dryRun {
 		if o.force {
@@ -132,4 +148,23 @@ func printRenewPlan(ctx context.Context, e *steps.Env, force bool, stdout, stder
 	fmt.Fprintf(stdout, "  - replace %s and %s (backed up first)\n", cert, key)
 	fmt.Fprintf(stdout, "  - config test, then reload %s, and check that it serves the new certificate\n", a.Server)
 	return true
+}
+
+// notifyFailures raises failed renewals through notify: (commands, mail).
+// Without a notify: configuration the failure is on stderr, which cron
+// mails (MAILTO) and systemd keeps in the journal (and OnFailure= runs
+// rpwizard notify).
+func notifyFailures(ctx context.Context, h *host.Host, failures []notify.Event, stdout, stderr io.Writer) {
+	cfg, err := notify.Load(h.Layout.ConfigDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "rpwizard renew: cannot notify:", err)
+		return
+	}
+	if len(cfg.Commands) == 0 && cfg.Email == "" {
+		fmt.Fprintln(stderr, "rpwizard renew: no notify: configured in /etc/rpwizard/config.yaml; nobody else is told of this failure")
+		return
+	}
+	for _, ev := range failures {
+		deliver(ctx, cfg, ev, h.Layout.StateDir, stdout, stderr)
+	}
 }

@@ -101,7 +101,7 @@ func runTry(ctx context.Context, o options, stdin *os.File, stdout, stderr io.Wr
 	for _, p := range []string{e.SavedAnswers(), e.SiteFile()} {
 		if _, err := os.Lstat(p); err == nil {
 			fmt.Fprintf(stderr, "rpwizard try: %s exists: an earlier try was not removed (killed before it could clean up?).\n"+
-				"  fix: if it was the last run: sudo rpwizard undo --server %s --dry-run, then without --dry-run; else remove the site %s\nnothing was changed.\n", p, srv, tryDomain)
+				"  fix: sudo rpwizard remove %s (or, if it was the last run of %s: sudo rpwizard undo --server %s)\nnothing was changed.\n", p, tryDomain, srv, srv)
 			return exitUsage
 		}
 	}

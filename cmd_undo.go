@@ -17,21 +17,36 @@ import (
 func newUndoCmd(status *int) *cobra.Command {
 	var o options
 	cmd := &cobra.Command{
-		Use:   "undo [--server nginx|apache] [--dry-run]",
-		Short: "Put back the files the last run changed, and reload",
+		Use:   "undo [RUN-ID] [--server nginx|apache] [--dry-run]",
+		Short: "Put back the files the last run (or run RUN-ID) changed, and reload",
 		Long: `Undo puts back, byte for byte, the files the last committed run changed
 (from its backups under /var/lib/rpwizard/backups/), removes the files it
-created, config-tests and reloads the server. Only the most recent run can
-be undone.
+created, config-tests and reloads the server.
+
+With RUN-ID (rpwizard history lists them) it puts back that run instead,
+on the server it changed. It refuses, changing nothing (exit status 2),
+when a later committed run changed the same files (it names that run:
+undo it first), when the run's files were changed since by something
+else, or when the run was undone or rolled back already.
 
 With --dry-run it shows which run it would undo and each file it would
 restore or remove (a diff of the current file against its backup, secrets
 not shown), and changes nothing: no file is written, no lock is taken,
 nothing is reloaded.`,
 		Example: `  sudo rpwizard undo --dry-run
-  sudo rpwizard undo --server nginx`,
-		Args: noArgs,
+  sudo rpwizard undo --server nginx
+  sudo rpwizard undo 20260301T101500.123456789Z --dry-run`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageErrorf(cmd, "unexpected argument %q: give at most one RUN-ID", args[1])
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				*status = runUndoRun(cmd.Context(), args[0], o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+				return nil
+			}
 			*status = runUndo(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			return nil
 		},

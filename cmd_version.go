@@ -10,7 +10,7 @@ import (
 )
 
 // legoModule is the ACME library whose version --version reports.
-const legoModule = "github.com/go-acme/lego/v4"
+const legoModule = "github.com/go-acme/lego/v5"
 
 // newVersionCmd is `rpwizard version`, the same as `rpwizard --version`.
 func newVersionCmd() *cobra.Command {

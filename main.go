@@ -7,7 +7,11 @@
 //	sudo rpwizard --answers FILE [--dry-run] # the same (apply)
 //	sudo rpwizard selftest --answers FILE
 //	sudo rpwizard renew [--force] [--dry-run]
-//	sudo rpwizard undo [--server S] [--dry-run]
+//	sudo rpwizard undo [RUN-ID] [--server S] [--dry-run]
+//	sudo rpwizard list [--json]
+//	sudo rpwizard status DOMAIN [--json]
+//	sudo rpwizard remove DOMAIN [--dry-run] [--delete-certs] [--revoke]
+//	sudo rpwizard history [--json]
 //	rpwizard help [COMMAND]
 //
 // Each command has its own flags, in its own file (cmd_*.go); a flag of
@@ -119,6 +123,9 @@ self-test. Without a command it runs the interactive wizard; with
   sudo rpwizard selftest --answers site.yaml    # prove HTTPS and WebSockets work
   sudo rpwizard renew --dry-run                 # which ACME certificates are due
   sudo rpwizard undo --dry-run                  # what undo would put back
+  sudo rpwizard list                            # every site, its certificate and last self-test
+  sudo rpwizard remove old.example.org --dry-run
+  sudo rpwizard history                         # the runs; undo one with: rpwizard undo RUN-ID
   rpwizard help selftest`,
 		Version:       versionString(version),
 		Args:          rootArgs,
@@ -137,6 +144,9 @@ self-test. Without a command it runs the interactive wizard; with
 			if cmd.Flags().Changed("take-over") {
 				return usageErrorf(cmd, "flag --take-over applies only with --answers FILE (apply), not to the wizard")
 			}
+			if cmd.Flags().Changed("json") {
+				return usageErrorf(cmd, "flag --json applies only with --answers FILE (apply), not to the wizard")
+			}
 			*status = runWizard(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			return nil
 		},
@@ -148,6 +158,7 @@ self-test. Without a command it runs the interactive wizard; with
 	f.StringVar(&o.caBundle, "ca-bundle", "", "wizard: the CA (PEM `FILE`) that issued an existing certificate, for the self-test's trust (as tls.ca_bundle)")
 	f.BoolVar(&o.installMissing, "install-missing", false, "install a missing web server or module (as install_missing: true)")
 	f.BoolVar(&o.takeOver, "take-over", false, "with --answers: replace a config for the same domain that rpwizard did not write, after a backup (as take_over: true)")
+	f.BoolVar(&o.jsonOut, "json", false, "with --answers: print the plan (--dry-run) or the result as JSON (schema 1, see README); progress goes to stderr")
 	f.Bool("version", false, "print rpwizard's version, and the Go and lego versions it was built with")
 	root.SuggestionsMinimumDistance = 2
 	root.SetVersionTemplate("{{.Version}}")
@@ -157,7 +168,12 @@ self-test. Without a command it runs the interactive wizard; with
 		newApplyCmd(status),
 		newSelfTestCmd(status),
 		newRenewCmd(status),
+		newNotifyCmd(status),
 		newUndoCmd(status),
+		newListCmd(status),
+		newStatusCmd(status),
+		newRemoveCmd(status),
+		newHistoryCmd(status),
 		newVersionCmd(),
 		newManCmd(status),
 		newUnitsCmd(status),

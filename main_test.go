@@ -26,7 +26,17 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"undo", "--force"}, []string{"rpwizard undo: ", "flag --force does not apply to undo", "renew"}},
 		{[]string{"undo", "--dry-run", "--answers", "x.yaml"}, []string{"rpwizard undo: ", "--answers does not apply to undo"}},
 		{[]string{"selftest", "--dry-run"}, []string{"rpwizard selftest: ", "--dry-run does not apply to selftest"}},
-		{[]string{"apply", "--answers", "x.yaml", "--json"}, []string{"rpwizard apply: ", "--json does not apply to apply", "selftest"}},
+		{[]string{"apply", "--answers", "x.yaml", "--all"}, []string{"rpwizard apply: ", "--all does not apply to apply", "selftest"}},
+		{[]string{"--json"}, []string{"rpwizard: ", "--json applies only with --answers FILE"}},
+		{[]string{"list", "--dry-run"}, []string{"rpwizard list: ", "--dry-run does not apply to list"}},
+		{[]string{"list", "extra"}, []string{`rpwizard list: unexpected argument "extra"`}},
+		{[]string{"status"}, []string{"rpwizard status: ", "give the site's domain"}},
+		{[]string{"status", "a.test", "--dry-run"}, []string{"rpwizard status: ", "--dry-run does not apply to status"}},
+		{[]string{"remove"}, []string{"rpwizard remove: ", "give the site's domain"}},
+		{[]string{"remove", "a.test", "b.test"}, []string{"rpwizard remove: ", "give the site's domain"}},
+		{[]string{"remove", "a.test", "--force"}, []string{"rpwizard remove: ", "--force does not apply to remove"}},
+		{[]string{"history", "--dry-run"}, []string{"rpwizard history: ", "--dry-run does not apply to history"}},
+		{[]string{"undo", "a", "b"}, []string{"rpwizard undo: ", "at most one RUN-ID"}},
 		{[]string{"apply", "--answers", "x.yaml", "--accessible"}, []string{"rpwizard apply: ", "--accessible does not apply to apply"}},
 		{[]string{"version", "--force"}, []string{"rpwizard version: ", "--force does not apply to version"}},
 		{[]string{"--answers", "x.yaml", "--force"}, []string{"rpwizard: ", "--force does not apply to rpwizard without a command", "renew"}},
@@ -74,7 +84,12 @@ func TestHelpGoesToStdout(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"help"}, []string{"Usage:", "rpwizard [command]", "apply", "selftest", "renew", "undo", "version", "--answers FILE", "--dry-run"}},
+		{[]string{"help"}, []string{"Usage:", "rpwizard [command]", "apply", "selftest", "renew", "undo", "list", "status", "remove", "history", "version", "--answers FILE", "--dry-run"}},
+		{[]string{"help", "remove"}, []string{"rpwizard remove DOMAIN", "--delete-certs", "--revoke", "--dry-run", "undo RUN-ID"}},
+		{[]string{"help", "list"}, []string{"rpwizard list", "--json", "due when N days"}},
+		{[]string{"status", "--help"}, []string{"rpwizard status DOMAIN", "--hold"}},
+		{[]string{"help", "history"}, []string{"rpwizard history", "--files"}},
+		{[]string{"help", "undo"}, []string{"undo [RUN-ID]", "names that run"}},
 		{[]string{"--help"}, []string{"Usage:", "rpwizard [command]"}},
 		{[]string{"-h"}, []string{"Usage:", "rpwizard [command]"}},
 		{[]string{"help", "selftest"}, []string{"rpwizard selftest", "--hold duration", "--resolve IP", "--json"}},
@@ -109,10 +124,15 @@ func TestHelpGoesToStdout(t *testing.T) {
 // added to the wrong command, or shared by accident, fails here.
 func TestEachCommandHasOnlyItsFlags(t *testing.T) {
 	want := map[string][]string{
-		"rpwizard":   {"accessible", "answers", "ca-bundle", "dry-run", "help", "install-missing", "take-over", "version"},
-		"apply":      {"answers", "dry-run", "help", "install-missing", "take-over"},
+		"rpwizard":   {"accessible", "answers", "ca-bundle", "dry-run", "help", "install-missing", "json", "take-over", "version"},
+		"apply":      {"answers", "dry-run", "help", "install-missing", "json", "take-over"},
 		"selftest":   {"all", "answers", "app", "ca-bundle", "domain", "help", "hold", "json", "resolve"},
-		"renew":      {"answers", "dry-run", "force", "help"},
+		"renew":      {"answers", "dry-run", "force", "help", "json"},
+		"notify":     {"help", "test", "unit"},
+		"list":       {"help", "json", "offline"},
+		"status":     {"help", "hold", "json", "offline"},
+		"remove":     {"delete-certs", "dry-run", "help", "json", "revoke"},
+		"history":    {"files", "help", "json"},
 		"undo":       {"dry-run", "help", "server"},
 		"version":    {"help"},
 		"help":       {"help"},
@@ -156,7 +176,7 @@ func TestVersion(t *testing.T) {
 			t.Fatalf("%v: exit status %d; stderr:\n%s", args, code, stderr.String())
 		}
 		out := stdout.String()
-		for _, w := range []string{"rpwizard ", runtime.Version(), "\nlego v4."} {
+		for _, w := range []string{"rpwizard ", runtime.Version(), "\nlego v5."} {
 			if !strings.Contains(out, w) {
 				t.Errorf("%v: output lacks %q:\n%s", args, w, out)
 			}

@@ -41,52 +41,72 @@ func prepare(ctx context.Context, file string, o options) (*steps.Env, error) {
 // runUnattended is `rpwizard --answers FILE`: plan, apply, report, with
 // one progress line per step and no terminal UI.
 func runUnattended(ctx context.Context, o options, stdout, stderr io.Writer) int {
+	// With --json, stdout carries one JSON object and nothing else: the
+	// progress and texts meant for people go to stderr.
+	human := stdout
+	var e *steps.Env
+	var res *steps.Result
+	finish := func(code int, err error) int {
+		if o.jsonOut {
+			writeJSON(stdout, runResultJSON("apply", e, res, err, code))
+		}
+		return code
+	}
+	if o.jsonOut {
+		human = stderr
+	}
 	e, err := prepare(ctx, o.answersFile, o)
 	if err != nil {
 		if ctx.Err() != nil {
-			return stoppedBeforeChange(stderr)
+			return finish(stoppedBeforeChange(stderr), err)
 		}
-		return fail(stderr, err)
+		return finish(fail(stderr, err), err)
 	}
 	if os.Geteuid() != 0 && !o.dryRun {
 		fmt.Fprintf(stderr, "rpwizard: changing the web server needs root: run  sudo %s --answers %s  (or add --dry-run to only see the plan)\n", os.Args[0], o.answersFile)
-		return exitUsage
+		return finish(exitUsage, errors.New("changing the web server needs root"))
 	}
-	if err := steps.Recover(ctx, e, o.dryRun, func(s string) { fmt.Fprintln(stdout, "        "+s) }); err != nil {
-		return fail(stderr, err)
+	if err := steps.Recover(ctx, e, o.dryRun, func(s string) { fmt.Fprintln(human, "        "+s) }); err != nil {
+		return finish(fail(stderr, err), err)
 	}
 	plan, err := steps.Plan(ctx, e)
 	if err != nil {
 		if ctx.Err() != nil {
-			return stoppedBeforeChange(stderr)
+			return finish(stoppedBeforeChange(stderr), err)
 		}
-		return fail(stderr, err)
+		return finish(fail(stderr, err), err)
 	}
-	printWarnings(stdout, e)
+	if o.dryRun && o.jsonOut {
+		if err := writeJSON(stdout, planJSON("apply", e, plan)); err != nil {
+			return fail(stderr, err)
+		}
+		return exitOK
+	}
+	printWarnings(human, e)
 	if o.dryRun {
 		fmt.Fprint(stdout, plan.Render(true))
 		return exitOK
 	}
 	if plan.Empty() {
-		fmt.Fprintln(stdout, "no changes: the host already matches", o.answersFile)
+		fmt.Fprintln(human, "no changes: the host already matches", o.answersFile)
 	}
-	e.Events = progressPrinter(stdout)
+	e.Events = progressPrinter(human)
 	// Detail (lego's log, command output) goes to a root-only log file.
 	if f, err := os.OpenFile(logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err == nil {
 		defer f.Close()
 		fmt.Fprintf(f, "\n== %s rpwizard --answers %s\n", time.Now().UTC().Format(time.RFC3339), o.answersFile)
 		e.Log = f
 	}
-	res, err := steps.Apply(ctx, e, plan)
+	res, err = steps.Apply(ctx, e, plan)
 	if e.SelfTest != nil && ctx.Err() == nil { // cut short, it says nothing about the proxy
-		fmt.Fprintln(stdout)
-		e.SelfTest.WriteText(stdout)
+		fmt.Fprintln(human)
+		e.SelfTest.WriteText(human)
 	}
 	if err != nil {
 		switch {
 		case ctx.Err() != nil && errors.Is(err, steps.ErrRolledBack):
 			fmt.Fprintln(stderr, "rpwizard: stopped by a signal: every change was rolled back")
-			return exitStopped
+			return finish(exitStopped, err)
 		case ctx.Err() != nil:
 			fmt.Fprintln(stderr, "rpwizard: stopped by a signal:", err)
 		default:
@@ -96,10 +116,10 @@ func runUnattended(ctx context.Context, o options, stdout, stderr io.Writer) int
 			}
 		}
 		fmt.Fprintln(stderr, "details:", logFile)
-		return exitFailed
+		return finish(exitFailed, err)
 	}
-	printSummary(stdout, e, res)
-	return exitOK
+	printSummary(human, e, res)
+	return finish(exitOK, nil)
 }
 
 // progressPrinter prints one line per finished step: result, step, time.
@@ -147,7 +167,7 @@ func printSummary(w io.Writer, e *steps.Env, res *steps.Result) {
 		fmt.Fprintf(w, "%s valid until %s\n", kind, info.Leaf.NotAfter.Format("2006-01-02"))
 	}
 	if res.BackupDir != "" {
-		fmt.Fprintf(w, "previous files: %s (undo: sudo rpwizard undo --server %s)\n", res.BackupDir, a.Server)
+		fmt.Fprintf(w, "previous files: %s (undo: sudo rpwizard undo %s)\n", res.BackupDir, runID(res.BackupDir))
 	}
 	if a.TLS.Mode == "acme" {
 		fmt.Fprintln(w, "renewal:", e.RenewalSchedule())

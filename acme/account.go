@@ -2,6 +2,8 @@ package acme
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -11,8 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/go-acme/lego/v4/certcrypto"
-	"github.com/go-acme/lego/v4/registration"
+	legoacme "github.com/go-acme/lego/v5/acme"
+	"github.com/go-acme/lego/v5/certcrypto"
 )
 
 // Account file modes. Nothing else in this package chooses a mode.
@@ -21,21 +23,80 @@ const (
 	fileMode fs.FileMode = 0o600
 )
 
-// account is an ACME account in the lego CLI layout:
+// account is an ACME account in the lego v4 CLI layout, which rpwizard
+// has used since its first release and keeps using with lego v5:
 //
 //	<StateDir>/accounts/<CA host_port>/<email|noemail@example.com>/account.json
 //	<StateDir>/accounts/<CA host_port>/<email|noemail@example.com>/keys/<email|…>.key
 //
-// It implements registration.User. The JSON matches lego's cmd.Account.
+// It implements lego v5's registration.User. lego v5 changed its own CLI
+// layout (the account URL moved to "accountURL" and the "registration"
+// object was flattened); rpwizard does not follow it: account.json keeps
+// the v4 shape ({"email", "registration": {"body": {…}, "uri": "…"}}), so
+// accounts made by earlier releases are read in place, never migrated or
+// registered again, and an older rpwizard can still read what this one
+// writes. load also accepts the v5 shape, for a file copied from lego v5.
 type account struct {
-	Email        string                 `json:"email"`
-	Registration *registration.Resource `json:"registration"`
-	key          crypto.PrivateKey
+	Email        string
+	Registration *legoacme.ExtendedAccount
+	key          crypto.Signer
 }
 
-func (a *account) GetEmail() string                        { return a.Email }
-func (a *account) GetRegistration() *registration.Resource { return a.Registration }
-func (a *account) GetPrivateKey() crypto.PrivateKey        { return a.key }
+func (a *account) GetEmail() string                           { return a.Email }
+func (a *account) GetRegistration() *legoacme.ExtendedAccount { return a.Registration }
+func (a *account) GetPrivateKey() crypto.Signer               { return a.key }
+
+// accountFileV4 is account.json as lego v4's CLI (and every rpwizard up to
+// the move to lego v5) wrote it: registration.Resource{Body, URI}.
+type accountFileV4 struct {
+	Email        string          `json:"email"`
+	Registration *registrationV4 `json:"registration"`
+}
+
+type registrationV4 struct {
+	Body legoacme.Account `json:"body"`
+	URI  string           `json:"uri,omitempty"`
+	// AccountURL is where lego v5 keeps the URI (ExtendedAccount flattened
+	// into "registration"); read, never written.
+	AccountURL string `json:"accountURL,omitempty"`
+	// Status is the flattened v5 body's status; read, never written.
+	Status string `json:"status,omitempty"`
+}
+
+// MarshalJSON writes the v4 layout.
+func (a *account) MarshalJSON() ([]byte, error) {
+	f := accountFileV4{Email: a.Email}
+	if a.Registration != nil {
+		f.Registration = &registrationV4{Body: a.Registration.Account, URI: a.Registration.Location}
+	}
+	return json.Marshal(f)
+}
+
+// UnmarshalJSON reads the v4 layout, or lego v5's.
+func (a *account) UnmarshalJSON(data []byte) error {
+	var f accountFileV4
+	if err := json.Unmarshal(data, &f); err != nil {
+		return err
+	}
+	a.Email = f.Email
+	a.Registration = nil
+	if r := f.Registration; r != nil {
+		ext := &legoacme.ExtendedAccount{Account: r.Body, Location: r.URI}
+		if ext.Location == "" && r.AccountURL != "" {
+			// lego v5: the account fields sit next to accountURL.
+			var flat legoacme.ExtendedAccount
+			var wrapper struct {
+				Registration *legoacme.ExtendedAccount `json:"registration"`
+			}
+			if json.Unmarshal(data, &wrapper) == nil && wrapper.Registration != nil {
+				flat = *wrapper.Registration
+			}
+			ext = &flat
+		}
+		a.Registration = ext
+	}
+	return nil
+}
 
 // accountStore knows the file names of one account.
 type accountStore struct {
@@ -64,10 +125,10 @@ type loaded struct {
 // there is none) and account.json if present.
 func (s *accountStore) load(email string) (*loaded, error) {
 	l := &loaded{acct: &account{Email: email}}
-	keyPEM, err := os.ReadFile(s.keyFile())
+	keyData, err := os.ReadFile(s.keyFile())
 	switch {
 	case err == nil:
-		key, err := certcrypto.ParsePEMPrivateKey(keyPEM)
+		key, err := certcrypto.ParsePEMPrivateKey(keyData)
 		if err != nil {
 			return nil, fmt.Errorf("reading the ACME account key %s: %w (move the file away to start a new account)", s.keyFile(), err)
 		}
@@ -78,7 +139,7 @@ func (s *accountStore) load(email string) (*loaded, error) {
 		if err != nil {
 			return nil, fmt.Errorf("generating the ACME account key: %w", err)
 		}
-		if err := s.writeFile(s.keyFile(), pem.EncodeToMemory(certcrypto.PEMBlock(key))); err != nil {
+		if err := s.writeFile(s.keyFile(), keyPEM(key)); err != nil {
 			return nil, fmt.Errorf("saving the ACME account key: %w", err)
 		}
 		l.acct.key = key
@@ -99,11 +160,26 @@ func (s *accountStore) load(email string) (*loaded, error) {
 		// A damaged file is not fatal: the account is found again by its key.
 		return l, nil //nolint:nilerr
 	}
-	if onDisk.Registration != nil && onDisk.Registration.URI != "" && onDisk.Registration.Body.Status != "" {
+	if onDisk.Registration != nil && onDisk.Registration.Location != "" && onDisk.Registration.Status != "" {
 		l.acct.Registration = onDisk.Registration
 		l.registered = true
 	}
 	return l, nil
+}
+
+// registered says whether account.json holds a usable registration and
+// the account key is there, without creating either.
+func (s *accountStore) registered() bool {
+	if _, err := os.Stat(s.keyFile()); err != nil {
+		return false
+	}
+	data, err := os.ReadFile(s.accountFile())
+	if err != nil {
+		return false
+	}
+	var onDisk account
+	return json.Unmarshal(data, &onDisk) == nil && onDisk.Registration != nil &&
+		onDisk.Registration.Location != "" && onDisk.Registration.Status != ""
 }
 
 // save writes account.json.
@@ -171,4 +247,16 @@ func (s *accountStore) mkdirs(dir string) error {
 	}
 	// The umask may have removed bits, never added any; make it exact.
 	return os.Chmod(dir, dirMode)
+}
+
+// keyPEM encodes an account key as lego v4 did: SEC 1 "EC PRIVATE KEY" for
+// ECDSA (lego v5 would write PKCS #8), so that the key file stays in the
+// layout of earlier releases.
+func keyPEM(key crypto.Signer) []byte {
+	if k, ok := key.(*ecdsa.PrivateKey); ok {
+		if der, err := x509.MarshalECPrivateKey(k); err == nil {
+			return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
+		}
+	}
+	return pem.EncodeToMemory(certcrypto.PEMBlock(key))
 }

@@ -11,7 +11,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/go-acme/lego/v4/certcrypto"
+	"github.com/go-acme/lego/v5/certcrypto"
 )
 
 // Certificate is an issued certificate with its private key.

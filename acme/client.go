@@ -8,23 +8,25 @@ import (
 	"fmt"
 	"io"
 	stdlog "log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/go-acme/lego/v4/acme"
-	"github.com/go-acme/lego/v4/challenge/dns01"
-	"github.com/go-acme/lego/v4/challenge/http01"
-	"github.com/go-acme/lego/v4/challenge/tlsalpn01"
-	"github.com/go-acme/lego/v4/lego"
-	legolog "github.com/go-acme/lego/v4/log"
-	"github.com/go-acme/lego/v4/providers/http/webroot"
-	"github.com/go-acme/lego/v4/registration"
+	"github.com/go-acme/lego/v5/acme"
+	"github.com/go-acme/lego/v5/certificate"
+	"github.com/go-acme/lego/v5/challenge/dns01"
+	"github.com/go-acme/lego/v5/challenge/http01"
+	"github.com/go-acme/lego/v5/challenge/tlsalpn01"
+	"github.com/go-acme/lego/v5/lego"
+	legolog "github.com/go-acme/lego/v5/log"
+	"github.com/go-acme/lego/v5/providers/http/webroot"
+	"github.com/go-acme/lego/v5/registration"
 )
 
-// lego keeps its logger and the DNS-01 resolver list in package variables.
+// lego keeps its default logger and the DNS-01 resolver client in package variables.
 // legoGuard (a one-slot semaphore, so that waiting honours the context)
 // serialises every use of lego in this package; the holder points lego's
 // logger at the request's Log and puts the previous logger back when done.
@@ -37,12 +39,18 @@ const stopGrace = 15 * time.Second
 
 const userAgent = "rpwizard"
 
-// quietLogger is lego's logger for one call. Fatal never exits the program.
-type quietLogger struct{ *stdlog.Logger }
-
-func (l quietLogger) Fatal(args ...any)                 { l.Print(args...) }
-func (l quietLogger) Fatalln(args ...any)               { l.Println(args...) }
-func (l quietLogger) Fatalf(format string, args ...any) { l.Printf(format, args...) }
+// legoLogger is lego v5's slog logger for one call: its messages and
+// attributes as text lines on w (lego v5 logs through log/slog and calls
+// os.Exit only from its CLI, never from the library).
+func legoLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))
+}
 
 // withLego runs fn while holding legoGuard, with lego logging to c.log. fn
 // runs in its own goroutine because lego is not context-aware: when ctx is
@@ -60,8 +68,8 @@ func withLego[T any](ctx context.Context, c *config, fn func(ctx context.Context
 		return zero, ctx.Err()
 	}
 	lg := stdlog.New(c.log, "", 0)
-	prev := legolog.Logger
-	legolog.Logger = quietLogger{lg}
+	prev := legolog.Default()
+	legolog.SetDefault(legoLogger(c.log))
 
 	type result struct {
 		v   T
@@ -80,7 +88,7 @@ func withLego[T any](ctx context.Context, c *config, fn func(ctx context.Context
 		}()
 		// Restore and release before reporting, so that lego's logger is
 		// back in place when the caller sees the result.
-		legolog.Logger = prev
+		legolog.SetDefault(prev)
 		<-legoGuard
 		done <- res
 	}()
@@ -113,6 +121,7 @@ func (t ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req.WithContext(t.ctx))
 	if err == nil {
 		pollHint(resp)
+		problemBody(resp)
 	}
 	return resp, err
 }
@@ -145,8 +154,12 @@ func pollHint(resp *http.Response) {
 // httpClient is the client for the CA: proxy from the environment, system
 // roots plus tls.ca_bundle, bounded timeouts, bound to ctx.
 func (c *config) httpClient(ctx context.Context) (*http.Client, func()) {
+	proxy := http.ProxyFromEnvironment
+	if c.proxy != nil {
+		proxy = http.ProxyURL(c.proxy)
+	}
 	tr := &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
+		Proxy: proxy,
 		DialContext: (&net.Dialer{
 			Timeout:   min(c.timeout, 30*time.Second),
 			KeepAlive: 30 * time.Second,
@@ -161,6 +174,7 @@ func (c *config) httpClient(ctx context.Context) (*http.Client, func()) {
 
 // session is a lego client with its account.
 type session struct {
+	ctx    context.Context
 	c      *config
 	lg     *stdlog.Logger
 	client *lego.Client
@@ -180,12 +194,9 @@ func newLegoClient(ctx context.Context, c *config, user registration.User) (*leg
 		UserAgent:  userAgent,
 		HTTPClient: hc,
 		Certificate: lego.CertificateConfig{
-			KeyType: c.keyType,
-			Timeout: 30 * time.Second,
+			Timeout:             30 * time.Second,
+			OverallRequestLimit: certificate.DefaultOverallRequestLimit,
 		},
-	}
-	if cfg.Certificate.KeyType == "" {
-		cfg.Certificate.KeyType = keyTypes["ec256"]
 	}
 	client, err := lego.NewClient(cfg)
 	if err != nil {
@@ -215,7 +226,7 @@ func newSession(ctx context.Context, c *config, lg *stdlog.Logger) (*session, er
 	if err != nil {
 		return nil, err
 	}
-	s := &session{c: c, lg: lg, client: client, store: store, acct: l.acct, close: closeIdle}
+	s := &session{ctx: ctx, c: c, lg: lg, client: client, store: store, acct: l.acct, close: closeIdle}
 	if err := s.ensureAccount(l); err != nil {
 		s.close()
 		return nil, err
@@ -228,14 +239,14 @@ func newSession(ctx context.Context, c *config, lg *stdlog.Logger) (*session, er
 func (s *session) ensureAccount(l *loaded) error {
 	if l.registered {
 		s.reused = true
-		s.lg.Printf("acme: using the ACME account %s (%s)", s.acct.Registration.URI, s.store.accountFile())
+		s.lg.Printf("acme: using the ACME account %s (%s)", s.acct.Registration.Location, s.store.accountFile())
 		return nil
 	}
 	if l.keyExisted {
-		reg, err := s.client.Registration.ResolveAccountByKey()
+		reg, err := s.client.Registration.ResolveAccountByKey(s.ctx)
 		if err == nil {
 			s.acct.Registration = reg
-			s.lg.Printf("acme: found the ACME account %s by its key", reg.URI)
+			s.lg.Printf("acme: found the ACME account %s by its key", reg.Location)
 			return s.store.save(s.acct)
 		}
 		if !isProblem(err, "accountDoesNotExist") {
@@ -248,16 +259,16 @@ func (s *session) ensureAccount(l *loaded) error {
 // register creates a new account (with external account binding when
 // configured) and saves account.json.
 func (s *session) register() error {
-	if tos := s.client.GetToSURL(); tos != "" {
+	if tos := s.client.GetServerMetadata().TermsOfService; tos != "" {
 		s.lg.Printf("acme: registering an ACME account; the CA's terms of service are at %s", tos)
 	}
 	var (
-		reg *registration.Resource
+		reg *acme.ExtendedAccount
 		err error
 	)
 	switch {
 	case s.c.eabKID != "":
-		reg, err = s.client.Registration.RegisterWithExternalAccountBinding(registration.RegisterEABOptions{
+		reg, err = s.client.Registration.RegisterWithExternalAccountBinding(s.ctx, registration.RegisterEABOptions{
 			TermsOfServiceAgreed: true,
 			Kid:                  s.c.eabKID,
 			HmacEncoded:          s.c.eabHMAC,
@@ -265,17 +276,17 @@ func (s *session) register() error {
 		if err != nil {
 			return &eabError{err: err}
 		}
-	case s.client.GetExternalAccountRequired():
+	case s.client.GetServerMetadata().ExternalAccountRequired:
 		return &Error{Summary: msgEABRequired, Err: errors.New("the ACME directory says externalAccountRequired and no tls.eab_kid is set")}
 	default:
-		reg, err = s.client.Registration.Register(registration.RegisterOptions{TermsOfServiceAgreed: true})
+		reg, err = s.client.Registration.Register(s.ctx, registration.RegisterOptions{TermsOfServiceAgreed: true})
 		if err != nil {
 			return fmt.Errorf("registering an ACME account: %w", err)
 		}
 	}
 	s.acct.Registration = reg
 	s.reused = false
-	s.lg.Printf("acme: registered the ACME account %s", reg.URI)
+	s.lg.Printf("acme: registered the ACME account %s", reg.Location)
 	return s.store.save(s.acct)
 }
 
@@ -296,7 +307,7 @@ func (s *session) setChallenge(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("webroot: %w", err)
 		}
-		return s.client.Challenge.SetHTTP01Provider(p)
+		return s.client.Challenge.SetHTTP01Provider(detachCleanUp(p))
 	case ChallengeHTTP01Standalone:
 		return s.client.Challenge.SetHTTP01Provider(http01.NewProviderServer(c.httpHost, c.httpPort))
 	case ChallengeTLSALPN01:
@@ -304,28 +315,31 @@ func (s *session) setChallenge(ctx context.Context) error {
 	case ChallengeDNS01:
 		p, err := newProvider(c.dnsProvider)
 		if err != nil {
-			return &FieldError{Field: "tls.dns_provider", Problem: fmt.Sprintf("cannot set up %s: %v", c.dnsProvider, err)}
+			return &FieldError{Key: "tls.dns_provider", Msg: fmt.Sprintf("cannot set up %s: %v", c.dnsProvider, err)}
 		}
 		resolvers := c.dnsResolvers
 		if len(resolvers) == 0 {
 			resolvers = systemResolvers("/etc/resolv.conf")
 		}
-		dns01.ClearFqdnCache()
+		// lego v5 keeps the resolvers in its default DNS client; a fresh
+		// one (also a fresh zone cache) for every order, under legoGuard.
+		dns01.SetDefaultClient(dns01.NewClient(&dns01.Options{RecursiveNameservers: resolvers}))
 		opts := []dns01.ChallengeOption{
-			dns01.AddRecursiveNameservers(resolvers),
-			dns01.WrapPreCheck(func(_, fqdn, value string, check dns01.PreCheckFunc) (bool, error) {
+			dns01.WrapPreCheck(func(ctx context.Context, _, fqdn, value string, check dns01.PreCheckFunc) (bool, error) {
 				if err := ctx.Err(); err != nil {
 					return true, err
 				}
-				return check(fqdn, value)
+				return check(ctx, fqdn, value)
 			}),
 		}
 		if c.dnsResolversOnly {
-			opts = append(opts,
-				dns01.DisableAuthoritativeNssPropagationRequirement(),
-				dns01.RecursiveNSsPropagationRequirement())
+			opts = append(opts, dns01.DisableAuthoritativeNssPropagationRequirement())
+		} else {
+			// lego v4's default, kept: the zone's authoritative servers only.
+			opts = append(opts, dns01.DisableRecursiveNSsPropagationRequirement())
 		}
-		return s.client.Challenge.SetDNS01Provider(p, opts...)
+		s.lg.Printf("acme: the DNS-01 propagation check asks nameservers=%s", strings.Join(resolvers, ","))
+		return s.client.Challenge.SetDNS01Provider(detachCleanUp(p), opts...)
 	}
 	return fmt.Errorf("unknown challenge %q", c.challenge)
 }

@@ -1,5 +1,5 @@
 // Package acme obtains and renews TLS certificates from an ACME certificate
-// authority (Let's Encrypt or any RFC 8555 CA) with the go-acme/lego v4
+// authority (Let's Encrypt or any RFC 8555 CA) with the go-acme/lego v5
 // library.
 //
 // The package writes nothing except the ACME account (key and account.json,

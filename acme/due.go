@@ -12,9 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-acme/lego/v4/acme/api"
-	"github.com/go-acme/lego/v4/certcrypto"
-	"github.com/go-acme/lego/v4/certificate"
+	"github.com/go-acme/lego/v5/acme/api"
+	"github.com/go-acme/lego/v5/certcrypto"
+
+	"github.com/rpwizard/rpwizard/answers"
 )
 
 // Due says whether cur should be renewed at time now, and why, in a sentence
@@ -25,8 +26,11 @@ import (
 //     reached a point inside the CA's suggested renewal window (the point is
 //     fixed per certificate, so that renewals spread over the window);
 //   - otherwise (api.ErrNoARI, or the CA could not be asked) it is due when
-//     less than a third of its lifetime is left (half, for certificates that
-//     live 10 days or less, as lego does).
+//     less than a third of its lifetime is left, whatever the lifetime: a
+//     90-day certificate with 30 days left, a 45-day one with 15, a 6-day
+//     (shortlived) one with 2. lego halves the share for lifetimes of 10
+//     days or less; rpwizard does not, so that a 6-day certificate has two
+//     days, four runs of the renewal timer, to recover from a failure.
 //
 // Due writes nothing and creates no account; the ARI request is anonymous.
 // Only r.Domains, r.Directory, r.CABundle, r.Log and r.HTTPClientTimeout are
@@ -79,7 +83,7 @@ func fetchARI(ctx context.Context, c *config, leaf *x509.Certificate) (*ariWindo
 		return nil, err
 	}
 	defer closeIdle()
-	ri, err := client.Certificate.GetRenewalInfo(certificate.RenewalInfoRequest{Cert: leaf})
+	ri, err := client.Certificate.GetRenewalInfo(ctx, leaf)
 	if err != nil {
 		return nil, err
 	}
@@ -124,14 +128,15 @@ func dueByWindow(leaf *x509.Certificate, w *ariWindow, now time.Time) (bool, str
 	return false, fmt.Sprintf("not due yet: %s; renewal planned for %s", window, stamp(at))
 }
 
+// RenewBefore is how long before expiry a certificate of the given
+// lifetime is due when the CA offers no renewal window: a third of it.
+func RenewBefore(life time.Duration) time.Duration { return life / 3 }
+
 // dueByLifetime is the rule without ARI: renew when less than a third of the
-// lifetime is left (half for lifetimes of 10 days or less).
+// lifetime is left.
 func dueByLifetime(leaf *x509.Certificate, now time.Time) (bool, string) {
 	life := leaf.NotAfter.Sub(leaf.NotBefore)
-	threshold, part := life/3, "a third"
-	if life <= 10*24*time.Hour {
-		threshold, part = life/2, "half"
-	}
+	threshold, part := RenewBefore(life), "a third"
 	left := leaf.NotAfter.Sub(now)
 	from := leaf.NotAfter.Add(-threshold)
 	if left < threshold {
@@ -146,7 +151,7 @@ func dueByLifetime(leaf *x509.Certificate, now time.Time) (bool, string) {
 func certNames(leaf *x509.Certificate) []string {
 	var out []string
 	for _, n := range certcrypto.ExtractDomains(leaf) {
-		n = strings.ToLower(strings.TrimSuffix(n, "."))
+		n = answers.NormalizeName(n)
 		if n != "" && !slices.Contains(out, n) {
 			out = append(out, n)
 		}

@@ -10,8 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-acme/lego/v4/acme"
-	"github.com/go-acme/lego/v4/acme/api"
+	"github.com/go-acme/lego/v5/acme"
 )
 
 // Error is an ACME failure explained in plain words.
@@ -320,10 +319,8 @@ func listenAddrOf(l string) string {
 // retryTime returns when the CA allows a new attempt, from the Retry-After
 // header or the "retry after" text of the problem.
 func retryTime(rl *acme.RateLimitedError, text string, now time.Time) string {
-	if rl != nil && rl.RetryAfter != "" {
-		if d, err := api.ParseRetryAfter(rl.RetryAfter); err == nil && d > 0 {
-			return now.Add(d).UTC().Format("2006-01-02 15:04 UTC")
-		}
+	if rl != nil && rl.RetryAfter > 0 {
+		return now.Add(rl.RetryAfter).UTC().Format("2006-01-02 15:04 UTC")
 	}
 	if m := reRetryAfter.FindStringSubmatch(text); m != nil {
 		return m[1]

@@ -8,9 +8,9 @@ import (
 	stdlog "log"
 	"strings"
 
-	"github.com/go-acme/lego/v4/acme"
-	"github.com/go-acme/lego/v4/acme/api"
-	"github.com/go-acme/lego/v4/certificate"
+	"github.com/go-acme/lego/v5/acme"
+	"github.com/go-acme/lego/v5/acme/api"
+	"github.com/go-acme/lego/v5/certificate"
 )
 
 // Obtain orders a new certificate for r.Domains. It validates r first
@@ -62,7 +62,7 @@ func order(ctx context.Context, c *config, lg *stdlog.Logger, replaces *x509.Cer
 		return nil, err
 	}
 
-	req := certificate.ObtainRequest{Domains: c.domains, Bundle: true}
+	req := certificate.ObtainRequest{Domains: c.domains, Bundle: true, KeyType: c.keyType, Profile: c.profile}
 	if replaces != nil {
 		lg.Printf("acme: renewing the certificate with serial %x (expires %s)", replaces.SerialNumber, replaces.NotAfter.UTC().Format("2006-01-02"))
 		if id, ok := s.ariCertID(replaces); ok {
@@ -72,7 +72,7 @@ func order(ctx context.Context, c *config, lg *stdlog.Logger, replaces *x509.Cer
 	}
 	lg.Printf("acme: ordering a certificate for %s with %s from %s", strings.Join(c.domains, ", "), c.challenge, c.dirURL)
 
-	res, err := s.client.Certificate.Obtain(req)
+	res, err := s.client.Certificate.Obtain(s.ctx, req)
 	if err != nil && s.reused && isProblem(err, "accountDoesNotExist") {
 		// The CA no longer knows the stored account (deactivated, or a test
 		// CA restarted): register again with the same key and retry once.
@@ -80,12 +80,12 @@ func order(ctx context.Context, c *config, lg *stdlog.Logger, replaces *x509.Cer
 		if err = s.register(); err != nil {
 			return nil, err
 		}
-		res, err = s.client.Certificate.Obtain(req)
+		res, err = s.client.Certificate.Obtain(s.ctx, req)
 	}
 	if err != nil && req.ReplacesCertID != "" && replacesRefused(err) {
 		lg.Printf("acme: the CA refused the replacement link (%v); ordering without it", err)
 		req.ReplacesCertID = ""
-		res, err = s.client.Certificate.Obtain(req)
+		res, err = s.client.Certificate.Obtain(s.ctx, req)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("the CA did not issue a certificate for %s: %w", strings.Join(c.domains, ", "), err)
@@ -116,10 +116,10 @@ func (s *session) ariCertID(leaf *x509.Certificate) (string, bool) {
 	if !shared {
 		return "", false
 	}
-	if _, err := s.client.Certificate.GetRenewalInfo(certificate.RenewalInfoRequest{Cert: leaf}); errors.Is(err, api.ErrNoARI) {
+	if _, err := s.client.Certificate.GetRenewalInfo(s.ctx, leaf); errors.Is(err, api.ErrNoARI) {
 		return "", false
 	}
-	id, err := certificate.MakeARICertID(leaf)
+	id, err := api.MakeARICertID(leaf)
 	if err != nil {
 		return "", false
 	}

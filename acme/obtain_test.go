@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	legoacme "github.com/go-acme/lego/v4/acme"
-	legolog "github.com/go-acme/lego/v4/log"
+	legoacme "github.com/go-acme/lego/v5/acme"
+	legolog "github.com/go-acme/lego/v5/log"
 )
 
 // Integration tests against Debian's Pebble. They run one after another (lego
@@ -110,9 +110,9 @@ func TestObtainTLSALPN01(t *testing.T) {
 	r.Challenge = "tls-alpn-01"
 	r.TLSAddr = fmt.Sprintf("127.0.0.1:%d", e.tlsPort)
 	r.KeyType = "ec384"
-	before := legolog.Logger
+	before := legolog.Default()
 	cert, err := Obtain(context.Background(), r)
-	if legolog.Logger != before {
+	if legolog.Default() != before {
 		t.Errorf("lego's global logger was not restored")
 	}
 	if err != nil {
@@ -321,11 +321,11 @@ func readAccount(t *testing.T, stateDir string) (data []byte, uri string, mod ti
 		t.Fatal(err)
 	}
 	var a account
-	if err := json.Unmarshal(data, &a); err != nil || a.Registration == nil || a.Registration.URI == "" {
+	if err := json.Unmarshal(data, &a); err != nil || a.Registration == nil || a.Registration.Location == "" {
 		t.Fatalf("account.json has no registration URI (%v): %s", err, data)
 	}
 	st, _ := os.Stat(matches[0])
-	return data, a.Registration.URI, st.ModTime()
+	return data, a.Registration.Location, st.ModTime()
 }
 
 func TestAccountReuse(t *testing.T) {

@@ -6,17 +6,17 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/go-acme/lego/v4/challenge"
-	"github.com/go-acme/lego/v4/providers/dns/acmedns"
-	"github.com/go-acme/lego/v4/providers/dns/cloudflare"
-	"github.com/go-acme/lego/v4/providers/dns/digitalocean"
-	"github.com/go-acme/lego/v4/providers/dns/exec"
-	"github.com/go-acme/lego/v4/providers/dns/gandiv5"
-	"github.com/go-acme/lego/v4/providers/dns/hetzner"
-	"github.com/go-acme/lego/v4/providers/dns/httpreq"
-	"github.com/go-acme/lego/v4/providers/dns/ovh"
-	"github.com/go-acme/lego/v4/providers/dns/rfc2136"
-	"github.com/go-acme/lego/v4/providers/dns/route53"
+	"github.com/go-acme/lego/v5/challenge"
+	"github.com/go-acme/lego/v5/providers/dns/acmedns"
+	"github.com/go-acme/lego/v5/providers/dns/cloudflare"
+	"github.com/go-acme/lego/v5/providers/dns/digitalocean"
+	"github.com/go-acme/lego/v5/providers/dns/dnsupdate"
+	"github.com/go-acme/lego/v5/providers/dns/exec"
+	"github.com/go-acme/lego/v5/providers/dns/gandiv5"
+	"github.com/go-acme/lego/v5/providers/dns/hetzner"
+	"github.com/go-acme/lego/v5/providers/dns/httpreq"
+	"github.com/go-acme/lego/v5/providers/dns/ovh"
+	"github.com/go-acme/lego/v5/providers/dns/route53"
 )
 
 // envVar is one required setting; any of its names (or NAME_FILE, which
@@ -39,10 +39,10 @@ func wrap[P challenge.Provider](f func() (P, error)) func() (challenge.Provider,
 // curated lists the DNS providers of the default build. Each constructor
 // reads its credentials from the environment, exactly as the lego CLI does.
 // The variable names come from the providers' .toml descriptions and
-// NewDNSProvider functions in lego v4.35.2.
+// NewDNSProvider functions in lego v5.6.0 (rfc2136 is lego v5's dnsupdate, which still reads RFC2136_NAMESERVER).
 var curated = map[string]curatedProvider{
 	"rfc2136": {
-		construct: wrap(rfc2136.NewDNSProvider),
+		construct: wrap(dnsupdate.NewDNSProvider),
 		options:   [][]envVar{{{"DNSUPDATE_NAMESERVER", "RFC2136_NAMESERVER"}}},
 		note:      "TSIG: DNSUPDATE_TSIG_KEY, DNSUPDATE_TSIG_SECRET, DNSUPDATE_TSIG_ALGORITHM",
 	},

@@ -5,7 +5,7 @@ package acme
 import (
 	"fmt"
 
-	"github.com/go-acme/lego/v4/challenge"
+	"github.com/go-acme/lego/v5/challenge"
 )
 
 // The default build has only the curated providers; build with -tags

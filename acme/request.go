@@ -15,11 +15,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-acme/lego/v4/certcrypto"
-	"github.com/go-acme/lego/v4/lego"
+	"github.com/go-acme/lego/v5/certcrypto"
+	"github.com/go-acme/lego/v5/lego"
 	"golang.org/x/net/idna"
 
+	"github.com/rpwizard/rpwizard/acme/presets"
 	"github.com/rpwizard/rpwizard/certs"
+
+	"github.com/rpwizard/rpwizard/answers"
 )
 
 // Request describes one certificate order.
@@ -71,6 +74,13 @@ type Request struct {
 	// EABHMAC is the external account binding HMAC key (base64url), already
 	// resolved by the caller. It is never logged.
 	EABHMAC string
+	// Profile is the ACME certificate profile to order (tls.profile), ""
+	// for the CA's default. CheckProfile tells whether the CA offers it.
+	Profile string
+	// Proxy is the outbound HTTP proxy for every request to the CA
+	// (tls.proxy, http://host:port); "" uses HTTPS_PROXY / NO_PROXY from
+	// the environment.
+	Proxy string
 	// StateDir holds the ACME accounts (default /etc/rpwizard/acme).
 	StateDir string
 	// Log receives lego's log and progress lines; nil discards them.
@@ -109,23 +119,20 @@ var (
 	keyTypeNames = []string{"ec256", "ec384", "rsa2048", "rsa4096"}
 )
 
-// FieldError is a problem with one setting of a Request.
-type FieldError struct {
-	// Field names the setting: an answers-file key (tls.email,
-	// tls.directory, tls.ca_bundle, tls.challenge, tls.dns_provider,
-	// tls.key_type, tls.eab_kid), "RPWIZARD_EAB_HMAC", or for settings that
-	// the caller derives itself "domains", "webroot", "HTTPAddr", "TLSAddr"
-	// or "DNSResolvers".
-	Field string
-	// Problem says what is wrong and what is allowed, in plain words.
-	Problem string
-}
-
-// Error returns "field: problem".
-func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
+// FieldError is a problem with one setting of a Request: the same type
+// as the answers' (one field-error type in rpwizard). Key names the
+// setting: an answers-file key (tls.email, tls.directory, tls.ca_bundle,
+// tls.challenge, tls.dns_provider, tls.key_type, tls.eab_kid,
+// tls.profile), "RPWIZARD_EAB_HMAC", or for settings that the caller
+// derives itself "domains", "webroot", "HTTPAddr", "TLSAddr" or
+// "DNSResolvers"; Msg says what is wrong and what is allowed. Package
+// answers validates what can be judged from the answers alone; acme adds
+// what needs the CA or the environment (a DNS provider's credentials, the
+// CA's profiles).
+type FieldError = answers.FieldError
 
 func fieldErr(field, format string, args ...any) error {
-	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
+	return &FieldError{Key: field, Msg: fmt.Sprintf(format, args...)}
 }
 
 // config is a validated, normalised Request.
@@ -145,6 +152,8 @@ type config struct {
 	dnsResolvers     []string
 	dnsResolversOnly bool
 	keyType          certcrypto.KeyType
+	profile          string
+	proxy            *url.URL
 	eabKID           string
 	eabHMAC          string
 	stateDir         string
@@ -210,6 +219,16 @@ func check(r Request, scope checkScope) (*config, error) {
 		c.roots = pool
 	}
 
+	if p := strings.TrimSpace(r.Proxy); p != "" {
+		u, err := url.Parse(p)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add(fieldErr("tls.proxy", "%q is not an HTTP proxy URL like http://proxy.example.org:3128", p))
+		} else {
+			c.proxy = u
+		}
+	}
+	c.profile = strings.TrimSpace(r.Profile)
+
 	if scope == scopeQuery {
 		return c, errors.Join(errs...)
 	}
@@ -234,7 +253,9 @@ func check(r Request, scope checkScope) (*config, error) {
 	c.eabKID = strings.TrimSpace(r.EABKID)
 	c.eabHMAC = strings.TrimSpace(r.EABHMAC)
 	switch {
-	case c.eabKID != "" && c.eabHMAC == "":
+	case c.eabKID != "" && c.eabHMAC == "" && !newAccountStore(c).registered():
+		// The HMAC is needed to register only: a bound account renews
+		// without it (the renewal timer has no RPWIZARD_EAB_HMAC).
 		add(fieldErr("tls.eab_kid", "is set but the HMAC key is missing: set RPWIZARD_EAB_HMAC (or its root-only file) too"))
 	case c.eabKID == "" && c.eabHMAC != "":
 		add(fieldErr("tls.eab_kid", "is empty but an EAB HMAC key was given: set tls.eab_kid to the key ID your CA gave you, or remove RPWIZARD_EAB_HMAC"))
@@ -323,14 +344,20 @@ func directoryURL(d string) (string, error) {
 	d = strings.TrimSpace(d)
 	switch strings.ToLower(d) {
 	case "", DirectoryLetsEncrypt, "letsencrypt-production":
-		return lego.LEDirectoryProduction, nil
+		return lego.DirectoryURLLetsEncrypt, nil
 	case DirectoryLetsEncryptStaging:
-		return lego.LEDirectoryStaging, nil
+		return lego.DirectoryURLLetsEncryptStaging, nil
+	}
+	if p, ok := presets.Lookup(d); ok && !strings.Contains(d, "://") {
+		if p.URL == "" {
+			return "", fieldErr("tls.directory", "%s gives every account its own directory URL: set tls.directory to %s", p.Title, p.URLHint)
+		}
+		return p.URL, nil
 	}
 	u, err := url.Parse(d)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
-		return "", fieldErr("tls.directory", "%q is not a known CA; use %q, %q, or your CA's ACME directory URL starting with https://",
-			d, DirectoryLetsEncrypt, DirectoryLetsEncryptStaging)
+		return "", fieldErr("tls.directory", "%q is not a known CA; use one of %s, or your CA's ACME directory URL starting with https://",
+			d, strings.Join(presets.Names(), ", "))
 	}
 	return u.String(), nil
 }
@@ -344,7 +371,7 @@ func normaliseDomains(in []string, challenge string) ([]string, error) {
 	var out []string
 	var errs []error
 	for _, raw := range in {
-		d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(raw)), ".")
+		d := answers.NormalizeName(raw)
 		wild := strings.HasPrefix(d, "*.")
 		base := strings.TrimPrefix(d, "*.")
 		if ascii, err := idna.Lookup.ToASCII(base); err == nil {
@@ -405,6 +432,17 @@ func hostnameProblem(h string) string {
 		}
 	}
 	return ""
+}
+
+// AccountRegistered says whether an ACME account for r's CA and e-mail is
+// stored (account.json with a registration), so that no new registration,
+// and no EAB HMAC key, is needed. It writes nothing.
+func AccountRegistered(r Request) bool {
+	c, err := check(r, scopeQuery)
+	if err != nil {
+		return false
+	}
+	return newAccountStore(c).registered()
 }
 
 // accountDir is accounts/<CA host with ':'→'_'>/<email or placeholder> under

@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-acme/lego/v4/acme"
-	"github.com/go-acme/lego/v4/certcrypto"
-	"github.com/go-acme/lego/v4/lego"
+	"github.com/go-acme/lego/v5/acme"
+	"github.com/go-acme/lego/v5/certcrypto"
+	"github.com/go-acme/lego/v5/lego"
 )
 
 // makeCert returns a self-signed certificate (PEM) and its key (PEM).
@@ -80,7 +80,7 @@ func TestCheckRequestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.challenge != ChallengeHTTP01 || c.keyType != certcrypto.EC256 || c.dirURL != lego.LEDirectoryProduction ||
+	if c.challenge != ChallengeHTTP01 || c.keyType != certcrypto.EC256 || c.dirURL != lego.DirectoryURLLetsEncrypt ||
 		c.stateDir != DefaultStateDir || c.timeout != defaultHTTPTimeout || c.log == nil {
 		t.Errorf("defaults: %+v", c)
 	}
@@ -101,7 +101,7 @@ func TestCheckRequestDefaults(t *testing.T) {
 		t.Errorf("domains %v", c.domains)
 	}
 	r.Directory = "letsencrypt-staging"
-	if c, _ := check(r, scopeOrder); c.dirURL != lego.LEDirectoryStaging {
+	if c, _ := check(r, scopeOrder); c.dirURL != lego.DirectoryURLLetsEncryptStaging {
 		t.Errorf("staging: %s", c.dirURL)
 	}
 }
@@ -127,8 +127,8 @@ func TestCheckRequestErrors(t *testing.T) {
 		{"wildcard middle", func(r *Request) { r.Domains = []string{"a.*.example.org"} }, []string{"first label"}},
 		{"challenge", func(r *Request) { r.Challenge = "http-02" }, []string{"tls.challenge:", "http-01, http-01-standalone, tls-alpn-01, dns-01"}},
 		{"key type", func(r *Request) { r.KeyType = "rsa1024" }, []string{"tls.key_type:", "ec256, ec384, rsa2048, rsa4096"}},
-		{"directory http", func(r *Request) { r.Directory = "http://acme.example.org/dir" }, []string{"tls.directory:", `"letsencrypt"`, "https://"}},
-		{"directory name", func(r *Request) { r.Directory = "zerossl" }, []string{"tls.directory:", "letsencrypt-staging"}},
+		{"directory http", func(r *Request) { r.Directory = "http://acme.example.org/dir" }, []string{"tls.directory:", "letsencrypt", "https://"}},
+		{"directory unknown name", func(r *Request) { r.Directory = "zerossl-eu" }, []string{"tls.directory:", "letsencrypt-staging", "zerossl", "sectigo-geant"}},
 		{"ca bundle missing", func(r *Request) { r.CABundle = filepath.Join(dir, "none.pem") }, []string{"tls.ca_bundle:", "PEM file"}},
 		{"ca bundle not PEM", func(r *Request) { r.CABundle = notPEM }, []string{"tls.ca_bundle:"}},
 		{"email", func(r *Request) { r.Email = "root at example" }, []string{"tls.email:"}},
@@ -185,7 +185,7 @@ func TestObtainValidatesFirst(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	_, err := Obtain(context.Background(), Request{Domains: []string{"a.example.org"}, Challenge: "dns-01", DNSProvider: "nope", StateDir: state})
 	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Field != "tls.dns_provider" {
+	if !errors.As(err, &fe) || fe.Key != "tls.dns_provider" {
 		t.Fatalf("err = %v", err)
 	}
 	if _, err := os.Stat(state); !os.IsNotExist(err) {
@@ -328,6 +328,7 @@ func TestDueByLifetime(t *testing.T) {
 	day := 24 * time.Hour
 	le, _ := makeCert(t, start, start.Add(90*day), "a.test")
 	short, _ := makeCert(t, start, start.Add(6*day), "a.test")
+	mid, _ := makeCert(t, start, start.Add(45*day), "a.test")
 	pebble, _ := makeCert(t, start, start.Add(5*365*day), "a.test")
 	tests := []struct {
 		name   string
@@ -339,8 +340,11 @@ func TestDueByLifetime(t *testing.T) {
 		{"90d, 61 days left", le, start.Add(29 * day), false, "renewal from 2026-03-02"},
 		{"90d, exactly a third left", le, start.Add(60 * day), false, "not due"},
 		{"90d, 29 days left", le, start.Add(61 * day), true, "less than a third"},
-		{"6d, 4 days left", short, start.Add(2 * day), false, "less than half"},
-		{"6d, 2 days left", short, start.Add(4 * day), true, "less than half"},
+		{"6d, 4 days left", short, start.Add(2 * day), false, "not due"},
+		{"6d, 2 days 3 hours left", short, start.Add(4*day - 3*time.Hour), false, "not due"},
+		{"6d, 1 day 21 hours left", short, start.Add(4*day + 3*time.Hour), true, "less than a third"},
+		{"45d, 15 days 3 hours left", mid, start.Add(30*day - 3*time.Hour), false, "renewal from 2026-01-31"},
+		{"45d, 14 days 21 hours left", mid, start.Add(30*day + 3*time.Hour), true, "less than a third"},
 		{"5y, fresh", pebble, start.Add(day), false, "not due"},
 		{"5y, 1 year left", pebble, start.Add(4 * 365 * day), true, "less than a third"},
 	}
@@ -416,9 +420,9 @@ func TestDueWithoutCA(t *testing.T) {
 func TestExplain(t *testing.T) {
 	now := time.Now()
 	rl := &acme.RateLimitedError{
-		ProblemDetails: &acme.ProblemDetails{Type: acme.RateLimitedErr, HTTPStatus: 429,
+		ProblemDetails: &acme.ProblemDetails{Type: acme.RateLimitedErrorType, HTTPStatus: 429,
 			Detail: "too many certificates (5) already issued for this exact set of identifiers in the last 168h0m0s"},
-		RetryAfter: "3600",
+		RetryAfter: time.Hour,
 	}
 	tests := []struct {
 		name string
@@ -495,7 +499,7 @@ func TestExplain(t *testing.T) {
 		t.Error("Explain(nil) != nil")
 	}
 	plain := errors.New("something unusual")
-	fe := &FieldError{Field: "tls.challenge", Problem: "x"}
+	fe := &FieldError{Key: "tls.challenge", Msg: "x"}
 	done := &Error{Summary: "s", Err: plain}
 	for _, err := range []error{plain, context.Canceled, fmt.Errorf("x: %w", context.DeadlineExceeded), fe, done} {
 		if got := Explain(err); got != err {
@@ -584,5 +588,94 @@ func TestPollHint(t *testing.T) {
 		if got := resp.Header.Get("Retry-After"); got != tc.want {
 			t.Errorf("%s: Retry-After %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestNextRenewalAgreesWithDue: the moment NextRenewal gives is where Due
+// turns, by the CA's window and by the lifetime rule.
+func TestNextRenewalAgreesWithDue(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	for _, life := range []time.Duration{90 * day, 6 * day, 5 * 365 * day} {
+		cert, _ := makeCert(t, start, start.Add(life), "a.test")
+		rn := LifetimeRenewal(cert.Leaf, start)
+		if rn.Due || rn.Rule != RuleLifetime {
+			t.Errorf("%v: fresh certificate %+v", life, rn)
+		}
+		if due, _ := dueByLifetime(cert.Leaf, rn.At.Add(-time.Minute)); due {
+			t.Errorf("%v: due before %v", life, rn.At)
+		}
+		if due, _ := dueByLifetime(cert.Leaf, rn.At.Add(time.Minute)); !due {
+			t.Errorf("%v: not due after %v", life, rn.At)
+		}
+		if got := cert.Leaf.NotAfter.Sub(rn.At); got != rn.Left {
+			t.Errorf("%v: left %v, want %v", life, rn.Left, got)
+		}
+		if rn := LifetimeRenewal(cert.Leaf, cert.Leaf.NotAfter); !rn.Due || rn.Rule != RuleExpired {
+			t.Errorf("%v: expired %+v", life, rn)
+		}
+	}
+	cert, _ := makeCert(t, start, start.Add(90*day), "a.test")
+	w := &ariWindow{start: start.Add(60 * day), end: start.Add(62 * day)}
+	at := windowPoint(cert.Leaf, w)
+	if at.Before(w.start) || at.After(w.end) {
+		t.Fatalf("point %v outside the window", at)
+	}
+	if due, _ := dueByWindow(cert.Leaf, w, at.Add(-time.Second)); due {
+		t.Error("due before the window point")
+	}
+	if due, _ := dueByWindow(cert.Leaf, w, at); !due {
+		t.Error("not due at the window point")
+	}
+}
+
+func TestNextRenewalWithoutCA(t *testing.T) {
+	port, err := freePort(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	cert, _ := makeCert(t, now.Add(-10*24*time.Hour), now.Add(80*24*time.Hour), "a.test")
+	r := Request{Domains: []string{"a.test"}, Directory: fmt.Sprintf("https://127.0.0.1:%d/dir", port), StateDir: t.TempDir() + "/none"}
+	rn, err := NextRenewal(context.Background(), r, cert, now)
+	if err != nil || rn.Due || rn.Rule != RuleLifetime || !strings.Contains(rn.Reason, "could not ask the CA") {
+		t.Errorf("NextRenewal = %+v, %v", rn, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if rn, err := NextRenewal(ctx, r, cert, now); err != nil || rn.Rule != RuleLifetime || !strings.Contains(rn.Reason, "in time") {
+		t.Errorf("NextRenewal(cancelled) = %+v, %v", rn, err)
+	}
+	r.Domains = []string{"b.test"}
+	if rn, err := NextRenewal(context.Background(), r, cert, now); err != nil || !rn.Due || rn.Rule != RuleNames {
+		t.Errorf("NextRenewal(names) = %+v, %v", rn, err)
+	}
+}
+
+// TestEABKIDWithoutHMACOnceRegistered: the EAB HMAC key registers the
+// account only; once account.json holds the registration, a request with
+// tls.eab_kid and no HMAC (the renewal timer's) is accepted.
+func TestEABKIDWithoutHMACOnceRegistered(t *testing.T) {
+	r := Request{Domains: []string{"a.example.org"}, Email: "me@example.org", StateDir: filepath.Join(t.TempDir(), "state"),
+		Directory: "https://ca.example:8443/dir", Webroot: t.TempDir(), EABKID: "kid-1"}
+	if _, err := check(r, scopeOrder); err == nil || !strings.Contains(err.Error(), "tls.eab_kid") || AccountRegistered(r) {
+		t.Fatalf("no account yet: %v, registered %v", err, AccountRegistered(r))
+	}
+	c, _ := check(Request{Domains: r.Domains, Email: r.Email, StateDir: r.StateDir, Directory: r.Directory, Webroot: r.Webroot}, scopeOrder)
+	s := newAccountStore(c)
+	l, err := s.load(c.email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := check(r, scopeOrder); err == nil || AccountRegistered(r) {
+		t.Fatalf("a key without account.json is no registration: %v", err)
+	}
+	l.acct.Registration = &acme.ExtendedAccount{Location: "https://ca.example:8443/acct/1"}
+	l.acct.Registration.Status = "valid"
+	if err := s.save(l.acct); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := check(r, scopeOrder); err != nil || !AccountRegistered(r) {
+		t.Errorf("registered account: %v, registered %v", err, AccountRegistered(r))
 	}
 }

@@ -44,6 +44,18 @@ type Answers struct {
 	// TakeOver lets rpwizard replace an existing config for the same
 	// domain that it did not write (after a backup).
 	TakeOver bool `yaml:"take_over,omitempty"`
+	// Hooks are commands rpwizard runs at points of the site's life.
+	Hooks Hooks `yaml:"hooks,omitempty"`
+}
+
+// Hooks are commands, each an argument list run without a shell; the
+// first element is the absolute path of an executable file owned by root
+// and writable by nobody else.
+type Hooks struct {
+	// Deploy runs after a renewed certificate is installed and proven
+	// served (e.g. to copy it to an app that also needs it). It gets
+	// RPWIZARD_DOMAIN, RPWIZARD_CERT_FILE and RPWIZARD_KEY_FILE.
+	Deploy [][]string `yaml:"deploy,omitempty"`
 }
 
 // Restrict limits who may reach the site or its admin GUI.
@@ -76,6 +88,16 @@ type TLS struct {
 	// EABHMACFile is a root-only file holding the EAB HMAC key; the
 	// environment variable RPWIZARD_EAB_HMAC is used when it is empty.
 	EABHMACFile string `yaml:"eab_hmac_file,omitempty"`
+	// CA names a known CA (see acme/presets): its directory URL, whether
+	// it needs EAB, its staging environment. tls.directory may also be a
+	// preset name.
+	CA string `yaml:"ca,omitempty"`
+	// Profile is the ACME certificate profile (classic, tlsserver,
+	// shortlived, …), checked against the CA directory's meta.profiles.
+	Profile string `yaml:"profile,omitempty"`
+	// Proxy is the outbound HTTP proxy for the ACME client
+	// (http://host:port); default: HTTPS_PROXY from the environment.
+	Proxy string `yaml:"proxy,omitempty"`
 }
 
 // Load reads, decodes and validates an answers file. installed lists the

@@ -179,3 +179,59 @@ func TestBasicAuthFileMustBeReadableByWorkers(t *testing.T) {
 		t.Fatalf("readable file refused: %v", err)
 	}
 }
+
+func TestCAPresetsProfileHooks(t *testing.T) {
+	base := "app: jatos\nserver: nginx\ndomain: jatos.example.org\ntls:\n  mode: acme\n"
+	hook := filepath.Join(t.TempDir(), "hook")
+	os.WriteFile(hook, []byte("#!/bin/sh\n"), 0o755)
+	os.Chmod(hook, 0o755)
+	loose := filepath.Join(t.TempDir(), "loose")
+	os.WriteFile(loose, []byte("#!/bin/sh\n"), 0o777)
+	os.Chmod(loose, 0o777)
+	for _, tc := range []struct {
+		name, extra string
+		wantDir     string // "" = invalid
+		wantKey     string
+	}{
+		{"default", "", LetsEncrypt, ""},
+		{"directory preset", "  directory: zerossl\n  eab_kid: k1\n", "https://acme.zerossl.com/v2/DV90", ""},
+		{"ca preset", "  ca: google\n  eab_kid: k1\n", "https://dv.acme-v02.api.pki.goog/directory", ""},
+		{"preset needs EAB", "  ca: zerossl\n", "", "tls.eab_kid"},
+		{"URL of an EAB CA", "  directory: https://dv.acme-v02.api.pki.goog/directory\n", "", "tls.eab_kid"},
+		{"harica needs its URL", "  ca: harica\n  eab_kid: k1\n", "", "tls.directory"},
+		{"harica with URL", "  ca: harica\n  eab_kid: k1\n  directory: https://acme.harica.gr/abc/directory\n", "https://acme.harica.gr/abc/directory", ""},
+		{"sectigo other host", "  ca: sectigo-geant\n  eab_kid: k1\n  directory: https://acme.example.org/dir\n", "", "tls.directory"},
+		{"unknown ca", "  ca: nosuch\n", "", "tls.ca"},
+		{"profile", "  profile: shortlived\n", LetsEncrypt, ""},
+		{"bad profile", "  profile: 'Short Lived'\n", "", "tls.profile"},
+		{"proxy", "  proxy: http://proxy.example.org:3128\n", LetsEncrypt, ""},
+		{"bad proxy", "  proxy: socks5://x\n", "", "tls.proxy"},
+		{"hook", "hooks:\n  deploy:\n    - [" + hook + ", --to, /opt]\n", LetsEncrypt, ""},
+		{"relative hook", "hooks:\n  deploy:\n    - [hook]\n", "", "hooks.deploy[0]"},
+		{"writable hook", "hooks:\n  deploy:\n    - [" + loose + "]\n", "", "hooks.deploy[0]"},
+		{"missing hook", "hooks:\n  deploy:\n    - [/nonexistent/hook]\n", "", "hooks.deploy[0]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			extra := tc.extra
+			src := base + extra
+			if strings.HasPrefix(extra, "hooks:") {
+				src = base + extra
+			}
+			f := filepath.Join(t.TempDir(), "a.yaml")
+			os.WriteFile(f, []byte(src), 0o600)
+			a, err := Load(f, []string{"nginx"})
+			if tc.wantDir == "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantKey) || !IsInvalid(err) {
+					t.Fatalf("want an error naming %s, got %v", tc.wantKey, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.TLS.Directory != tc.wantDir {
+				t.Errorf("directory %q, want %q", a.TLS.Directory, tc.wantDir)
+			}
+		})
+	}
+}

@@ -44,3 +44,10 @@ func (a *Answers) MaxBodyBytes() int64 {
 	n, _ := strconv.ParseInt(s, 10, 64)
 	return n * mult
 }
+
+// NormalizeName is a DNS name as rpwizard compares and writes it: without
+// surrounding space or a trailing dot, lower-case. Every package that
+// compares names goes through it.
+func NormalizeName(name string) string {
+	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(name), "."))
+}

@@ -210,8 +210,10 @@ func knownKeys(typ string) []string {
 	switch {
 	case strings.HasSuffix(typ, ".Restrict"):
 		return []string{"admin_networks", "admin_paths", "site_networks", "basic_auth_file", "client_ca_file"}
+	case strings.HasSuffix(typ, ".Hooks"):
+		return []string{"deploy"}
 	case strings.HasSuffix(typ, ".TLS"):
-		return []string{"mode", "cert_file", "key_file", "email", "directory", "ca_bundle", "challenge", "dns_provider", "key_type", "eab_kid", "eab_hmac_file"}
+		return []string{"mode", "cert_file", "key_file", "email", "directory", "ca_bundle", "challenge", "dns_provider", "key_type", "eab_kid", "eab_hmac_file", "ca", "profile", "proxy"}
 	}
-	return []string{"app", "server", "domain", "aliases", "upstream", "base_path", "restrict", "tls", "hsts", "max_body_size", "selftest", "trusted_proxies", "expected_websockets", "install_missing", "take_over"}
+	return []string{"app", "server", "domain", "aliases", "upstream", "base_path", "restrict", "tls", "hsts", "max_body_size", "selftest", "trusted_proxies", "expected_websockets", "install_missing", "take_over", "hooks"}
 }

@@ -6,10 +6,13 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 
+	"github.com/rpwizard/rpwizard/acme/presets"
 	"github.com/rpwizard/rpwizard/certs"
 	"github.com/rpwizard/rpwizard/internal/safefile"
 	"github.com/rpwizard/rpwizard/profile"
@@ -103,6 +106,7 @@ func (a *Answers) Validate(installed []string) error {
 	if a.ExpectedWebSockets < 0 || a.ExpectedWebSockets > 1000000 {
 		c.add("expected_websockets", strconv.Itoa(a.ExpectedWebSockets), "out of range", "0 to 1000000")
 	}
+	a.validateHooks(c)
 	if len(c.problems) > 0 {
 		return &Error{Problems: capProblems(c.problems, len(c.problems))}
 	}
@@ -126,7 +130,7 @@ func (a *Answers) validateNames(c *checker) {
 	wildOK := a.TLS.Mode == "existing" || (a.TLS.Mode == "acme" && a.TLS.Challenge == "dns-01")
 	seen := map[string]bool{}
 	check := func(key, name string) string {
-		n := strings.ToLower(strings.TrimSuffix(name, "."))
+		n := NormalizeName(name)
 		if msg := hostnameProblem(n, wildOK); msg != "" {
 			allowed := "a DNS name such as jatos.example.org: letters, digits, hyphens and dots"
 			if strings.HasPrefix(n, "*.") && !wildOK {
@@ -220,7 +224,7 @@ func (a *Answers) validateUpstream(c *checker, p profile.Profile, known bool) {
 		c.add("upstream", a.Upstream, "not a valid host", "an IP address or DNS name")
 		return
 	} else {
-		host = strings.ToLower(strings.TrimSuffix(host, "."))
+		host = NormalizeName(host)
 	}
 	a.Upstream = net.JoinHostPort(host, port)
 }
@@ -309,6 +313,9 @@ func (a *Answers) validateTLS(c *checker) {
 		{"tls.key_type", t.KeyType, []string{"acme"}, "tls.mode acme"},
 		{"tls.eab_kid", t.EABKID, []string{"acme"}, "tls.mode acme"},
 		{"tls.eab_hmac_file", t.EABHMACFile, []string{"acme"}, "tls.mode acme"},
+		{"tls.ca", t.CA, []string{"acme"}, "tls.mode acme"},
+		{"tls.profile", t.Profile, []string{"acme"}, "tls.mode acme"},
+		{"tls.proxy", t.Proxy, []string{"acme"}, "tls.mode acme"},
 	} {
 		if k.value != "" && !oneOf(t.Mode, k.modes) {
 			c.add(k.key, k.value, "only used with "+k.what+", not with tls.mode "+t.Mode, "remove it, or set "+k.what)
@@ -362,15 +369,14 @@ func (a *Answers) validateACME(c *checker) {
 	if t.Email != "" && !reEmail.MatchString(t.Email) {
 		c.add("tls.email", t.Email, "not an e-mail address", "name@example.org")
 	}
-	switch t.Directory {
-	case "", "letsencrypt":
-		t.Directory = LetsEncrypt
-	case "letsencrypt-staging":
-		t.Directory = LetsEncryptStaging
-	default:
-		u, err := url.Parse(t.Directory)
-		if err != nil || u.Scheme != "https" || u.Host == "" || strings.ContainsAny(t.Directory, " \t\n\"'") {
-			c.add("tls.directory", t.Directory, "not an ACME directory URL", "letsencrypt, letsencrypt-staging or an https:// URL")
+	a.validateCA(c)
+	if t.Profile != "" && !reProfile.MatchString(t.Profile) {
+		c.add("tls.profile", t.Profile, "not a profile name", "a name the CA lists, e.g. classic, tlsserver, shortlived")
+	}
+	if t.Proxy != "" {
+		u, err := url.Parse(t.Proxy)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" && u.Path != "/" {
+			c.add("tls.proxy", t.Proxy, "not an HTTP proxy URL", "http://proxy.example.org:3128")
 		}
 	}
 	if t.Challenge == "" {
@@ -401,6 +407,104 @@ func (a *Answers) validateACME(c *checker) {
 	}
 	if t.EABHMACFile != "" && t.EABKID == "" {
 		c.add("tls.eab_kid", "", "required when an EAB HMAC key is given", "the key identifier your CA gave you")
+	}
+}
+
+// validateHooks checks every hook command: an argument list whose first
+// element is the absolute path of a regular, executable file owned by root
+// and writable by nobody else (it runs as root, without a shell).
+func (a *Answers) validateHooks(c *checker) {
+	for i, argv := range a.Hooks.Deploy {
+		key := fmt.Sprintf("hooks.deploy[%d]", i)
+		if problem := hookProblem(argv); problem != "" {
+			v := ""
+			if len(argv) > 0 {
+				v = argv[0]
+			}
+			c.add(key, v, problem, "a list [/absolute/path/to/program, arg, …] naming an executable file owned by root, mode 755 or stricter (no shell: write a script for pipes)")
+		}
+	}
+}
+
+func hookProblem(argv []string) string {
+	if len(argv) == 0 || argv[0] == "" {
+		return "empty command"
+	}
+	prog := argv[0]
+	if !filepath.IsAbs(prog) || filepath.Clean(prog) != prog {
+		return "not an absolute, clean path (commands run without a shell and without PATH)"
+	}
+	for _, arg := range argv {
+		if strings.ContainsRune(arg, 0) || len(arg) > 4096 {
+			return "an argument is too long or contains a NUL byte"
+		}
+	}
+	fi, err := os.Stat(prog)
+	if err != nil {
+		return "cannot use it: " + readProblem(err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "not a regular file"
+	}
+	if fi.Mode().Perm()&0o111 == 0 {
+		return fmt.Sprintf("not executable (mode %04o)", fi.Mode().Perm())
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Sprintf("writable by group or others (mode %04o): anyone who can change it would run as root", fi.Mode().Perm())
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 {
+		return fmt.Sprintf("owned by uid %d, not root: its owner could run commands as root", st.Uid)
+	}
+	return ""
+}
+
+var reProfile = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// validateCA resolves tls.ca and tls.directory: a preset name (in either
+// key) gives the CA's directory URL; a URL of a known CA finds its preset.
+// A preset that needs external account binding without tls.eab_kid is
+// refused here, before anything is touched.
+func (a *Answers) validateCA(c *checker) {
+	t := &a.TLS
+	name, key := t.CA, "tls.ca"
+	if name == "" && t.Directory != "" && !strings.Contains(t.Directory, "://") {
+		name, key = t.Directory, "tls.directory" // tls.directory: letsencrypt, zerossl, …
+	}
+	var p presets.Preset
+	switch {
+	case name != "":
+		var ok bool
+		if p, ok = presets.Lookup(name); !ok {
+			c.add(key, name, "unknown CA", strings.Join(presets.Names(), ", ")+", or an https:// ACME directory URL in tls.directory")
+			return
+		}
+		if key == "tls.directory" {
+			t.Directory = ""
+		}
+	case t.Directory == "":
+		p, _ = presets.Lookup("letsencrypt")
+	default:
+		p, _ = presets.ForURL(t.Directory)
+	}
+	t.CA = p.Name
+	if t.Directory == "" {
+		if p.URL == "" {
+			c.add("tls.directory", "", fmt.Sprintf("required with tls.ca %s: every account of this CA has its own directory URL", p.Name), p.URLHint)
+			return
+		}
+		t.Directory = p.URL
+	}
+	u, err := url.Parse(t.Directory)
+	if err != nil || u.Scheme != "https" || u.Host == "" || strings.ContainsAny(t.Directory, " \t\n\"'") {
+		c.add("tls.directory", t.Directory, "not an ACME directory URL", "a CA name ("+strings.Join(presets.Names(), ", ")+") or an https:// URL")
+		return
+	}
+	if p.URLPrefix != "" && !strings.HasPrefix(strings.ToLower(t.Directory), strings.ToLower(p.URLPrefix)) {
+		c.add("tls.directory", t.Directory, fmt.Sprintf("not a directory URL of %s (tls.ca %s)", p.Title, p.Name), p.URLPrefix+"…")
+	}
+	if p.EAB && t.EABKID == "" {
+		c.add("tls.eab_kid", "", fmt.Sprintf("required by %s (tls.ca %s): it registers accounts only with external account binding", p.Title, p.Name),
+			"the EAB key id your CA gave you, with the HMAC key in RPWIZARD_EAB_HMAC or tls.eab_hmac_file")
 	}
 }
 

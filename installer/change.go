@@ -53,6 +53,10 @@ type Change struct {
 	Argv   []string
 	Undo   []string
 	Do     func(ctx context.Context, tx *Tx) error
+	// Generate, when set, makes a WriteFile's data at apply time instead
+	// of Data (key material: a plan must not hold it, and two plans of the
+	// same answers must be the same). Such a change is never a no-op.
+	Generate func() ([]byte, error)
 	// Secret hides Data in plans and diffs (private keys).
 	Secret bool
 	// Why says in a few words what the change is for.
@@ -65,6 +69,9 @@ type Change struct {
 func (c Change) Noop() bool {
 	switch c.Kind {
 	case WriteFile:
+		if c.Generate != nil {
+			return false
+		}
 		fi, err := os.Lstat(c.Path)
 		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != c.Mode.Perm() {
 			return false
@@ -127,6 +134,9 @@ func (c Change) Diff() string {
 	}
 	switch c.Kind {
 	case WriteFile:
+		if c.Generate != nil {
+			return fmt.Sprintf("(%s: made when applied, not shown)\n", c.Path)
+		}
 		if c.Secret {
 			return fmt.Sprintf("(%s: %d bytes, secret, not shown)\n", c.Path, len(c.Data))
 		}
@@ -136,8 +146,8 @@ func (c Change) Diff() string {
 		}
 		return udiff.Unified(from, c.Path, old, string(c.Data))
 	case Remove:
-		if c.Secret {
-			return ""
+		if fi, err := os.Lstat(c.Path); c.Secret || err != nil || !fi.Mode().IsRegular() {
+			return "" // a link or a directory has no content to show
 		}
 		return udiff.Unified(c.Path, "/dev/null", old, "")
 	}

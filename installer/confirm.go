@@ -38,6 +38,10 @@ type Site struct {
 	// when the transaction began ("" if it presented none): a rollback
 	// must bring it back.
 	Before string `json:"before,omitempty"`
+	// Removed: the transaction takes the site away, so a reload need not
+	// show its certificate; a rollback still checks Before, and an undo
+	// the certificate its restored files name.
+	Removed bool `json:"removed,omitempty"`
 }
 
 func (s Site) addr() string {
@@ -157,6 +161,9 @@ func short(fp string) string {
 func (tx *Tx) confirmNew(ctx context.Context) error {
 	var errs []error
 	for _, s := range tx.journal.Sites {
+		if s.Removed {
+			continue
+		}
 		want, err := CertFileFingerprint(s.CertFile)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // the site is gone from this config: nothing to present

@@ -56,6 +56,9 @@ type journal struct {
 	// WasRunning: the server ran when the transaction began (nil in
 	// journals written before this was recorded).
 	WasRunning *bool `json:"was_running,omitempty"`
+	// What says what the run did ("apply jatos.test", "remove hub.test"),
+	// for rpwizard history; "" in older journals (see runs.go).
+	What string `json:"what,omitempty"`
 }
 
 // entry is the state of one path before the transaction first touched it.
@@ -68,6 +71,9 @@ type entry struct {
 	UID     int         `json:"uid"`
 	GID     int         `json:"gid"`
 	Backup  string      `json:"backup,omitempty"` // file name in the backup directory
+	// After is the state the run left the path in, recorded at commit
+	// (see pathState): undo RUN-ID refuses when it changed since.
+	After string `json:"after,omitempty"`
 }
 
 // ErrLocked means another rpwizard run holds the lock.
@@ -235,7 +241,14 @@ func (tx *Tx) Apply(ctx context.Context, c Change) error {
 	}
 	switch c.Kind {
 	case WriteFile:
-		return WriteAtomic(c.Path, c.Data, c.Mode)
+		data := c.Data
+		if c.Generate != nil {
+			var err error
+			if data, err = c.Generate(); err != nil {
+				return fmt.Errorf("make %s: %w", c.Path, err)
+			}
+		}
+		return WriteAtomic(c.Path, data, c.Mode)
 	case Remove:
 		if err := os.Remove(c.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", c.Path, err)
@@ -381,6 +394,9 @@ func (tx *Tx) Commit() error {
 		return nil
 	}
 	tx.journal.State = "committed"
+	for i := range tx.journal.Entries {
+		tx.journal.Entries[i].After = pathState(tx.journal.Entries[i].Path)
+	}
 	return tx.save()
 }
 

@@ -284,3 +284,89 @@ func TestACMEExternalAccountBinding(t *testing.T) {
 	}
 	verifyIssuedBy(t, served(t, "jatos.test"), ca.RootFile, "jatos.test")
 }
+
+// TestRenewProvenWithHooksAndNotify: a renewal whose deploy hook fails is
+// rolled back (the old serial is served again for every name), renew
+// exits 1 and rpwizard notify's command gets the JSON event on stdin; with
+// a working hook the renewal stays, and the hook saw the new certificate.
+func TestRenewProvenWithHooksAndNotify(t *testing.T) {
+	ownHost(t)
+	backend(t, "127.0.0.1:9000")
+	ca, bundle := pebble(t, testpebble.Options{})
+	dir := t.TempDir()
+	got := filepath.Join(dir, "event.json")
+	notifyCmd := filepath.Join(dir, "notify-cmd")
+	os.WriteFile(notifyCmd, []byte("#!/bin/sh\ncat > "+got+"\n"), 0o755)
+	hookOut := filepath.Join(dir, "hook.out")
+	hook := filepath.Join(dir, "deploy-hook")
+	os.WriteFile(hook, []byte("#!/bin/sh\necho \"$RPWIZARD_DOMAIN $RPWIZARD_CERT_FILE $1\" >> "+hookOut+"\n[ -e "+dir+"/fail ] && { echo 'cannot reach the app' >&2; exit 3; }\nexit 0\n"), 0o755)
+	if err := os.MkdirAll("/etc/rpwizard", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("/etc/rpwizard/config.yaml", []byte("notify:\n  commands:\n    - ["+notifyCmd+"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	answers := acmeAnswers("nginx", ca.DirectoryURL, bundle) + "hooks:\n  deploy:\n    - [" + hook + ", copied]\n"
+	mustApply(t, answers)
+	old := served(t, "jatos.test")[0].SerialNumber
+
+	os.WriteFile(filepath.Join(dir, "fail"), nil, 0o644)
+	r := rpwizard(t, nil, "renew", "--force")
+	if r.code != 1 || !strings.Contains(r.stderr, "hooks.deploy[0]") || !strings.Contains(r.stderr, "serving again") {
+		t.Fatalf("failing hook: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, n := range []string{"jatos.test", "www.jatos.test"} {
+		if s := served(t, n)[0].SerialNumber; s.Cmp(old) != 0 {
+			t.Errorf("%s serves %x after the rollback, want the old %x", n, s, old)
+		}
+	}
+	ev, err := os.ReadFile(got)
+	if err != nil || !strings.Contains(string(ev), `"event": "renewal-failed"`) || !strings.Contains(string(ev), `"site": "jatos.test"`) ||
+		!strings.Contains(string(ev), "cannot reach the app") {
+		t.Errorf("notify command got %q, %v\n%s", ev, err, r.stderr)
+	}
+
+	os.Remove(filepath.Join(dir, "fail"))
+	r = rpwizard(t, nil, "renew", "--force")
+	if r.code != 0 || !strings.Contains(r.stdout, "renewed") {
+		t.Fatalf("working hook: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, n := range []string{"jatos.test", "www.jatos.test"} {
+		if s := served(t, n)[0].SerialNumber; s.Cmp(old) == 0 {
+			t.Errorf("%s still serves the old certificate", n)
+		}
+	}
+	if out, _ := os.ReadFile(hookOut); !strings.Contains(string(out), "jatos.test /etc/rpwizard/certs/jatos.test/") || !strings.Contains(string(out), " copied") {
+		t.Errorf("hook output: %q", out)
+	}
+}
+
+// TestBadACMEInputExit2: an unknown profile (checked against the CA's
+// directory), a preset that needs EAB without it and a bad deploy hook
+// are refused naming the key, exit 2, nothing touched.
+func TestBadACMEInputExit2(t *testing.T) {
+	ownHost(t)
+	backend(t, "127.0.0.1:9000")
+	ca, bundle := pebble(t, testpebble.Options{})
+	loose := filepath.Join(t.TempDir(), "hook")
+	os.WriteFile(loose, []byte("#!/bin/sh\n"), 0o777)
+	os.Chmod(loose, 0o777)
+	before := testenv.TreeHash(t, "/etc/nginx", "/etc/apache2", "/etc/rpwizard")
+	for _, tc := range []struct{ name, answers, key string }{
+		{"unknown profile", acmeAnswers("nginx", ca.DirectoryURL, bundle) + "  profile: weekly\n", "tls.profile"},
+		{"preset without EAB", strings.Replace(acmeAnswers("nginx", ca.DirectoryURL, bundle), "  directory: "+ca.DirectoryURL+"\n", "  ca: zerossl\n", 1), "tls.eab_kid"},
+		{"bad hook", acmeAnswers("nginx", ca.DirectoryURL, bundle) + "hooks:\n  deploy:\n    - [" + loose + "]\n", "hooks.deploy[0]"},
+		{"relative hook", acmeAnswers("nginx", ca.DirectoryURL, bundle) + "hooks:\n  deploy:\n    - [deploy.sh]\n", "hooks.deploy[0]"},
+	} {
+		r := rpwizard(t, nil, "--answers", writeAnswers(t, tc.answers))
+		if r.code != 2 || !strings.Contains(r.stderr, tc.key) {
+			t.Errorf("%s: exit %d, want 2 naming %s\n%s", tc.name, r.code, tc.key, r.stderr)
+		}
+	}
+	if ca.Orders() != 0 {
+		t.Errorf("%d orders reached the CA", ca.Orders())
+	}
+	if after := testenv.TreeHash(t, "/etc/nginx", "/etc/apache2", "/etc/rpwizard"); after != before {
+		t.Error("refused inputs changed files")
+	}
+}

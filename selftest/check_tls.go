@@ -12,10 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rpwizard/rpwizard/certs"
 )
 
 // warnDaysLeft: a certificate with fewer days left is a warning (renewal
@@ -248,7 +249,7 @@ func rootPool(bundle string) (*x509.CertPool, error) {
 	if bundle == "" {
 		return pool, nil
 	}
-	b, err := os.ReadFile(bundle)
+	b, err := certs.ReadPEM(bundle)
 	if err != nil {
 		return nil, fmt.Errorf("read CA bundle: %w", err)
 	}
@@ -365,7 +366,7 @@ func (r *runner) checkCertFile(ctx context.Context) Check {
 
 // readLeaf returns the first certificate of a PEM file.
 func readLeaf(path string) (*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
+	b, err := certs.ReadPEM(path)
 	if err != nil {
 		return nil, fmt.Errorf("read certificate file: %w", err)
 	}

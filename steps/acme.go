@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,20 +31,24 @@ func (e *Env) ACMERequest() (acme.Request, error) {
 		}
 		hmac = strings.TrimSpace(string(data))
 	}
-	if t.EABKID != "" && hmac == "" {
-		return acme.Request{}, &RefusedError{Check: "tls.eab_kid", Msg: "an external account binding key id is set but no HMAC key",
-			Fix: "export RPWIZARD_EAB_HMAC=<key from your CA>, or put it in a root-only file named by tls.eab_hmac_file"}
-	}
 	var resolvers []string
 	if r := os.Getenv("RPWIZARD_DNS_RESOLVERS"); r != "" {
 		resolvers = strings.Split(r, ",")
 	}
-	return acme.Request{
+	req := acme.Request{
 		Domains: a.Names(), Email: t.Email, Directory: t.Directory, CABundle: t.CABundle,
 		Challenge: t.Challenge, Webroot: e.Host.Layout.Webroot, DNSProvider: t.DNSProvider,
 		DNSResolvers: resolvers, DNSResolversOnly: len(resolvers) > 0, KeyType: t.KeyType, EABKID: t.EABKID, EABHMAC: hmac,
+		Profile: t.Profile, Proxy: t.Proxy,
 		StateDir: filepath.Join(e.Host.Layout.ConfigDir, "acme"), Log: e.Log,
-	}, nil
+	}
+	// The HMAC key is needed to register the account only: once it is
+	// bound, renewals (the timer has no RPWIZARD_EAB_HMAC) go without it.
+	if t.EABKID != "" && hmac == "" && !acme.AccountRegistered(req) {
+		return acme.Request{}, &RefusedError{Check: "tls.eab_kid", Msg: "an external account binding key id is set but no HMAC key",
+			Fix: "export RPWIZARD_EAB_HMAC=<key from your CA>, or put it in a root-only file named by tls.eab_hmac_file"}
+	}
+	return req, nil
 }
 
 // acmeNeeded reports whether the certificate on disk must be ordered:
@@ -67,7 +72,13 @@ func (e *Env) acmeBeforeServer() bool {
 }
 
 func planACMEBefore(ctx context.Context, e *Env) ([]installer.Change, error) {
-	if e.Answers.TLS.Mode != "acme" || !e.acmeBeforeServer() {
+	if e.Answers.TLS.Mode != "acme" {
+		return nil, nil
+	}
+	if err := e.checkProfile(ctx); err != nil {
+		return nil, err
+	}
+	if !e.acmeBeforeServer() {
 		return nil, nil
 	}
 	return e.planObtain()
@@ -104,6 +115,25 @@ func (e *Env) planObtain() ([]installer.Change, error) {
 		e.emit(Event{Step: "ACME certificate", Kind: StepLog, Msg: fmt.Sprintf("certificate issued in %s, valid until %s", time.Since(start).Round(time.Millisecond), cert.Leaf.NotAfter.Format("2006-01-02"))})
 		return e.InstallCert(ctx, tx, certs.Pair{CertPEM: cert.CertPEM, KeyPEM: cert.KeyPEM}, "certificate from the CA")
 	}}}, nil
+}
+
+// checkProfile refuses, before anything is touched, a tls.profile that
+// the CA's directory does not list (meta.profiles); the message lists the
+// profiles it offers. Asking the CA is a read-only GET.
+func (e *Env) checkProfile(ctx context.Context) error {
+	if e.Answers.TLS.Profile == "" {
+		return nil
+	}
+	req, err := e.ACMERequest()
+	if err != nil {
+		return err
+	}
+	err = acme.CheckProfile(ctx, req)
+	var fe *acme.FieldError
+	if errors.As(err, &fe) {
+		return &RefusedError{Check: fe.Key, Msg: fe.Msg, Fix: "set tls.profile to one of the CA's profiles, or remove it for the CA's default"}
+	}
+	return err
 }
 
 // InstallCert writes a certificate pair through the transaction and

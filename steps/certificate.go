@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/rpwizard/rpwizard/certs"
@@ -72,20 +73,40 @@ func planCertificate(ctx context.Context, e *Env) ([]installer.Change, error) {
 		if info := e.currentCert(); info != nil && info.SelfSigned && info.Usable(a.Names(), now, renewMargin) == nil {
 			return nil, nil
 		}
-		p, err := certs.SelfSigned(a.Names(), now, 397*24*time.Hour)
-		if err != nil {
-			return nil, err
-		}
-		return e.CertChanges(p, "self-signed certificate for "+a.Domain), nil
+		return e.newSelfSigned(397*24*time.Hour, "a new self-signed certificate for "+a.Domain+", made when applied"), nil
 	case "acme":
 		if e.currentCert() != nil {
 			return nil, nil // whatever serves now keeps serving until the CA delivers
 		}
-		p, err := certs.SelfSigned(a.Names(), now, 7*24*time.Hour)
-		if err != nil {
-			return nil, err
-		}
-		return e.CertChanges(p, "placeholder certificate until the CA has answered"), nil
+		return e.newSelfSigned(7*24*time.Hour, "a new self-signed placeholder certificate until the CA has answered, made when applied"), nil
 	}
 	return nil, fmt.Errorf("tls.mode %q: not supported", a.TLS.Mode)
+}
+
+// newSelfSigned writes a self-signed certificate for the site's names,
+// valid for life, whose key and certificate are made when the changes are
+// applied: a plan holds no key material, and two plans of the same
+// answers are the same. The key and the certificate come from one
+// generation, whichever of the two is written first.
+func (e *Env) newSelfSigned(life time.Duration, why string) []installer.Change {
+	var (
+		once sync.Once
+		pair certs.Pair
+		err  error
+	)
+	names := e.Answers.Names()
+	gen := func() {
+		pair, err = certs.SelfSigned(names, e.Now(), life)
+	}
+	changes := e.CertChanges(certs.Pair{}, why)
+	for i := range changes {
+		switch {
+		case changes[i].Kind != installer.WriteFile:
+		case changes[i].Secret:
+			changes[i].Generate = func() ([]byte, error) { once.Do(gen); return pair.KeyPEM, err }
+		default:
+			changes[i].Generate = func() ([]byte, error) { once.Do(gen); return pair.CertPEM, err }
+		}
+	}
+	return changes
 }

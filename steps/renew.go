@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
-	"os"
+	"strings"
 	"time"
 
 	"github.com/rpwizard/rpwizard/acme"
 	"github.com/rpwizard/rpwizard/certs"
 	"github.com/rpwizard/rpwizard/installer"
+	"github.com/rpwizard/rpwizard/selftest"
 )
 
 // Renew renews the site's ACME certificate when it is due (ARI where the
@@ -38,29 +41,80 @@ func Renew(ctx context.Context, e *Env, force bool) (bool, string, error) {
 	if !due {
 		return false, reason, nil
 	}
+	if err := e.checkProfile(ctx); err != nil {
+		return false, reason, err
+	}
 	next, err := acme.Renew(ctx, req, cur)
 	if err != nil {
 		return false, reason, err
 	}
-	if err := os.MkdirAll(e.Host.Layout.ConfigDir, 0o700); err != nil {
-		return false, reason, fmt.Errorf("create %s: %w", e.Host.Layout.ConfigDir, err)
-	}
-	tx, err := installer.Begin(ctx, e.Host.Layout.StateDir, e.Server, nil)
+	outcome, err := e.applyLogged(ctx, e.renewalPlan(next))
 	if err != nil {
+		if errors.Is(err, ErrRolledBack) {
+			return false, reason, fmt.Errorf("%w (the previous certificate, serial %x, is serving again: %s)", err, cur.Leaf.SerialNumber, outcome)
+		}
 		return false, reason, err
 	}
-	tx.Watch(ctx, e.Watched()...)
-	err = e.InstallCert(ctx, tx, certs.Pair{CertPEM: next.CertPEM, KeyPEM: next.KeyPEM}, "renewed certificate")
-	if err == nil {
-		err = e.checkServed(ctx, next.Leaf.Raw)
+	fmt.Fprintf(e.Log, "renewed: serial %x served for %s\n", next.Leaf.SerialNumber, strings.Join(e.Answers.Names(), ", "))
+	return true, reason, nil
+}
+
+// renewalPlan installs a renewed certificate as a plan that the one
+// installer applies, like every run: the files, the confirmed reload
+// (every watched name presents the certificate on disk), each name asked
+// again for the new serial, the site's self-test (without the long idle
+// hold) and the deploy hooks. Any failure puts the previous certificate
+// back, and the rollback checks that it is served again.
+func (e *Env) renewalPlan(next *acme.Certificate) *installer.Plan {
+	serial := fmt.Sprintf("%x", next.Leaf.SerialNumber)
+	planned := []installer.PlannedStep{
+		{Name: "renewed certificate", Changes: e.CertChanges(certs.Pair{CertPEM: next.CertPEM, KeyPEM: next.KeyPEM}, "renewed certificate")},
+		{Name: "config test and reload", Changes: []installer.Change{{Kind: installer.Reload,
+			Why: strings.Join(e.Server.TestCommand(), " ") + " && " + strings.Join(e.Server.ReloadCommand(), " ")}}},
+		{Name: "served certificate", Changes: []installer.Change{{Kind: installer.Action,
+			Why: "every name of the site presents the new serial " + serial,
+			Do:  func(ctx context.Context, _ *installer.Tx) error { return e.checkServed(ctx, next.Leaf.Raw) }}}},
 	}
-	if err != nil {
-		if rerr := tx.Rollback(); rerr != nil {
-			return false, reason, fmt.Errorf("%w; rollback failed too: %v", err, rerr)
+	if e.Answers.SelfTestOn() {
+		planned = append(planned, installer.PlannedStep{Name: "self-test", Changes: []installer.Change{{Kind: installer.Action,
+			Why: "the site's self-test passes with the new certificate", Do: func(ctx context.Context, _ *installer.Tx) error {
+				rep := selftest.Run(ctx, e.SelfTestTarget(0))
+				e.SelfTest = &rep
+				if rep.Interrupted || !rep.OK() {
+					var buf bytes.Buffer
+					rep.WriteText(&buf)
+					fmt.Fprint(e.Log, buf.String())
+					return &SelfTestError{Report: rep}
+				}
+				return nil
+			}}}})
+	}
+	planned = append(planned, installer.PlannedStep{Name: "deploy hooks", Changes: []installer.Change{{Kind: installer.Action,
+		Why: "run hooks.deploy", Do: func(ctx context.Context, _ *installer.Tx) error { return e.RunDeployHooks(ctx) }}}})
+	return &installer.Plan{Steps: planned}
+}
+
+// applyLogged runs plan as a renewal, writing its progress to e.Log when
+// nobody else listens to the events; it returns what a rollback checked.
+func (e *Env) applyLogged(ctx context.Context, plan *installer.Plan) (string, error) {
+	var outcome string
+	listener := e.Events
+	e.Events = func(ev Event) {
+		if ev.Kind == RolledBack {
+			outcome = ev.Msg
 		}
-		return false, reason, fmt.Errorf("%w: %w (the previous certificate is serving)", ErrRolledBack, err)
+		switch {
+		case listener != nil:
+			listener(ev)
+		case ev.Kind == StepFailed:
+			fmt.Fprintf(e.Log, "failed: %s: %s\n", ev.Step, ev.Msg)
+		case ev.Kind == RolledBack:
+			fmt.Fprintln(e.Log, "rollback:", ev.Msg)
+		}
 	}
-	return true, reason, tx.Commit()
+	defer func() { e.Events = listener }()
+	_, err := run(ctx, e, plan, "renew "+e.Answers.Domain, e.Watched())
+	return outcome, err
 }
 
 // RenewDue is the dry run of Renew: whether it would renew the site's
@@ -105,18 +159,29 @@ func (e *Env) currentACME() (*acme.Certificate, acme.Request, error) {
 }
 
 // checkServed makes sure the server presents the certificate whose DER is
-// want for the site's name on this host, i.e. the reload took effect.
+// want for every name of the site on this host, i.e. the reload took
+// effect everywhere.
 func (e *Env) checkServed(ctx context.Context, want []byte) error {
-	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second},
-		Config: &tls.Config{ServerName: e.Answers.Domain, InsecureSkipVerify: true}}
-	conn, err := d.DialContext(ctx, "tcp", "127.0.0.1:443")
+	wantCert, err := x509.ParseCertificate(want)
 	if err != nil {
-		return fmt.Errorf("check the served certificate: %w", err)
+		return err
 	}
-	defer conn.Close()
-	got := conn.(*tls.Conn).ConnectionState().PeerCertificates
-	if len(got) == 0 || !bytes.Equal(got[0].Raw, want) {
-		return fmt.Errorf("%s still serves the old certificate after the reload", e.Answers.Server)
+	for _, name := range e.Answers.Names() {
+		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second},
+			Config: &tls.Config{ServerName: name, InsecureSkipVerify: true}}
+		conn, err := d.DialContext(ctx, "tcp", "127.0.0.1:443")
+		if err != nil {
+			return fmt.Errorf("check the certificate served for %s: %w", name, err)
+		}
+		got := conn.(*tls.Conn).ConnectionState().PeerCertificates
+		conn.Close()
+		if len(got) == 0 || !bytes.Equal(got[0].Raw, want) {
+			serial := "none"
+			if len(got) > 0 {
+				serial = fmt.Sprintf("%x", got[0].SerialNumber)
+			}
+			return fmt.Errorf("%s serves serial %s for %s after the reload, not the new serial %x", e.Answers.Server, serial, name, wantCert.SerialNumber)
+		}
 	}
 	return nil
 }

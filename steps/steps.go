@@ -187,6 +187,14 @@ type Result struct {
 // cancelled (a signal), every changed file is restored and the old config
 // reloaded; the returned error then says so.
 func Apply(ctx context.Context, e *Env, plan *installer.Plan) (*Result, error) {
+	return run(ctx, e, plan, "apply "+e.Answers.Domain, e.Watched())
+}
+
+// run performs plan in one transaction, the one code path of every run
+// that changes the host (apply, renew, remove): journaled as what, every
+// reload confirmed for the watched names, and on any error or signal
+// everything rolled back.
+func run(ctx context.Context, e *Env, plan *installer.Plan, what string, watched []installer.Site) (*Result, error) {
 	logf := func(s string) { e.emit(Event{Kind: StepLog, Msg: s}) }
 	// The configuration directory is created outside the journal, so that
 	// a rollback never takes the ACME account with it.
@@ -197,7 +205,8 @@ func Apply(ctx context.Context, e *Env, plan *installer.Plan) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	tx.Watch(ctx, e.Watched()...)
+	tx.SetWhat(what)
+	tx.Watch(ctx, watched...)
 	for _, s := range plan.Steps {
 		if len(s.Changes) == 0 {
 			continue

@@ -87,7 +87,7 @@ func walkForms(t *testing.T, s *State, keys map[string][]string) []string {
 // comparable strips the defaults Validate fills in, for comparison.
 func comparable(a *answers.Answers) answers.Answers {
 	c := *a
-	c.HSTS, c.SelfTest, c.MaxBodySize, c.TLS.Directory, c.TLS.KeyType = nil, nil, "", "", ""
+	c.HSTS, c.SelfTest, c.MaxBodySize, c.TLS.Directory, c.TLS.KeyType, c.TLS.CA = nil, nil, "", "", "", ""
 	return c
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"charm.land/huh/v2"
+
+	"github.com/rpwizard/rpwizard/answers"
 )
 
 // The certificate questions: where it comes from, how ACME checks the
@@ -30,7 +32,7 @@ func buildTLS(s *State, b *fields) {
 
 // privateName reports whether a domain can never get a public certificate.
 func privateName(d string) bool {
-	d = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
+	d = answers.NormalizeName(d)
 	for _, tld := range []string{".test", ".local", ".localhost", ".internal", ".lan", ".home.arpa", ".example", ".invalid", ".localdomain"} {
 		if strings.HasSuffix(d, tld) {
 			return true

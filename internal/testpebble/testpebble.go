@@ -1,5 +1,8 @@
-// Package testpebble runs a real ACME CA for tests: Debian's pebble and
-// pebble-challtestsrv on loopback, with every name resolving to 127.0.0.1.
+// Package testpebble runs a real ACME CA for tests: Debian's pebble (2.4:
+// no profiles, no ARI) or, with Options.Modern, Pebble v2.10.1 built from
+// the module in go.mod (profiles, ARI, Retry-After, EAB, authorization
+// reuse), each with Debian's pebble-challtestsrv on loopback, every name
+// resolving to 127.0.0.1.
 package testpebble
 
 import (
@@ -20,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -33,6 +37,27 @@ type Options struct {
 	// RetryAfter makes Pebble (2.10 or later) send Retry-After: 1 on
 	// authorizations and orders.
 	RetryAfter bool
+	// Modern runs Pebble v2.10.1, built once from the module
+	// (github.com/letsencrypt/pebble/v2 in go.mod) and cached, instead of
+	// Debian's 2.4. Options marked "Modern" need it.
+	Modern bool
+	// Profiles are the CA's certificate profiles (Modern), listed in its
+	// directory's meta.profiles. Pebble gives an order without a profile
+	// one of them at random.
+	Profiles map[string]Profile
+	// AuthzReuse is PEBBLE_AUTHZREUSE: the percentage of new orders that
+	// reuse a valid authorization of the account instead of asking for a
+	// new challenge (100: always; the default 0: never).
+	AuthzReuse int
+	// NoARI serves the ACME directory without its renewalInfo entry
+	// (Modern Pebble always offers ARI): a CA with profiles but no ARI.
+	NoARI bool
+}
+
+// Profile is one certificate profile of a Modern Pebble.
+type Profile struct {
+	Description string
+	Validity    time.Duration // whole seconds; Pebble's NotAfter is NotBefore + Validity − 1 s
 }
 
 // CA is a running Pebble.
@@ -44,8 +69,10 @@ type CA struct {
 	Bundle       string // both roots: what an institution's CA bundle would hold
 	DNSAddr      string // challtestsrv's DNS server
 	ChallMgmt    string // challtestsrv's management API
+	Mgmt         string // Pebble's management API (roots, set-renewal-info)
 	procs        []*exec.Cmd
 	logs         []string
+	front        *http.Server // the directory front of NoARI
 }
 
 // Start runs challtestsrv and Pebble in dir.
@@ -59,8 +86,18 @@ func Start(dir string, o Options) (*CA, error) {
 }
 
 func (ca *CA) start(o Options) error {
+	if o.Modern && o.Binary == "" {
+		bin, err := ModernBinary()
+		if err != nil {
+			return err
+		}
+		o.Binary = bin
+	}
 	if o.Binary == "" {
 		o.Binary = "pebble"
+	}
+	if !o.Modern && (len(o.Profiles) > 0 || o.NoARI || o.RetryAfter) {
+		return fmt.Errorf("testpebble: Profiles, NoARI and RetryAfter need Options.Modern (Debian's Pebble 2.4 has none of them)")
 	}
 	for _, bin := range []string{o.Binary, "pebble-challtestsrv"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -70,7 +107,7 @@ func (ca *CA) start(o Options) error {
 	if err := ca.writeListenerCert(); err != nil {
 		return err
 	}
-	ports, err := freePorts(4)
+	ports, err := freePorts(5)
 	if err != nil {
 		return err
 	}
@@ -97,20 +134,28 @@ func (ca *CA) start(o Options) error {
 	if o.RetryAfter {
 		cfg["retryAfter"] = map[string]int{"authz": 1, "order": 1}
 	}
+	if len(o.Profiles) > 0 {
+		profiles := map[string]any{}
+		for name, p := range o.Profiles {
+			profiles[name] = map[string]any{"description": p.Description, "validityPeriod": int64(p.Validity / time.Second)}
+		}
+		cfg["profiles"] = profiles
+	}
 	data, _ := json.MarshalIndent(map[string]any{"pebble": cfg}, "", "  ")
 	cfgFile := filepath.Join(ca.Dir, "pebble.json")
 	if err := os.WriteFile(cfgFile, data, 0o644); err != nil {
 		return err
 	}
-	if err := ca.run("pebble", []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0"},
+	if err := ca.run("pebble", []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", fmt.Sprintf("PEBBLE_AUTHZREUSE=%d", o.AuthzReuse)},
 		o.Binary, "-config", cfgFile, "-dnsserver", ca.DNSAddr); err != nil {
 		return err
 	}
 	ca.DirectoryURL = fmt.Sprintf("https://127.0.0.1:%d/dir", ports[2])
+	ca.Mgmt = fmt.Sprintf("https://127.0.0.1:%d", ports[3])
 	hc := ca.Client()
 	var root []byte
 	err = waitFor(20*time.Second, func() error {
-		resp, err := hc.Get(fmt.Sprintf("https://127.0.0.1:%d/roots/0", ports[3]))
+		resp, err := hc.Get(ca.Mgmt + "/roots/0")
 		if err != nil {
 			return err
 		}
@@ -130,7 +175,124 @@ func (ca *CA) start(o Options) error {
 	}
 	listener, _ := os.ReadFile(ca.ListenerRoot)
 	ca.Bundle = filepath.Join(ca.Dir, "bundle.pem")
-	return os.WriteFile(ca.Bundle, append(append(listener, '\n'), root...), 0o644)
+	if err := os.WriteFile(ca.Bundle, append(append(listener, '\n'), root...), 0o644); err != nil {
+		return err
+	}
+	if o.NoARI {
+		return ca.startFront(fmt.Sprintf("127.0.0.1:%d", ports[4]))
+	}
+	return nil
+}
+
+// startFront serves Pebble's directory on addr without renewalInfo. Only
+// the directory goes through it: every URL in it is Pebble's own.
+func (ca *CA) startFront(addr string) error {
+	cert, err := tls.LoadX509KeyPair(filepath.Join(ca.Dir, "listener-cert.pem"), filepath.Join(ca.Dir, "listener-key.pem"))
+	if err != nil {
+		return err
+	}
+	ln, err := tls.Listen("tcp", addr, &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		return err
+	}
+	pebbleDir, hc := ca.DirectoryURL, ca.Client()
+	ca.front = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/dir" {
+			http.NotFound(w, r)
+			return
+		}
+		resp, err := hc.Get(pebbleDir)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		var dir map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&dir); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		delete(dir, "renewalInfo")
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(dir)
+	})}
+	go ca.front.Serve(ln)
+	ca.DirectoryURL = "https://" + addr + "/dir"
+	return nil
+}
+
+// SetRenewalInfo makes Pebble (Modern) answer renewalInfo for the
+// certificate certPEM with the window start–end (RFC 9773), instead of the
+// window it derives from the certificate's lifetime.
+func (ca *CA) SetRenewalInfo(certPEM []byte, start, end time.Time) error {
+	ari, _ := json.Marshal(map[string]any{"suggestedWindow": map[string]string{
+		"start": start.UTC().Format(time.RFC3339), "end": end.UTC().Format(time.RFC3339)}})
+	body, _ := json.Marshal(map[string]string{"Certificate": string(certPEM), "ARIResponse": string(ari)})
+	resp, err := ca.Client().Post(ca.Mgmt+"/set-renewal-info/", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("set-renewal-info: HTTP %d: %s", resp.StatusCode, msg)
+	}
+	return nil
+}
+
+// Validations counts the challenges Pebble's VA has tried to validate
+// (from its log), of any type.
+func (ca *CA) Validations() int {
+	data, _ := os.ReadFile(filepath.Join(ca.Dir, "pebble.log"))
+	return strings.Count(string(data), "Pulled a task from the Tasks queue")
+}
+
+var modern struct {
+	sync.Mutex
+	path string
+}
+
+// ModernBinary builds Pebble v2.10.1 from the module in go.mod (once per
+// process, into the user's cache directory keyed by the module version, so
+// that later runs reuse it) and returns its path.
+func ModernBinary() (string, error) {
+	modern.Lock()
+	defer modern.Unlock()
+	if modern.path != "" {
+		return modern.path, nil
+	}
+	const mod = "github.com/letsencrypt/pebble/v2"
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", mod).Output()
+	if err != nil {
+		return "", fmt.Errorf("go list -m %s: %w (is it in go.mod?)", mod, err)
+	}
+	version := strings.TrimSpace(string(out))
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "rpwizard-testpebble", version)
+	bin := filepath.Join(dir, "pebble")
+	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() {
+		modern.path = bin
+		return bin, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	tmp := fmt.Sprintf("%s.%d.tmp", bin, os.Getpid())
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.version="+version, "-o", tmp, mod+"/cmd/pebble")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("build Pebble %s: %w\n%s", version, err, out)
+	}
+	// A concurrent build of the same version writes the same binary: the
+	// rename makes whichever lands last the one used.
+	if err := os.Rename(tmp, bin); err != nil {
+		return "", err
+	}
+	modern.path = bin
+	return bin, nil
 }
 
 // Client trusts Pebble's listener.
@@ -166,6 +328,10 @@ func (ca *CA) Stop() {
 		}
 	}
 	ca.procs = nil
+	if ca.front != nil {
+		ca.front.Close()
+		ca.front = nil
+	}
 }
 
 func (ca *CA) run(name string, env []string, prog string, args ...string) error {
