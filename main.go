@@ -176,6 +176,8 @@ self-test. Without a command it runs the interactive wizard; with
 		newHistoryCmd(status),
 		newVersionCmd(),
 		newManCmd(status),
+		newUnitsCmd(status),
+		newTryCmd(status),
 	)
 	return root
 }

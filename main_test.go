@@ -138,6 +138,8 @@ func TestEachCommandHasOnlyItsFlags(t *testing.T) {
 		"help":       {"help"},
 		"man":        {"help"},
 		"completion": {"help"},
+		"try":        {"dry-run", "help", "server"},
+		"units":      {"binary", "help"},
 	}
 	status := 0
 	root := newRootCmd(&status)

@@ -50,6 +50,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "build rpwizard: %v\n%s", err, out)
 			os.Exit(1)
 		}
+		os.Setenv("RPWIZARD_TEST_RENEWAL_BINARY", binary) // for tests only: see steps/binary.go
 		code := m.Run()
 		os.RemoveAll(dir)
 		os.Exit(code)

@@ -86,9 +86,9 @@ func planRenewal(ctx context.Context, e *Env) ([]installer.Change, error) {
 	if e.Answers.TLS.Mode != "acme" {
 		return nil, nil
 	}
-	bin, err := os.Executable()
+	bin, err := renewalBinary(ctx, e) // never a build or home directory: see binary.go
 	if err != nil {
-		return nil, fmt.Errorf("find the rpwizard binary: %w", err)
+		return nil, err
 	}
 	l := e.Host.Layout
 	every := e.renewEvery()
