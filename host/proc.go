@@ -215,9 +215,9 @@ func ProgramRunning(procRoot, name string) bool {
 	return false
 }
 
-// Children lists the processes whose parent is pid, from /proc.
-func Children(pid int) map[int]bool {
-	out := map[int]bool{}
+// Parents maps every process to its parent, from /proc.
+func Parents() map[int]int {
+	out := map[int]int{}
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, f := range stats {
 		data, err := os.ReadFile(f)
@@ -234,9 +234,35 @@ func Children(pid int) map[int]bool {
 		if len(fields) < 2 {
 			continue
 		}
-		if ppid, _ := strconv.Atoi(fields[1]); ppid == pid {
-			c, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		ppid, _ := strconv.Atoi(fields[1])
+		out[pid] = ppid
+	}
+	return out
+}
+
+// Children lists the processes whose parent is pid, from /proc.
+func Children(pid int) map[int]bool {
+	out := map[int]bool{}
+	for c, p := range Parents() {
+		if p == pid {
 			out[c] = true
+		}
+	}
+	return out
+}
+
+// Descendants lists pid's children, grandchildren and so on, from /proc.
+func Descendants(pid int) map[int]bool {
+	parents := Parents()
+	out := map[int]bool{}
+	for changed := true; changed; {
+		changed = false
+		for p, pp := range parents {
+			if !out[p] && (pp == pid || out[pp]) {
+				out[p] = true
+				changed = true
+			}
 		}
 	}
 	return out

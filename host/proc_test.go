@@ -1,6 +1,7 @@
 package host
 
 import (
+	"os"
 	"reflect"
 	"testing"
 )
@@ -43,5 +44,22 @@ func TestParseProcAddr(t *testing.T) {
 		if err != nil || got.String() != want {
 			t.Errorf("parseProcAddr(%s) = %v, %v; want %s", in, got, err, want)
 		}
+	}
+}
+
+// TestParents reads this test process's own family from /proc.
+func TestParents(t *testing.T) {
+	me, parent := os.Getpid(), os.Getppid()
+	if got := Parents()[me]; got != parent {
+		t.Fatalf("Parents()[%d] = %d, want %d", me, got, parent)
+	}
+	if !Children(parent)[me] {
+		t.Errorf("Children(%d) lacks %d", parent, me)
+	}
+	if !Descendants(parent)[me] {
+		t.Errorf("Descendants(%d) lacks %d", parent, me)
+	}
+	if Children(me)[me] || Descendants(me)[me] {
+		t.Error("a process is its own child")
 	}
 }

@@ -348,18 +348,5 @@ func UndoRun(ctx context.Context, stateDir, id string, server *Server, log func(
 
 // RenderRun is the plan of undo RUN-ID for humans.
 func (p *UndoPlan) RenderRun() string {
-	var b strings.Builder
-	for _, r := range p.Interrupted {
-		fmt.Fprintf(&b, "an earlier run was interrupted (%s): undo would first restore the files it changed:\n", r.ID)
-		r.render(&b)
-	}
-	fmt.Fprintf(&b, "would undo run %s of %s (started %s), from %s:\n",
-		p.Run.ID, p.Server, p.Run.Started.UTC().Format(time.RFC3339), p.Run.Dir)
-	p.Run.render(&b)
-	if p.Reload {
-		fmt.Fprintf(&b, "  - config test, then reload %s\n", p.Server)
-	} else {
-		fmt.Fprintf(&b, "  - no reload: %s is not running (or there is no file to restore)\n", p.Server)
-	}
-	return b.String()
+	return p.render(fmt.Sprintf("would undo run %s of %s", p.Run.ID, p.Server))
 }

@@ -262,15 +262,19 @@ func readUpTo(path string, max int64) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, max+1))
 }
 
-// Render is the plan for humans.
+// Render is the plan of undo (the last run) for humans.
 func (p *UndoPlan) Render() string {
+	return p.render(fmt.Sprintf("would undo the last run of %s: %s", p.Server, p.Run.ID))
+}
+
+// render is the plan under its heading (which run it undoes).
+func (p *UndoPlan) render(heading string) string {
 	var b strings.Builder
 	for _, r := range p.Interrupted {
 		fmt.Fprintf(&b, "an earlier run was interrupted (%s): undo would first restore the files it changed:\n", r.ID)
 		r.render(&b)
 	}
-	fmt.Fprintf(&b, "would undo the last run of %s: %s (started %s), from %s:\n",
-		p.Server, p.Run.ID, p.Run.Started.UTC().Format(time.RFC3339), p.Run.Dir)
+	fmt.Fprintf(&b, "%s (started %s), from %s:\n", heading, p.Run.Started.UTC().Format(time.RFC3339), p.Run.Dir)
 	p.Run.render(&b)
 	if p.Reload {
 		fmt.Fprintf(&b, "  - config test, then reload %s\n", p.Server)

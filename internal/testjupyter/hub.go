@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,6 +25,8 @@ import (
 	"time"
 
 	"github.com/rpwizard/rpwizard/internal/testenv"
+
+	"github.com/rpwizard/rpwizard/host"
 )
 
 // Commands are the programs a hub needs, all from Debian's packages
@@ -238,39 +239,7 @@ func (h *Hub) stop(t testing.TB) {
 }
 
 // descendants lists pid's children, grandchildren and so on.
-func descendants(pid int) map[int]bool {
-	parents := map[int]int{}
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, f := range stats {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		s := string(data)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		fields := strings.Fields(s[i+1:])
-		if len(fields) < 2 {
-			continue
-		}
-		p, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
-		pp, _ := strconv.Atoi(fields[1])
-		parents[p] = pp
-	}
-	out := map[int]bool{}
-	for changed := true; changed; {
-		changed = false
-		for p, pp := range parents {
-			if !out[p] && (pp == pid || out[pp]) {
-				out[p] = true
-				changed = true
-			}
-		}
-	}
-	return out
-}
+func descendants(pid int) map[int]bool { return host.Descendants(pid) }
 
 // alive: the process exists and is not a zombie.
 func alive(pid int) bool {
