@@ -183,6 +183,8 @@ func TestInlineValidation(t *testing.T) {
 	}{
 		{"names", []string{"ctrl+u", "-bad-.example", "enter"}, "not a valid DNS name"},
 		{"names", []string{"ctrl+u", "10.1.2.3", "enter"}, "an IP address"},
+		{"names", []string{"ctrl+u", "https://jatos.example.org/jatos", "enter"}, "drop https:// and the path — type just jatos.example.org"},
+		{"names", []string{"ctrl+u", "jatos.example.org", "enter", "www.example.org jatos.example.org:443", "enter"}, "jatos.example.org:443: a URL, not a name"},
 		{"upstream", []string{"ctrl+u", "http://x:80", "enter"}, "not host:port"},
 		{"upstream", []string{"ctrl+u", "127.0.0.1:99999", "enter"}, "port out of range"},
 		{"basepath", []string{"ctrl+u", "jhub", "enter"}, "not a URL path"},
@@ -433,5 +435,24 @@ func TestRestrictLabelHasBasePath(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "Admin GUI (/jhub/hub/admin) only from some networks") {
 		t.Errorf("labels:\n%s", out.String())
+	}
+}
+
+func TestURLHost(t *testing.T) {
+	for _, c := range []struct{ in, host string }{
+		{"https://jatos.example.org/jatos", "jatos.example.org"},
+		{"http://jatos.example.org", "jatos.example.org"},
+		{"jatos.example.org/jatos/", "jatos.example.org"},
+		{"https://user@hub.example.org:8443/hub?x=1", "hub.example.org"},
+		{"jatos.example.org:443", "jatos.example.org"},
+		{"jatos.example.org", ""},
+		{"*.example.org", ""},
+		{"https://", ""},
+		{"", ""},
+	} {
+		h, ok := urlHost(c.in)
+		if h != c.host || ok != (c.host != "") {
+			t.Errorf("urlHost(%q) = %q, %v; want %q", c.in, h, ok, c.host)
+		}
 	}
 }

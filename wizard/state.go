@@ -2,6 +2,8 @@ package wizard
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -171,6 +173,14 @@ func (s *State) ownProblems() []*answers.FieldError {
 	if p := s.networksProblem(); p != nil {
 		out = append(out, p)
 	}
+	if h, ok := urlHost(s.Domain); ok {
+		out = append(out, urlProblem("domain", s.Domain, h))
+	}
+	for i, al := range splitList(s.Aliases) {
+		if h, ok := urlHost(al); ok {
+			out = append(out, urlProblem(fmt.Sprintf("aliases[%d]", i), al, h))
+		}
+	}
 	if v := strings.TrimSpace(s.Concurrent); v != "" {
 		if _, err := strconv.Atoi(v); err != nil {
 			out = append(out, &answers.FieldError{Key: "expected_websockets", Value: v, Msg: "not a number",
@@ -178,6 +188,37 @@ func (s *State) ownProblems() []*answers.FieldError {
 		}
 	}
 	return out
+}
+
+// urlHost is the host part of v when v is a URL or has a path or port
+// (https://jatos.example.org/jatos, jatos.example.org/jatos), the name
+// the domain question wants.
+func urlHost(v string) (string, bool) {
+	v = strings.TrimSpace(v)
+	rest := v
+	if _, after, ok := strings.Cut(rest, "://"); ok {
+		rest = after
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		rest = rest[i+1:]
+	}
+	if h, port, err := net.SplitHostPort(rest); err == nil && port != "" {
+		rest = h
+	}
+	rest = strings.TrimSuffix(rest, ".")
+	if rest == "" || rest == v || strings.ContainsAny(rest, "/: ") {
+		return "", false
+	}
+	return rest, true
+}
+
+// urlProblem: a URL typed where a name belongs; it offers the host part.
+func urlProblem(key, v, host string) *answers.FieldError {
+	return &answers.FieldError{Key: key, Value: v, Msg: "a URL, not a name: drop https:// and the path",
+		Allowed: "type just " + host}
 }
 
 // mergeProblems puts own first and drops the problems of the same keys
