@@ -282,14 +282,7 @@ func (m *model) View() tea.View {
 func (m *model) render() string {
 	switch m.phase {
 	case phaseAsk:
-		shown := m.flow.shown(m.s)
-		pos := 0
-		for i, p := range shown {
-			if p == m.page {
-				pos = i + 1
-			}
-		}
-		head := fmt.Sprintf("question %d of %d · %s", pos, len(shown), m.flow.pages[m.page].title)
+		head := fmt.Sprintf("question %d · %s", m.questionNumber(), m.flow.pages[m.page].title)
 		if m.cfg.DryRun {
 			head += " · dry run"
 		}
@@ -310,6 +303,21 @@ func (m *model) render() string {
 		return titleBar(m.st, "result", m.width) + "\n" + m.result.View() + "\n" + more + "\n" + m.noticeView() + m.form.View()
 	}
 	return ""
+}
+
+// questionNumber is the place of the current page among the pages asked
+// so far. There is no total: which pages follow depends on answers not
+// yet given (a restriction asks for networks, a certificate source for
+// its details), and a total that grows as they are given says less than
+// none.
+func (m *model) questionNumber() int {
+	n := 0
+	for _, p := range m.flow.shown(m.s) {
+		if p <= m.page {
+			n++
+		}
+	}
+	return n
 }
 
 func (m *model) noticeView() string {

@@ -3,6 +3,7 @@ package wizard
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -474,5 +475,32 @@ func TestStateCABundleAskedOnlyWhenUntrusted(t *testing.T) {
 	s.TLSMode = "self-signed"
 	if showCABundle(s) {
 		t.Error("the CA bundle is asked for a self-signed certificate")
+	}
+}
+
+// The header counts the questions without a total, which would grow as
+// answers open more pages (networks, the participants, the certificate
+// files): each page is the next number, and nothing claims "of N".
+func TestModelQuestionCounterIsStable(t *testing.T) {
+	b := newFakeBackend(t)
+	m, p := startModel(t, b, nil)
+	steps := [][]string{
+		{"enter"},                          // welcome
+		{"home", "enter"},                  // JATOS: opens base path and participants
+		{"home", "enter"},                  // nginx
+		{"wiz.test", "enter", "enter"},     // domain
+		{"ctrl+u", "127.0.0.1:9", "enter"}, // upstream
+		{"enter"},                          // base path
+		{"home", "down", "enter"},          // admin GUI only: opens networks
+		{"ctrl+u", "10.0.0.0/8", "enter"},  // networks
+		{"enter"},                          // participants
+	}
+	for i, k := range steps {
+		head := strings.SplitN(plain(m.render()), "\n", 2)[0]
+		want := fmt.Sprintf("question %d · %s", i+1, m.flow.pages[m.page].title)
+		if !strings.Contains(head, want) || strings.Contains(head, " of ") {
+			t.Errorf("page %d header %q, want %q and no total", i+1, head, want)
+		}
+		p.keys(k...)
 	}
 }
