@@ -3,7 +3,9 @@ package wizard
 import (
 	"context"
 	"fmt"
+	"slices"
 
+	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/spinner"
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
@@ -116,6 +118,9 @@ func (m *model) updateLive() tea.Cmd {
 // setForm makes list the current form.
 func (m *model) setForm(list []huh.Field) tea.Cmd {
 	m.form = newForm(list, false, m.cfg.Plain, 0)
+	if m.phase == phaseAsk {
+		m.form.WithShowHelp(false) // helpLine, with shift+tab on every page
+	}
 	m.first = list[0]
 	init := m.form.Init()
 	_, size := m.form.Update(m.formSize())
@@ -126,6 +131,9 @@ func (m *model) setForm(list []huh.Field) tea.Cmd {
 // at most 100 columns wide.
 func (m *model) formSize() tea.WindowSizeMsg {
 	h := m.height - 2 - m.noticeHeight()
+	if m.phase == phaseAsk {
+		h -= 2 // helpLine
+	}
 	if m.phase == phaseResult {
 		h = max(m.height/2, 8)
 	}
@@ -286,7 +294,7 @@ func (m *model) render() string {
 		if m.cfg.DryRun {
 			head += " · dry run"
 		}
-		return titleBar(m.st, head, m.width) + "\n" + m.noticeView() + "\n" + m.form.View()
+		return titleBar(m.st, head, m.width) + "\n" + m.noticeView() + "\n" + m.form.View() + m.helpLine()
 	case phasePlanning:
 		return titleBar(m.st, "planning", m.width) + "\n\n " + m.spin.View() + " reading the host and rendering the configuration…"
 	case phaseReview:
@@ -303,6 +311,29 @@ func (m *model) render() string {
 		return titleBar(m.st, "result", m.width) + "\n" + m.result.View() + "\n" + more + "\n" + m.noticeView() + m.form.View()
 	}
 	return ""
+}
+
+// backKey is shift+tab on a page's first field, which the model turns
+// into "the previous page"; huh, which sees one page at a time, would
+// leave it out of the help line.
+var backKey = key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "back"))
+
+// helpLine is huh's help line of a question page, with shift+tab (back)
+// on every page that has one before it. Like huh's, it gives way to the
+// field's error.
+func (m *model) helpLine() string {
+	if len(m.form.Errors()) > 0 {
+		return ""
+	}
+	binds := m.form.KeyBinds()
+	hasBack := false
+	for _, b := range binds {
+		hasBack = hasBack || (b.Enabled() && slices.Contains(b.Keys(), "shift+tab"))
+	}
+	if !hasBack && m.flow.prev(m.s, m.page) >= 0 {
+		binds = append([]key.Binding{backKey}, binds...)
+	}
+	return "\n\n" + m.form.Help().ShortHelpView(binds)
 }
 
 // questionNumber is the place of the current page among the pages asked

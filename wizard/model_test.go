@@ -484,17 +484,7 @@ func TestStateCABundleAskedOnlyWhenUntrusted(t *testing.T) {
 func TestModelQuestionCounterIsStable(t *testing.T) {
 	b := newFakeBackend(t)
 	m, p := startModel(t, b, nil)
-	steps := [][]string{
-		{"enter"},                          // welcome
-		{"home", "enter"},                  // JATOS: opens base path and participants
-		{"home", "enter"},                  // nginx
-		{"wiz.test", "enter", "enter"},     // domain
-		{"ctrl+u", "127.0.0.1:9", "enter"}, // upstream
-		{"enter"},                          // base path
-		{"home", "down", "enter"},          // admin GUI only: opens networks
-		{"ctrl+u", "10.0.0.0/8", "enter"},  // networks
-		{"enter"},                          // participants
-	}
+	steps := jatosSteps
 	for i, k := range steps {
 		head := strings.SplitN(plain(m.render()), "\n", 2)[0]
 		want := fmt.Sprintf("question %d · %s", i+1, m.flow.pages[m.page].title)
@@ -502,5 +492,41 @@ func TestModelQuestionCounterIsStable(t *testing.T) {
 			t.Errorf("page %d header %q, want %q and no total", i+1, head, want)
 		}
 		p.keys(k...)
+	}
+}
+
+// jatosSteps answer the pages of a JATOS setup up to the certificate.
+var jatosSteps = [][]string{
+	{"enter"},                          // welcome
+	{"home", "enter"},                  // JATOS: opens base path and participants
+	{"home", "enter"},                  // nginx
+	{"wiz.test", "enter", "enter"},     // domain
+	{"ctrl+u", "127.0.0.1:9", "enter"}, // upstream
+	{"enter"},                          // base path
+	{"home", "down", "enter"},          // admin GUI only: opens networks
+	{"ctrl+u", "10.0.0.0/8", "enter"},  // networks
+	{"enter"},                          // participants
+}
+
+// Every page after the first shows shift+tab (back) in its help line,
+// also where huh would not (a page's first field), and it works there.
+func TestModelHelpLineShowsBack(t *testing.T) {
+	b := newFakeBackend(t)
+	m, p := startModel(t, b, nil)
+	for i, k := range jatosSteps {
+		screen := plain(m.render())
+		if i > 0 && !strings.Contains(screen, "shift+tab back") {
+			t.Errorf("page %s: no shift+tab in the help line:\n%s", m.flow.pages[m.page].id, screen)
+		}
+		if strings.Count(screen, "shift+tab back") > 1 {
+			t.Errorf("page %s: shift+tab twice:\n%s", m.flow.pages[m.page].id, screen)
+		}
+		fits(t, m.render(), 80, 24)
+		p.keys(k...)
+	}
+	page := m.page
+	p.keys("shift+tab")
+	if m.page == page {
+		t.Error("shift+tab did not go back")
 	}
 }
