@@ -16,9 +16,9 @@ func renderPlan(p *Prepared, st Styles) string {
 	var b strings.Builder
 	b.WriteString(reviewSummary(p, st))
 	for _, w := range p.Env.Warnings {
-		fmt.Fprintf(&b, "%s %s: %s\n", st.Warn.Render("! warning"), w.Step, w.Msg)
+		fmt.Fprintf(&b, "%s %s: %s\n", st.Warn.Render("! warning"), w.Step, ownWords(w.Msg))
 		if w.Fix != "" {
-			fmt.Fprintf(&b, "  fix: %s\n", w.Fix)
+			fmt.Fprintf(&b, "  fix: %s\n", ownWords(w.Fix))
 		}
 	}
 	if p.Plan.Empty() {
@@ -30,7 +30,7 @@ func renderPlan(p *Prepared, st Styles) string {
 		}
 		fmt.Fprintf(&b, "\n%s\n", st.Section.Render("== "+s.Name))
 		for _, c := range s.Changes {
-			fmt.Fprintf(&b, "  - %s\n", c.Describe())
+			fmt.Fprintf(&b, "  - %s\n", ownWords(c.Describe()))
 			if d := c.Diff(); d != "" {
 				writeDiff(&b, d, st)
 			}
@@ -79,19 +79,19 @@ func explainError(err error) string {
 	if errors.As(err, &ve) {
 		var lines []string
 		for _, p := range ve.Problems {
-			lines = append(lines, "• "+p.Error())
+			lines = append(lines, "• "+problemLine(p))
 		}
 		return strings.Join(lines, "\n")
 	}
 	var re *steps.RefusedError
 	if errors.As(err, &re) {
-		s := "• " + re.Check + ": " + re.Msg
+		s := "• " + re.Check + ": " + ownWords(re.Msg)
 		if re.Fix != "" {
-			s += "\n  fix: " + re.Fix
+			s += "\n  fix: " + ownWords(re.Fix)
 		}
 		return s
 	}
-	return "• " + err.Error()
+	return "• " + ownWords(err.Error())
 }
 
 // plural is "1 command", "2 commands".

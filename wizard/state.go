@@ -305,12 +305,12 @@ func keyUnder(key, k string) bool {
 
 // fieldError phrases a validation problem for one line under a field.
 func fieldError(p *answers.FieldError) error {
-	msg := p.Msg
+	msg := ownWords(p.Msg)
 	if p.Value != "" && strings.Contains(p.Key, "[") {
 		msg = p.Value + ": " + msg
 	}
 	if p.Allowed != "" {
-		msg += " — " + p.Allowed
+		msg += " — " + ownWords(p.Allowed)
 	}
 	return errors.New(msg)
 }
