@@ -103,7 +103,9 @@ func (m *model) updateApply(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case applyDoneMsg:
 		m.prog.Update(msg)
 		m.sess.outcome = outcomeOf(m.prep, msg.res, msg.err, m.prog.interrupted)
-		m.sess.outcome.Summary = summaryText(m.report(), Styles{}, m.cfg.Now()) // printed after the screen closes: plain text
+		// Printed after the screen closes: plain text, wrapped at words to
+		// the terminal's width (the terminal would cut words).
+		m.sess.outcome.Summary = wrapWords(summaryText(m.report(), Styles{}, m.cfg.Now()), m.width)
 		return m, nil
 	case tea.KeyPressMsg:
 		if m.prog.finished && (msg.String() == "enter" || msg.String() == "q") {

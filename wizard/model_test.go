@@ -530,3 +530,39 @@ func TestModelHelpLineShowsBack(t *testing.T) {
 		t.Error("shift+tab did not go back")
 	}
 }
+
+// What stays in the terminal after the wizard is wrapped at words to the
+// terminal's width: no line is wider, and commands stay whole.
+func TestModelSummaryWrapsAtWords(t *testing.T) {
+	b := newFakeBackend(t)
+	m, p := startModel(t, b, nil)
+	toReview(t, m, p)
+	p.send(tea.WindowSizeMsg{Width: 50, Height: 24})
+	p.keys("a")
+	p.until("the run to end", 5*time.Second, func() bool { return m.prog.finished })
+	o := m.sess.outcome
+	for _, l := range strings.Split(o.Summary, "\n") {
+		if w := ansi.StringWidth(l); w > 50 {
+			t.Errorf("line of %d columns: %q", w, l)
+		}
+	}
+	if !strings.Contains(o.Summary, "`sudo rpwizard --answers FILE`") {
+		t.Errorf("the renewal command is cut:\n%s", o.Summary)
+	}
+}
+
+func TestWrapWords(t *testing.T) {
+	for _, c := range []struct {
+		in    string
+		width int
+		want  string
+	}{
+		{"  renewal: run `sudo rpwizard --answers FILE` again", 30, "  renewal: run `sudo\n    rpwizard --answers FILE`\n    again"},
+		{"short", 30, "short"},
+		{"  " + strings.Repeat("x", 40), 20, "  " + strings.Repeat("x", 16) + "\n    " + strings.Repeat("x", 16) + "\n    xxxxxxxx"},
+	} {
+		if got := wrapWords(c.in, c.width); got != c.want {
+			t.Errorf("wrapWords(%q, %d) =\n%s\nwant\n%s", c.in, c.width, got, c.want)
+		}
+	}
+}

@@ -11,6 +11,42 @@ import (
 // continue indented two columns past their own indentation, so diffs and
 // lists stay readable in 80 columns. width <= 0 leaves s alone.
 func wrapText(s string, width int) string {
+	return wrapWith(s, width, func(body string, limit int) string { return ansi.Wrap(body, limit, "/-") })
+}
+
+// wrapWords is wrapText for the plain text that stays in the terminal
+// after the wizard: lines break at spaces only, so that a command such as
+// `sudo rpwizard --answers FILE` stays whole (a hyphen is no break), and
+// only a word longer than the line is cut.
+func wrapWords(s string, width int) string {
+	return wrapWith(s, width, breakAtSpaces)
+}
+
+// breakAtSpaces wraps a plain line at spaces to limit columns.
+func breakAtSpaces(body string, limit int) string {
+	var lines []string
+	cur := ""
+	for _, w := range strings.Split(body, " ") {
+		for ansi.StringWidth(w) > limit { // a word longer than the line
+			if cur != "" {
+				lines, cur = append(lines, cur), ""
+			}
+			head := ansi.Truncate(w, limit, "")
+			lines, w = append(lines, head), w[len(head):]
+		}
+		switch {
+		case cur == "":
+			cur = w
+		case ansi.StringWidth(cur)+1+ansi.StringWidth(w) <= limit:
+			cur += " " + w
+		default:
+			lines, cur = append(lines, cur), w
+		}
+	}
+	return strings.Join(append(lines, cur), "\n")
+}
+
+func wrapWith(s string, width int, wrap func(body string, limit int) string) string {
 	if width <= 0 {
 		return s
 	}
@@ -31,7 +67,7 @@ func wrapText(s string, width int) string {
 			cont = m + " " // a wrapped diff line keeps its + or -
 		}
 		limit := width - indent - 2
-		for i, part := range strings.Split(ansi.Wrap(body, limit, "/-"), "\n") {
+		for i, part := range strings.Split(wrap(body, limit), "\n") {
 			pad := strings.Repeat(" ", indent)
 			if i > 0 {
 				pad += cont
