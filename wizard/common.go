@@ -7,6 +7,7 @@ import (
 	"charm.land/huh/v2"
 
 	"github.com/rpwizard/rpwizard/answers"
+	"github.com/rpwizard/rpwizard/server"
 )
 
 // pageOfProblem is the page that sets the key of err's first problem, or -1.
@@ -49,7 +50,7 @@ func answerOf(s *State, id string) string {
 	case "app":
 		return title(s.App)
 	case "server":
-		return s.Server
+		return server.Title(s.Server)
 	case "names":
 		return strings.TrimSpace(s.Domain + " " + s.Aliases)
 	case "upstream":

@@ -66,7 +66,7 @@ func buildWelcome(s *State, b *fields) {
 		lines = append(lines, "Host:    "+s.Host.OS.PrettyName)
 		var srv []string
 		for _, n := range s.Host.Installed {
-			srv = append(srv, strings.TrimSpace(n+" "+s.Host.Versions[n]))
+			srv = append(srv, strings.TrimSpace(server.Title(n)+" "+s.Host.Versions[n]))
 		}
 		if len(srv) == 0 {
 			srv = []string{"none installed (rpwizard can install nginx or Apache)"}

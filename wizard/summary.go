@@ -9,6 +9,7 @@ import (
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/certs"
 	"github.com/rpwizard/rpwizard/selftest"
+	"github.com/rpwizard/rpwizard/server"
 	"github.com/rpwizard/rpwizard/steps"
 )
 
@@ -82,7 +83,7 @@ func summaryText(r report, st Styles, now time.Time) string {
 			}
 		}
 	default:
-		fmt.Fprintf(&b, "%s %s is served at %s by %s\n", st.OK.Render("✓"), a.Profile().Title, url, a.Server)
+		fmt.Fprintf(&b, "%s %s is served at %s by %s\n", st.OK.Render("✓"), a.Profile().Title, url, server.Title(a.Server))
 		fmt.Fprintf(&b, "  proxying to %s", a.Upstream)
 		if r.res != nil && !r.res.Reloaded {
 			b.WriteString("; nothing changed, so the server was not reloaded")
@@ -155,9 +156,9 @@ func certText(p *Prepared, now time.Time) string {
 		b.WriteString("  renewal: run `sudo rpwizard --answers FILE` again within the year;\n" +
 			"  it replaces the certificate when fewer than 30 days are left.\n")
 	case "existing":
-		b.WriteString("  renewal: yours — renew the files where they are, then reload " + a.Server + ".\n")
+		b.WriteString("  renewal: yours — renew the files where they are, then reload " + server.Title(a.Server) + ".\n")
 	case "acme":
-		b.WriteString("  renewal: `rpwizard renew` renews it when due and reloads " + a.Server + ".\n")
+		b.WriteString("  renewal: `rpwizard renew` renews it when due and reloads " + server.Title(a.Server) + ".\n")
 		for _, s := range p.Plan.Steps {
 			if s.Name != "renewal" {
 				continue

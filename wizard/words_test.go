@@ -55,3 +55,19 @@ func TestNoKeyNamesInWizardMessages(t *testing.T) {
 		t.Errorf("the answers error itself lost its keys: %v", err)
 	}
 }
+
+// Server names read as their project writes them, wherever the wizard
+// names them: Apache, nginx.
+func TestServerNamesCapitalised(t *testing.T) {
+	b := newFakeBackend(t)
+	s := testConfig(t, b).newState()
+	s.Server = "apache"
+	if got := answerOf(s, "server"); got != "Apache" {
+		t.Errorf("change menu says %q, want Apache", got)
+	}
+	m, _ := startModel(t, b, func(c *Config) { c.Host.Installed = []string{"nginx", "apache"} })
+	view := plain(m.render())
+	if !strings.Contains(view, "Apache") || strings.Contains(view, "apache") {
+		t.Errorf("welcome lists the servers as:\n%s", view)
+	}
+}
