@@ -52,7 +52,8 @@ func runWizard(ctx context.Context, o options, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, out.Summary)
 	}
 	if out.SavedTo != "" && !cfg.Accessible {
-		fmt.Fprintf(stdout, "\nanswers saved to %s: run again with  sudo rpwizard --answers %s\n", out.SavedTo, out.SavedTo)
+		line := fmt.Sprintf("answers saved to %s: run again with sudo rpwizard --answers %s", out.SavedTo, out.SavedTo)
+		fmt.Fprintf(stdout, "\n%s\n", wizard.WrapWords(line, terminalWidth(stdout)))
 	}
 	switch out.Status {
 	case wizard.Applied:
@@ -91,4 +92,14 @@ func runWizard(ctx context.Context, o options, stdout, stderr io.Writer) int {
 func isTerminal(f any) bool {
 	file, ok := f.(*os.File)
 	return ok && term.IsTerminal(int(file.Fd()))
+}
+
+// terminalWidth is the width of w's terminal, or 80.
+func terminalWidth(w io.Writer) int {
+	if f, ok := w.(*os.File); ok {
+		if width, _, err := term.GetSize(int(f.Fd())); err == nil && width > 0 {
+			return width
+		}
+	}
+	return 80
 }

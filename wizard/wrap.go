@@ -14,6 +14,10 @@ func wrapText(s string, width int) string {
 	return wrapWith(s, width, func(body string, limit int) string { return ansi.Wrap(body, limit, "/-") })
 }
 
+// WrapWords wraps plain text for a terminal of width columns at spaces
+// only (commands stay whole); rpwizard's own lines after the wizard use it.
+func WrapWords(s string, width int) string { return wrapWords(s, width) }
+
 // wrapWords is wrapText for the plain text that stays in the terminal
 // after the wizard: lines break at spaces only, so that a command such as
 // `sudo rpwizard --answers FILE` stays whole (a hyphen is no break), and
