@@ -123,6 +123,77 @@ func TestJATOSStandInBehindProxy(t *testing.T) {
 	}
 }
 
+// TestForwardedForOneAddress: a request that arrives with an
+// X-Forwarded-For of its own (a visitor's, spoofed, or a load balancer's)
+// reaches the app with exactly one X-Forwarded-For address, the client as
+// the proxy determined it: the visitor itself without trusted_proxies, the
+// address the trusted load balancer reports with them. Play (JATOS) pairs
+// X-Forwarded-For with the single X-Forwarded-Proto only when the lists
+// are as long, so an appended list made it see plain HTTP and let a
+// visitor choose its first address.
+func TestForwardedForOneAddress(t *testing.T) {
+	for _, server := range []string{"nginx", "apache"} {
+		for _, tc := range []struct {
+			name, extra string
+			want        string // the client the app must see, for both sent headers
+		}{
+			{"no trusted proxies", "", "127.0.0.2"},
+			{"trusted load balancer", "trusted_proxies: [127.0.0.2/32]\n", "203.0.113.9"},
+		} {
+			t.Run(server+"/"+tc.name, func(t *testing.T) {
+				ownHost(t)
+				j, _ := jatosStandIn(t)
+				mustApply(t, appCases[0].answers(server)+tc.extra)
+				c := clientFrom(t, "jatos.test", "127.0.0.2")
+				sent := []string{"203.0.113.9", "198.51.100.1, 203.0.113.9"}
+				get := func(xff string) *http.Response {
+					t.Helper()
+					req, _ := http.NewRequest(http.MethodGet, "https://jatos.test/rpwizard-test/request", nil)
+					req.Header.Set("X-Forwarded-For", xff)
+					resp, err := c.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return resp
+				}
+				for _, xff := range sent {
+					resp := get(xff)
+					var seen testbackend.JATOSRequest
+					err := json.NewDecoder(resp.Body).Decode(&seen)
+					resp.Body.Close()
+					if resp.StatusCode != 200 || err != nil {
+						t.Fatalf("what JATOS saw: %d %v", resp.StatusCode, err)
+					}
+					if seen.RemoteAddress != tc.want || !seen.Secure {
+						t.Errorf("sent X-Forwarded-For %q: JATOS (Play's x-forwarded handling) saw remote %s, secure %v; want %s, HTTPS", xff, seen.RemoteAddress, seen.Secure, tc.want)
+					}
+				}
+				// The same requests to a plain echo: the headers as the app gets them.
+				j.Close()
+				backend(t, "127.0.0.1:9000")
+				for _, xff := range sent {
+					resp := get(xff)
+					var e testbackend.Echo
+					err := json.NewDecoder(resp.Body).Decode(&e)
+					resp.Body.Close()
+					if resp.StatusCode != 200 || err != nil {
+						t.Fatalf("the echo: %d %v", resp.StatusCode, err)
+					}
+					if got := e.Headers["X-Forwarded-For"]; got != tc.want {
+						t.Errorf("sent X-Forwarded-For %q: the app got X-Forwarded-For %q, want the one address %s", xff, got, tc.want)
+					}
+					if got := e.Headers["X-Real-Ip"]; got != tc.want {
+						t.Errorf("sent X-Forwarded-For %q: the app got X-Real-IP %q, want %s", xff, got, tc.want)
+					}
+					if got := e.Headers["X-Forwarded-Proto"]; got != "https" {
+						t.Errorf("sent X-Forwarded-For %q: the app got X-Forwarded-Proto %q, want https", xff, got)
+					}
+				}
+			})
+		}
+	}
+}
+
 // TestCryoSPARCStandInBehindProxy: Meteor's DDP over the raw and the
 // SockJS WebSocket reaches the CryoSPARC stand-in through rpwizard's site
 // (behind its required site-network barrier), sockjs-node's 400 without

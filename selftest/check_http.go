@@ -153,7 +153,7 @@ func (r *runner) checkHeaders(ctx context.Context) Check {
 	if r.server == serverNginx && hostBad && xfpBad && ipBad {
 		c = "None of the forwarded headers (Host, X-Forwarded-Proto, X-Forwarded-For) reach the backend through this location: in nginx, a location that sets any proxy_set_header of its own loses all the ones set at server or http level."
 	}
-	fix := r.fix("Put the full header set in every location (one include snippet): proxy_set_header Host $http_host; proxy_set_header X-Forwarded-Proto $scheme; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_set_header X-Real-IP $remote_addr;",
+	fix := r.fix("Put the full header set in every location (one include snippet): proxy_set_header Host $http_host; proxy_set_header X-Forwarded-Proto $scheme; proxy_set_header X-Forwarded-For $remote_addr; proxy_set_header X-Real-IP $remote_addr;",
 		"Add ProxyPreserveHost On and RequestHeader set X-Forwarded-Proto https to the HTTPS VirtualHost (mod_proxy adds X-Forwarded-For itself; keep ProxyAddHeaders On).")
 	return Check{Status: Fail, Detail: strings.Join(problems, "; "), Cause: c, Fix: fix}
 }
