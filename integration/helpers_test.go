@@ -36,6 +36,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "RPWIZARD_BINARY:", err)
 			os.Exit(1)
 		}
+		os.Setenv("RPWIZARD_TEST_RENEWAL_BINARY", binary) // for tests only: see steps/binary.go
 		os.Exit(m.Run())
 	}
 	if testenv.Integration() {
