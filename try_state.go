@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/selftest"
 	"github.com/rpwizard/rpwizard/steps"
 )
@@ -54,7 +53,7 @@ func snapshotOwnState(e *steps.Env) *ownState {
 		oldRuns:   map[string]bool{},
 		serverRan: e.Server.Running(),
 	}
-	s.sums = treeSums(s.roots)
+	s.sums = host.TreeSums(s.roots...)
 	s.existed = map[string]bool{}
 	for _, r := range s.roots {
 		if _, err := os.Lstat(r); err == nil {
@@ -154,7 +153,7 @@ func (f savedFile) putBack() error {
 // changed lists the paths under the roots that differ from the snapshot
 // (at most 10, then how many more).
 func (s *ownState) changed() []string {
-	now := treeSums(s.roots)
+	now := host.TreeSums(s.roots...)
 	var diff []string
 	for p, sum := range now {
 		if s.sums[p] != sum {
@@ -171,37 +170,6 @@ func (s *ownState) changed() []string {
 		diff = append(diff[:10], fmt.Sprintf("and %d more", len(diff)-10))
 	}
 	return diff
-}
-
-// treeSums fingerprints every path under roots: its mode and its content
-// (a file's SHA-256, a link's target). Roots that do not exist have none.
-func treeSums(roots []string) map[string]string {
-	sums := map[string]string{}
-	for _, root := range roots {
-		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return nil
-			}
-			fi, err := os.Lstat(p)
-			if err != nil {
-				return nil
-			}
-			v := fi.Mode().String()
-			switch {
-			case fi.Mode()&fs.ModeSymlink != 0:
-				t, _ := os.Readlink(p)
-				v += " -> " + t
-			case fi.Mode().IsRegular():
-				if data, err := os.ReadFile(p); err == nil {
-					h := sha256.Sum256(data)
-					v += " " + hex.EncodeToString(h[:])
-				}
-			}
-			sums[p] = v
-			return nil
-		})
-	}
-	return sums
 }
 
 // describeRoots names the roots that existed before the try, exist now

@@ -2,7 +2,6 @@ package installer
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"github.com/rpwizard/rpwizard/host"
@@ -32,35 +31,6 @@ func commitRun(t *testing.T, state string, s *Server, changes ...Change) {
 	}
 }
 
-// treeSums is every path under dirs with its mode, link target or content
-// hash, to compare a tree before and after.
-func treeSums(t *testing.T, dirs ...string) map[string]string {
-	t.Helper()
-	sums := map[string]string{}
-	for _, d := range dirs {
-		filepath.WalkDir(d, func(p string, de fs.DirEntry, err error) error {
-			if err != nil {
-				return nil
-			}
-			fi, err := os.Lstat(p)
-			if err != nil {
-				return nil
-			}
-			v := fi.Mode().String()
-			switch {
-			case fi.Mode()&fs.ModeSymlink != 0:
-				l, _ := os.Readlink(p)
-				v += " -> " + l
-			case fi.Mode().IsRegular():
-				b, _ := os.ReadFile(p)
-				v += fmt.Sprintf(" %x", sha256.Sum256(b))
-			}
-			sums[p] = v
-			return nil
-		})
-	}
-	return sums
-}
 
 func diffSums(a, b map[string]string) []string {
 	var d []string
@@ -270,4 +240,10 @@ func TestFileDiffHidesSecretsAndBinaries(t *testing.T) {
 			t.Errorf("%s: diff:\n%s", tt.name, d)
 		}
 	}
+}
+
+// treeSums: see host.TreeSums.
+func treeSums(t *testing.T, dirs ...string) map[string]string {
+	t.Helper()
+	return host.TreeSums(dirs...)
 }

@@ -6,9 +6,8 @@ package testenv
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"io/fs"
+	"github.com/rpwizard/rpwizard/host"
 	"os"
-	"path/filepath"
 	"sort"
 	"syscall"
 	"testing"
@@ -60,35 +59,19 @@ func LockHost(t testing.TB) {
 	t.Cleanup(func() { f.Close() })
 }
 
-// TreeHash fingerprints every file, link and mode under the given roots.
+// TreeHash fingerprints every file, link and mode under the given roots
+// (host.TreeSums, in one hash).
 func TreeHash(t testing.TB, roots ...string) string {
 	t.Helper()
+	sums := host.TreeSums(roots...)
+	paths := make([]string, 0, len(sums))
+	for p := range sums {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
 	h := sha256.New()
-	for _, root := range roots {
-		var paths []string
-		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err == nil {
-				paths = append(paths, p)
-			}
-			return nil
-		})
-		sort.Strings(paths)
-		for _, p := range paths {
-			fi, err := os.Lstat(p)
-			if err != nil {
-				continue
-			}
-			h.Write([]byte(p + "\x00" + fi.Mode().String() + "\x00"))
-			switch {
-			case fi.Mode()&fs.ModeSymlink != 0:
-				l, _ := os.Readlink(p)
-				h.Write([]byte(l))
-			case fi.Mode().IsRegular():
-				data, _ := os.ReadFile(p)
-				h.Write(data)
-			}
-			h.Write([]byte{0})
-		}
+	for _, p := range paths {
+		h.Write([]byte(p + "\x00" + sums[p] + "\x00"))
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
