@@ -31,7 +31,6 @@ func commitRun(t *testing.T, state string, s *Server, changes ...Change) {
 	}
 }
 
-
 func diffSums(a, b map[string]string) []string {
 	var d []string
 	for p, v := range a {
