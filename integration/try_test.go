@@ -1,12 +1,10 @@
 package integration
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -87,7 +85,7 @@ func TestTryLeavesTheHostAsItFoundIt(t *testing.T) {
 		before := testenv.TreeHash(t, tryTrees...)
 		cmd := exec.Command(binary, "try", "--server", "nginx")
 		cmd.Env = append(os.Environ(), "RPWIZARD_TEST_STALL_AFTER=site config")
-		var out syncBuffer
+		var out testenv.SyncBuffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -123,20 +121,3 @@ func TestTryLeavesTheHostAsItFoundIt(t *testing.T) {
 	})
 }
 
-// syncBuffer is a bytes.Buffer that a command writes while a test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

@@ -9,7 +9,6 @@
 package testjupyter
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -95,7 +93,7 @@ type Hub struct {
 	Dir  string // config, database, cookie secret, users' homes
 	Opts Options
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *testenv.SyncBuffer
 	done chan struct{}
 }
 
@@ -158,7 +156,7 @@ c.JupyterHub.log_level = 'INFO'
 	if testenv.Listening(o.Addr) {
 		t.Fatalf("something already listens on %s: the hub cannot bind there (Debian's jupyterhub.service? sudo systemctl disable --now jupyterhub)", o.Addr)
 	}
-	h := &Hub{Dir: dir, Opts: o, log: &syncBuffer{}, done: make(chan struct{})}
+	h := &Hub{Dir: dir, Opts: o, log: &testenv.SyncBuffer{}, done: make(chan struct{})}
 	h.cmd = exec.Command("jupyterhub", "-f", cfgFile)
 	h.cmd.Dir = dir
 	h.cmd.Env = append(os.Environ(), "HOME="+dir, "JUPYTER_RUNTIME_DIR="+filepath.Join(dir, "runtime"))
@@ -263,21 +261,5 @@ func freePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var errNoOutput = errors.New("no output")
