@@ -120,4 +120,3 @@ func TestTryLeavesTheHostAsItFoundIt(t *testing.T) {
 		}
 	})
 }
-

@@ -261,5 +261,4 @@ func freePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-
 var errNoOutput = errors.New("no output")
