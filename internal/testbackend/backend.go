@@ -34,21 +34,35 @@ type Backend struct {
 
 // Start listens on addr (e.g. "127.0.0.1:9000"; "127.0.0.1:0" for any port).
 func Start(addr string) (*Backend, error) {
-	ln, err := net.Listen("tcp", addr)
+	b := &Backend{}
+	var err error
+	b.Addr, b.srv, err = serve("test backend", addr, b.serve)
 	if err != nil {
-		return nil, fmt.Errorf("test backend: %w", err)
+		return nil, err
 	}
-	b := &Backend{Addr: ln.Addr().String()}
-	b.srv = &http.Server{Handler: http.HandlerFunc(b.serve), ReadHeaderTimeout: 10 * time.Second}
-	go b.srv.Serve(ln)
 	return b, nil
 }
 
 // Close stops the backend.
-func (b *Backend) Close() error {
+func (b *Backend) Close() error { return stop(b.srv) }
+
+// serve runs handler on addr for a stand-in called what, and returns the
+// address it listens on.
+func serve(what, addr string, handler http.HandlerFunc) (string, *http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", what, err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return ln.Addr().String(), srv, nil
+}
+
+// stop shuts a stand-in's server down, waiting at most 2 s.
+func stop(srv *http.Server) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	return b.srv.Shutdown(ctx)
+	return srv.Shutdown(ctx)
 }
 
 func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {

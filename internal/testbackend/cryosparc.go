@@ -29,7 +29,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -45,22 +44,17 @@ type CryoSPARC struct {
 
 // StartCryoSPARC runs the stand-in on addr ("127.0.0.1:61000").
 func StartCryoSPARC(addr string) (*CryoSPARC, error) {
-	ln, err := net.Listen("tcp", addr)
+	c := &CryoSPARC{}
+	var err error
+	c.Addr, c.srv, err = serve("CryoSPARC stand-in", addr, c.serve)
 	if err != nil {
-		return nil, fmt.Errorf("CryoSPARC stand-in: %w", err)
+		return nil, err
 	}
-	c := &CryoSPARC{Addr: ln.Addr().String()}
-	c.srv = &http.Server{Handler: http.HandlerFunc(c.serve), ReadHeaderTimeout: 10 * time.Second}
-	go c.srv.Serve(ln)
 	return c, nil
 }
 
 // Close stops the stand-in.
-func (c *CryoSPARC) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	return c.srv.Shutdown(ctx)
-}
+func (c *CryoSPARC) Close() error { return stop(c.srv) }
 
 func (c *CryoSPARC) serve(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path

@@ -63,7 +63,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/coder/websocket"
 )
@@ -110,22 +109,17 @@ func StartJATOS(addr string, o JATOSOptions) (*JATOS, error) {
 	if o.TrustedProxies == nil {
 		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}
 	}
-	ln, err := net.Listen("tcp", addr)
+	j := &JATOS{opts: o, results: map[string]int{}}
+	var err error
+	j.Addr, j.srv, err = serve("JATOS stand-in", addr, j.serve)
 	if err != nil {
-		return nil, fmt.Errorf("JATOS stand-in: %w", err)
+		return nil, err
 	}
-	j := &JATOS{Addr: ln.Addr().String(), opts: o, results: map[string]int{}}
-	j.srv = &http.Server{Handler: http.HandlerFunc(j.serve), ReadHeaderTimeout: 10 * time.Second}
-	go j.srv.Serve(ln)
 	return j, nil
 }
 
 // Close stops the stand-in.
-func (j *JATOS) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	return j.srv.Shutdown(ctx)
-}
+func (j *JATOS) Close() error { return stop(j.srv) }
 
 // AddStudyResult makes a study result (a worker's run of a study) and
 // returns its UUID: its channels open, its component page serves.
