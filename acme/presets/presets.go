@@ -95,6 +95,18 @@ var All = []Preset{
 		// SCM; domains delegated to it can be pre-validated.
 		// https://docs.sectigo.com/scm/scm-administrator/understanding-acme-endpoints.html
 		// https://docs.sectigo.com/scm/acme-integration-docs/1/eab-clients-sectigo-acme-integration.html
+		//
+		// Checked 2026-12-01: Sectigo's own pages name no fixed URL; SCM's
+		// ACME page shows each endpoint's URL ("URL" column), and the
+		// account's "Server" field is its directory (examples there:
+		// https://acme.sectigo.com/v2/DV, .../v2/OV, .../v2/EV). The GÉANT
+		// OV endpoint .../v2/GEANTOV is listed by public ACME client
+		// documentation (acmed's CA list, "OV Certificate (Geant)") and by
+		// institutions' TCS guides, not by Sectigo itself; universities
+		// (e.g. Münster's CA howto) hand out "the URL of the certificate
+		// server" with the EAB key. So the default stays GEANTOV, any
+		// https://acme.sectigo.com/ endpoint is accepted, and the quirk
+		// says that the URL SCM shows wins.
 		Name: "sectigo-geant", Title: "GÉANT TCS via Sectigo",
 		URL:          "https://acme.sectigo.com/v2/GEANTOV",
 		URLPrefix:    "https://acme.sectigo.com/",
@@ -102,6 +114,7 @@ var All = []Preset{
 		EAB:          true,
 		Prevalidated: true,
 		Quirks: []string{"EAB key id and HMAC key from the ACME account in Sectigo Certificate Manager",
+			"the endpoint URL that SCM (or your institution's TCS admins) shows for the account wins: set tls.directory to it when it is not .../v2/GEANTOV",
 			"domains delegated and validated in SCM need no challenge (no port 80)",
 			"orders can take minutes while SCM issues"},
 		Doc: "https://docs.sectigo.com/scm/scm-administrator/understanding-acme-endpoints.html",
