@@ -48,11 +48,11 @@ func TestCheckPlatform(t *testing.T) {
 		{"debian apache with systemd", with(debianNginx, map[string]string{"run/systemd/system/x": ""}), "apache", nil, OK,
 			"Debian GNU/Linux 12 (bookworm): debian layout (apt-get; sites-available → sites-enabled, a2enmod; service apache2)", ""},
 		{"rocky httpd", with(rockyHttpd, map[string]string{"run/systemd/system/x": ""}), "apache", nil, OK,
-			"Rocky Linux 9.4 (Blue Onyx): rhel layout (dnf; /etc/httpd/conf.d, modules in /etc/httpd/conf.modules.d; service httpd)", ""},
+			"Rocky Linux 9.4 (Blue Onyx): rhel layout (dnf; /etc/httpd/conf.d, modules in /etc/httpd/conf.modules.d; service httpd); supported, but rpwizard's integration tests run on Debian 12 and 13 only: read the --dry-run plan before applying", ""},
 		{"rocky nginx", with(rockyHttpd, map[string]string{"run/systemd/system/x": "", "usr/sbin/nginx": "nginx version: nginx/1.20.1"}), "nginx", nil, OK,
-			"Rocky Linux 9.4 (Blue Onyx): rhel layout (dnf; /etc/nginx/conf.d; service nginx)", ""},
+			"Rocky Linux 9.4 (Blue Onyx): rhel layout (dnf; /etc/nginx/conf.d; service nginx); supported, but rpwizard's integration tests run on Debian 12 and 13 only: read the --dry-run plan before applying", ""},
 		{"old debian", with(debianNginx, map[string]string{"etc/os-release": "PRETTY_NAME=\"Debian GNU/Linux 10 (buster)\"\nID=debian\nVERSION_ID=\"10\"\n"}), "nginx", nil, Warn,
-			"Debian GNU/Linux 10 (buster) is older than the releases rpwizard is tested on (Debian 11+, Ubuntu 20.04+, RHEL/Rocky/Alma 8+, Fedora 38+)",
+			"Debian GNU/Linux 10 (buster) is older than the releases rpwizard supports (Debian 11+, Ubuntu 20.04+, RHEL/Rocky/Alma 8+, Fedora 38+)",
 			"upgrade the system, or read the --dry-run plan carefully before applying it"},
 		{"unsupported", debianNginx, "nginx", func(h *host.Host) {
 			h.OS = host.OSRelease{ID: "alpine", PrettyName: "Alpine Linux v3.20"}

@@ -220,7 +220,7 @@ func TestPreflightWarnsOncePerPlan(t *testing.T) {
 	for _, w := range e.Warnings {
 		got = append(got, w.Step+": "+w.Msg)
 	}
-	want := []string{"site config: kept", "preflight: platform: Debian GNU/Linux 10 (buster) is older than the releases rpwizard is tested on (Debian 11+, Ubuntu 20.04+, RHEL/Rocky/Alma 8+, Fedora 38+)"}
+	want := []string{"site config: kept", "preflight: platform: Debian GNU/Linux 10 (buster) is older than the releases rpwizard supports (Debian 11+, Ubuntu 20.04+, RHEL/Rocky/Alma 8+, Fedora 38+)"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("warnings\n got: %q\nwant: %q", got, want)
 	}
