@@ -13,7 +13,9 @@ import (
 
 func TestServerAfterUndo(t *testing.T) {
 	yes, no := true, false
-	run := func(id, state string) journal { return journal{ID: id, State: state, Server: "nginx", What: "apply b.test"} }
+	run := func(id, state string) journal {
+		return journal{ID: id, State: state, Server: "nginx", What: "apply b.test"}
+	}
 	started := journal{ID: "R", State: "committed", Server: "nginx", WasRunning: &no, StartedServer: "100@5"}
 	tests := []struct {
 		name    string
