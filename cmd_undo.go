@@ -95,6 +95,6 @@ func runUndo(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	fmt.Fprintf(stdout, "undone: the files of %s are back on %s (the line above says what %s was checked to do)\n", dir, p.Title(), p.Title())
+	fmt.Fprintf(stdout, "undone: the files of %s are back\n", dir)
 	return exitOK
 }
