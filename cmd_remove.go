@@ -28,8 +28,10 @@ func newRemoveCmd(status *int) *cobra.Command {
 		Long: `Remove takes a site rpwizard manages away: it disables and deletes the site's
 config and its saved answers, config-tests and reloads the server, checks
 that the server no longer presents the site's certificate while every other
-site on it still presents its own, and drops the renewal cron entry when no
-ACME site is left (a systemd timer is kept, with a warning). The certificate
+site on it still presents its own, and, when no ACME site is left, drops
+the renewal schedule: the cron entry, or on systemd hosts the timer (it is
+stopped, its link and units removed, systemd reloaded; a rollback or undo
+puts the units back and starts it again). The certificate
 and key are kept unless --delete-certs (never your own files of tls.mode
 existing). --revoke revokes the ACME certificate at its CA, as the very last
 change, so that a failure before it rolls everything back and a refusal by

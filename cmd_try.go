@@ -227,7 +227,7 @@ func waitEnter(ctx context.Context, in io.Reader) {
 
 // undoTry undoes the try run through the installer, after checking that
 // it is still the last run of the server (a run started meanwhile would
-// be undone instead), and stops the server if the try started it.
+// be undone instead); the undo stops the server if the try started it.
 func undoTry(e *steps.Env, res *steps.Result, before *ownState, log func(string)) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -242,14 +242,13 @@ func undoTry(e *steps.Env, res *steps.Result, before *ownState, log func(string)
 	if p.Run.Dir != res.BackupDir {
 		return fmt.Errorf("another run (%s) changed %s after the try run, so undoing the last run would undo that one; the try site stays: undo that run first, then the try run (%s)", p.Run.Dir, e.Proxy.Title(), res.BackupDir)
 	}
+	// The undo stops the server again when the try run started it (and
+	// says so); it leaves it running when it was started again since.
 	if _, err := installer.Undo(ctx, l.StateDir, e.Server, log); err != nil {
 		return fmt.Errorf("undo of the try run failed (backups in %s): %w", res.BackupDir, err)
 	}
 	if !before.serverRan && e.Server.Running() {
-		if err := e.Server.Stop(ctx); err != nil {
-			return fmt.Errorf("%s was not running before the try and could not be stopped: %w", e.Proxy.Title(), err)
-		}
-		log(e.Proxy.Title() + " was not running before the try: stopped it again")
+		log(e.Proxy.Title() + " was not running before the try and still runs: the line above says why the undo left it running")
 	}
 	return nil
 }

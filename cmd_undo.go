@@ -21,7 +21,11 @@ func newUndoCmd(status *int) *cobra.Command {
 		Short: "Put back the files the last run (or run RUN-ID) changed, and reload",
 		Long: `Undo puts back, byte for byte, the files the last committed run changed
 (from its backups under /var/lib/rpwizard/backups/), removes the files it
-created, config-tests and reloads the server.
+created, config-tests and reloads the server. When the server was not
+running before that run and the run started it, undo stops it again and
+checks that its processes have exited — but only while the process the
+run started is still the one running and no later run of that server
+still stands; otherwise it is left running, and undo says why.
 
 With RUN-ID (rpwizard history lists them) it puts back that run instead,
 on the server it changed. It refuses, changing nothing (exit status 2),
@@ -29,10 +33,10 @@ when a later committed run changed the same files (it names that run:
 undo it first), when the run's files were changed since by something
 else, or when the run was undone or rolled back already.
 
-With --dry-run it shows which run it would undo and each file it would
+With --dry-run it shows which run it would undo, each file it would
 restore or remove (a diff of the current file against its backup, secrets
-not shown), and changes nothing: no file is written, no lock is taken,
-nothing is reloaded.`,
+not shown) and whether it would reload or stop the server, and changes
+nothing: no file is written, no lock is taken, nothing is reloaded.`,
 		Example: `  sudo rpwizard undo --dry-run
   sudo rpwizard undo --server nginx
   sudo rpwizard undo 20260301T101500.123456789Z --dry-run`,
@@ -91,6 +95,6 @@ func runUndo(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	fmt.Fprintf(stdout, "restored the files of %s and reloaded %s\n", dir, p.Title())
+	fmt.Fprintf(stdout, "undone: the files of %s are back\n", dir)
 	return exitOK
 }

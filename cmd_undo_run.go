@@ -49,7 +49,7 @@ func runUndoRun(ctx context.Context, id string, o options, stdout, stderr io.Wri
 	if err != nil {
 		return undoFail(stderr, err)
 	}
-	fmt.Fprintf(stdout, "restored the files of %s and reloaded %s\n", dir, p.Title())
+	fmt.Fprintf(stdout, "undone: the files of %s are back\n", dir)
 	return exitOK
 }
 

@@ -120,6 +120,13 @@ var (
 	apacheVersion = regexp.MustCompile(`Apache/(\d+\.\d+\.\d+)`)
 )
 
+// SystemdTestEnv, set to 1, makes Detect take systemd as running where it
+// is not: for tests only. The integration tests set it, with a stand-in
+// systemctl first in PATH, to run the systemd paths (the renewal timer,
+// servers controlled through systemctl) on a test machine without
+// systemd. Nothing else should.
+const SystemdTestEnv = "RPWIZARD_TEST_SYSTEMD"
+
 // Detect inspects the machine under root ("/" on a real host).
 func Detect(ctx context.Context, root string) (*Host, error) {
 	osr, err := ReadOSRelease(root)
@@ -132,6 +139,9 @@ func Detect(ctx context.Context, root string) (*Host, error) {
 	}
 	h := &Host{Layout: l, OS: osr, Versions: map[string]string{}}
 	if fi, err := os.Stat(filepath.Join(root, "run/systemd/system")); err == nil && fi.IsDir() {
+		h.Systemd = true
+	}
+	if os.Getenv(SystemdTestEnv) == "1" {
 		h.Systemd = true
 	}
 	h.SELinux = ReadSELinux(root)

@@ -267,3 +267,31 @@ func Descendants(pid int) map[int]bool {
 	}
 	return out
 }
+
+// StartTime is when process pid started, in clock ticks after boot (field
+// 22 of /proc/PID/stat); false when there is no such process or it has
+// exited and only waits to be reaped (a zombie). A pid and its start time
+// name one process: a pid alone may be reused.
+func StartTime(pid int) (uint64, bool) {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, false
+	}
+	return parseStartTime(string(data))
+}
+
+// parseStartTime reads the start time of a /proc/PID/stat line: pid
+// (comm) state ppid ... starttime is the 20th field after comm, which may
+// hold spaces and parentheses.
+func parseStartTime(stat string) (uint64, bool) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, false
+	}
+	fields := strings.Fields(stat[i+1:])
+	if len(fields) < 20 || fields[0] == "Z" || fields[0] == "X" {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(fields[19], 10, 64)
+	return v, err == nil
+}

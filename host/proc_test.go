@@ -63,3 +63,26 @@ func TestParents(t *testing.T) {
 		t.Error("a process is its own child")
 	}
 }
+
+func TestParseStartTime(t *testing.T) {
+	tests := []struct {
+		name, stat string
+		want       uint64
+		ok         bool
+	}{
+		{"plain", "13270 (cat) R 13265 13265 8319 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 1036503 3133440 386", 1036503, true},
+		{"comm with spaces and a parenthesis", "7 (nginx: a) b) S 1 7 7 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 42 0 0", 42, true},
+		{"a zombie has exited", "7 (nginx) Z 1 7 7 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 42 0 0", 0, false},
+		{"cut short", "7 (nginx) S 1 7 7", 0, false},
+		{"no comm", "garbage", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := parseStartTime(tt.stat)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("%s: %d, %v; want %d, %v", tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
+	if st, ok := StartTime(os.Getpid()); !ok || st == 0 {
+		t.Errorf("StartTime of this process: %d, %v", st, ok)
+	}
+}

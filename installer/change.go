@@ -36,7 +36,8 @@ const (
 	// is stopped), if any file changed since the last reload.
 	Reload
 	// Run executes Argv (never through a shell). Undo, if set, is run on
-	// rollback.
+	// rollback before the files are restored; UndoAfter, if set, after
+	// them.
 	Run
 	// Action runs Do, a step of Go code that may itself apply Changes
 	// through the Tx (obtaining a certificate, the self-test).
@@ -51,8 +52,16 @@ type Change struct {
 	Mode   fs.FileMode
 	Target string
 	Argv   []string
-	Undo   []string
-	Do     func(ctx context.Context, tx *Tx) error
+	// Undo is run on rollback (and undo) before the files are restored,
+	// while the files the run wrote are still there: it stops what the
+	// command started (a timer whose unit the run installed).
+	Undo []string
+	// UndoAfter is run on rollback (and undo) after the files are
+	// restored: it brings back what needs the restored files (a timer
+	// whose unit the run removed, started again once the unit is back).
+	// Of several, the last recorded runs first, as with Undo.
+	UndoAfter []string
+	Do        func(ctx context.Context, tx *Tx) error
 	// Generate, when set, makes a WriteFile's data at apply time instead
 	// of Data (key material: a plan must not hold it, and two plans of the
 	// same answers must be the same). Such a change is never a no-op.
@@ -116,6 +125,9 @@ func (c Change) Describe() string {
 		s = "config test, then reload"
 	case Run:
 		s = "run " + strings.Join(c.Argv, " ")
+		if len(c.UndoAfter) > 0 {
+			s += " (a rollback runs " + strings.Join(c.UndoAfter, " ") + " once the files are back)"
+		}
 	case Action:
 		s = c.Why
 	}

@@ -67,7 +67,8 @@ type RunInfo struct {
 	Sites []string  `json:"sites"`
 	Files []RunFile `json:"files"`
 	// Commands are the commands the run ran that an undo reverses
-	// (e.g. starting the renewal timer), as their undo commands.
+	// (e.g. starting the renewal timer), as their undo commands, in the
+	// order an undo runs them (those that need the restored files last).
 	Commands [][]string `json:"undo_commands,omitempty"`
 	Dir      string     `json:"backup_dir"`
 }
@@ -98,6 +99,9 @@ func runOf(dir string, j journal) RunInfo {
 	r.Sites = runSites(j)
 	for i := len(j.Undo) - 1; i >= 0; i-- {
 		r.Commands = append(r.Commands, j.Undo[i])
+	}
+	for i := len(j.UndoAfter) - 1; i >= 0; i-- {
+		r.Commands = append(r.Commands, j.UndoAfter[i])
 	}
 	return r
 }
@@ -316,13 +320,14 @@ func PlanUndoRun(stateDir, id string, server *Server) (*UndoPlan, error) {
 		}
 	}
 	p.Run = planRun(dir, j)
-	p.Reload = len(j.Entries) > 0 && server.Running()
+	p.planServer(stateDir, j, server)
 	return p, nil
 }
 
 // UndoRun restores the files of run id as they were before it, config-tests
-// and reloads server (the server the run changed; see RunServer), and marks
-// the run undone. It refuses, changing nothing, when the run cannot be put
+// and reloads server (the server the run changed; see RunServer) or, when
+// the run started it, stops it again (see serverAfterUndo), and marks the
+// run undone. It refuses, changing nothing, when the run cannot be put
 // back (see PlanUndoRun). It returns the backup directory it restored from.
 func UndoRun(ctx context.Context, stateDir, id string, server *Server, log func(string)) (string, error) {
 	// Refuse bad input before Begin, which may roll back an interrupted run.
@@ -338,12 +343,7 @@ func UndoRun(ctx context.Context, stateDir, id string, server *Server, log func(
 	if err != nil {
 		return "", err
 	}
-	old := &Tx{dir: dir, journal: j, server: server, log: tx.log, reloadSent: server.Running(), wasRunning: true}
-	if err := old.restore(ctx); err != nil {
-		return old.dir, err
-	}
-	old.journal.State = "undone"
-	return old.dir, old.save()
+	return undoJournal(ctx, stateDir, dir, j, server, tx.log)
 }
 
 // RenderRun is the plan of undo RUN-ID for humans.

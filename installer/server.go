@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -132,6 +133,58 @@ func (s *Server) Stop(ctx context.Context) error {
 		return fmt.Errorf("stop %s: %w\n%s", s.Name, err, strings.TrimSpace(out))
 	}
 	return s.waitFor(ctx, func() bool { return !s.Running() }, "stop")
+}
+
+// Identity names the server's running main process as "PID@START" (its
+// start time too, so that a reused pid is not taken for it), or "" when
+// the server is not running. A reload keeps it; a restart, or a stop and
+// a start, changes it.
+func (s *Server) Identity() string {
+	pid := s.PID()
+	if pid == 0 {
+		return ""
+	}
+	start, ok := host.StartTime(pid)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("%d@%d", pid, start)
+}
+
+// StopConfirmed stops the server and checks that it is gone: its main
+// process and every process under it (the workers, which hold the
+// listening sockets) have exited. It says what it checked.
+func (s *Server) StopConfirmed(ctx context.Context) (string, error) {
+	pid := s.PID()
+	if pid == 0 {
+		return fmt.Sprintf("%s was not running", s.Name), nil
+	}
+	procs := map[int]uint64{}
+	for p := range host.Descendants(pid) {
+		if st, ok := host.StartTime(p); ok {
+			procs[p] = st
+		}
+	}
+	if st, ok := host.StartTime(pid); ok {
+		procs[pid] = st
+	}
+	if err := s.Stop(ctx); err != nil {
+		return "", err
+	}
+	left := func() []int {
+		var out []int
+		for p, st := range procs {
+			if now, ok := host.StartTime(p); ok && now == st {
+				out = append(out, p)
+			}
+		}
+		sort.Ints(out)
+		return out
+	}
+	if err := s.waitFor(ctx, func() bool { return len(left()) == 0 }, "stop"); err != nil {
+		return "", fmt.Errorf("%w: processes %v of it still run", err, left())
+	}
+	return fmt.Sprintf("checked: pid %d and the %d processes under it have exited, so none of them listens", pid, len(procs)-1), nil
 }
 
 func (s *Server) waitFor(ctx context.Context, cond func() bool, what string) error {

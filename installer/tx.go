@@ -51,6 +51,9 @@ type journal struct {
 	Server  string     `json:"server"`
 	Entries []entry    `json:"entries"`
 	Undo    [][]string `json:"undo,omitempty"`
+	// UndoAfter are the commands a restore runs after the files (see
+	// Change.UndoAfter), in the order recorded; run last first.
+	UndoAfter [][]string `json:"undo_after,omitempty"`
 	// Sites are the names whose served certificate confirms a reload.
 	Sites []Site `json:"sites,omitempty"`
 	// WasRunning: the server ran when the transaction began (nil in
@@ -59,6 +62,11 @@ type journal struct {
 	// What says what the run did ("apply jatos.test", "remove hub.test"),
 	// for rpwizard history; "" in older journals (see runs.go).
 	What string `json:"what,omitempty"`
+	// StartedServer names the server process this run started (see
+	// Server.Identity), "" when it found the server running or did not
+	// start it (and in journals written before this was recorded): undo
+	// stops the server again only while that process is the one running.
+	StartedServer string `json:"started_server,omitempty"`
 }
 
 // entry is the state of one path before the transaction first touched it.
@@ -219,7 +227,9 @@ func recoverInterrupted(ctx context.Context, stateDir string, server *Server, lo
 func (tx *Tx) Dir() string { return tx.dir }
 
 // Changed reports whether the transaction modified anything.
-func (tx *Tx) Changed() bool { return len(tx.journal.Entries) > 0 || len(tx.journal.Undo) > 0 }
+func (tx *Tx) Changed() bool {
+	return len(tx.journal.Entries) > 0 || len(tx.journal.Undo) > 0 || len(tx.journal.UndoAfter) > 0
+}
 
 // Reloaded reports whether the transaction reloaded or started the server.
 func (tx *Tx) Reloaded() bool { return tx.reloaded }
@@ -264,8 +274,13 @@ func (tx *Tx) Apply(ctx context.Context, c Change) error {
 	case Reload:
 		return tx.Reload(ctx)
 	case Run:
-		if len(c.Undo) > 0 {
-			tx.journal.Undo = append(tx.journal.Undo, c.Undo)
+		if len(c.Undo) > 0 || len(c.UndoAfter) > 0 {
+			if len(c.Undo) > 0 {
+				tx.journal.Undo = append(tx.journal.Undo, c.Undo)
+			}
+			if len(c.UndoAfter) > 0 {
+				tx.journal.UndoAfter = append(tx.journal.UndoAfter, c.UndoAfter)
+			}
 			if err := tx.save(); err != nil {
 				return err
 			}
@@ -305,8 +320,12 @@ func (tx *Tx) Reload(ctx context.Context) error {
 	tx.reloadSent = true
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reloadTimeout)
 	defer cancel()
+	starts := !tx.server.Running()
 	if err := tx.server.ReloadOrStart(rctx); err != nil {
 		return err
+	}
+	if starts {
+		tx.journal.StartedServer = tx.server.Identity() // recorded at commit
 	}
 	if err := tx.confirmNew(rctx); err != nil {
 		return err
@@ -429,6 +448,15 @@ func (tx *Tx) restore(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	// Commands that need the restored files (start a timer whose unit is
+	// back): run even when some file could not be restored, so that what
+	// can come back does.
+	for i := len(tx.journal.UndoAfter) - 1; i >= 0; i-- {
+		undo := tx.journal.UndoAfter[i]
+		if out, err := exec.CommandContext(ctx, undo[0], undo[1:]...).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("undo %s: %w: %s", strings.Join(undo, " "), err, out))
+		}
+	}
 	if len(errs) == 0 {
 		errs = append(errs, tx.restoreServing(ctx)...)
 	} else {
@@ -468,11 +496,12 @@ func (tx *Tx) restoreServing(ctx context.Context) []error {
 		tx.outcome = fmt.Sprintf("previous files restored; %s never received this run's config%s", name, tx.checked(" and still serves the previous one"))
 		return nil
 	case !tx.wasRunning:
-		if err := tx.server.Stop(ctx); err != nil {
+		checked, err := tx.server.StopConfirmed(ctx)
+		if err != nil {
 			tx.outcome = fmt.Sprintf("previous files restored, but %s, which this run started, could not be stopped", name)
 			return []error{fmt.Errorf("stop the server this run started: %w", err)}
 		}
-		tx.outcome = fmt.Sprintf("previous files restored; %s was not running before this run and is stopped again", name)
+		tx.outcome = fmt.Sprintf("previous files restored; %s was not running before this run and is stopped again (%s)", name, checked)
 		return nil
 	}
 	if err := tx.server.Test(ctx); err != nil {

@@ -19,9 +19,11 @@ import (
 )
 
 // Undo restores the files of the last committed run as they were before
-// it, config-tests and reloads the server. Only the most recent run can be
-// undone: an earlier one's backups may no longer match what later runs
-// changed. It returns the backup directory it restored from.
+// it, config-tests and reloads the server — or, when that run started
+// the server, stops it again (see serverAfterUndo). Only the most recent
+// run can be undone: an earlier one's backups may no longer match what
+// later runs changed. It returns the backup directory it restored from;
+// log receives what was restored and what the server was checked to do.
 func Undo(ctx context.Context, stateDir string, server *Server, log func(string)) (string, error) {
 	tx, err := Begin(ctx, stateDir, server, log)
 	if err != nil {
@@ -32,12 +34,88 @@ func Undo(ctx context.Context, stateDir string, server *Server, log func(string)
 	if err != nil {
 		return "", err
 	}
-	old := &Tx{dir: filepath.Dir(jf), journal: j, server: server, log: tx.log, reloadSent: server.Running(), wasRunning: true}
-	if err := old.restore(ctx); err != nil {
+	return undoJournal(ctx, stateDir, filepath.Dir(jf), j, server, tx.log)
+}
+
+// undoJournal puts back the committed run of journal j (backups in dir)
+// and marks it undone: the undo commands, the files, then the server's
+// state as before the run (stopped again, or reloaded: serverAfterUndo).
+// The caller holds the lock.
+func undoJournal(ctx context.Context, stateDir, dir string, j journal, server *Server, log func(string)) (string, error) {
+	stop, why := serverAfterUndo(j, laterRuns(stateDir, j.ID), server.Identity(), server.Name)
+	old := &Tx{dir: dir, journal: j, server: server, log: log, reloadSent: server.Running(), wasRunning: !stop}
+	err := old.restore(ctx)
+	if !stop && why != "" {
+		old.outcome += " (" + why + ")"
+	}
+	log(old.Outcome())
+	if err != nil {
 		return old.dir, err
 	}
 	old.journal.State = "undone"
 	return old.dir, old.save()
+}
+
+// laterRuns are the journals of the runs after run id, oldest first.
+func laterRuns(stateDir, id string) []journal {
+	var out []journal
+	seen := false
+	for _, x := range journals(stateDir) {
+		if seen {
+			out = append(out, x.j)
+		}
+		if x.j.ID == id {
+			seen = true
+		}
+	}
+	return out
+}
+
+// serverAfterUndo decides whether undoing the run of journal j stops its
+// server (called name), which now runs as current (Server.Identity; ""
+// when it is not running); later are the runs after j, oldest first. why
+// says, when j found the server stopped, what is done and why ("" when
+// j found it running: it is then reloaded, as ever).
+//
+// The state to put back is the server's before j, but only while nothing
+// else has changed it since, so the server is stopped only when all of
+// these hold: j found it stopped; j itself started it; that very process
+// still runs (no restart by hand or by a package upgrade since); and no
+// later run of the same server still stands (one committed, or whose
+// rollback failed, may need it; one rolled back or undone put back what
+// it found, and one interrupted is rolled back before an undo).
+func serverAfterUndo(j journal, later []journal, current, name string) (stop bool, why string) {
+	switch {
+	case current == "" || j.WasRunning == nil || *j.WasRunning:
+		return false, ""
+	case j.StartedServer == "":
+		return false, fmt.Sprintf("%s was not running before run %s, but that run did not start it (or its journal does not say so): it is left running", name, j.ID)
+	case j.StartedServer != current:
+		return false, fmt.Sprintf("%s was not running before run %s, which started it as pid %s, but it was started again since (now pid %s): it is left running",
+			name, j.ID, pidOf(j.StartedServer), pidOf(current))
+	}
+	for _, l := range later {
+		if l.Server != "" && l.Server != name {
+			continue
+		}
+		switch l.State {
+		case "rolled-back", "undone", "applying":
+			continue
+		}
+		what := l.What
+		if what == "" {
+			what = "a run"
+		}
+		return false, fmt.Sprintf("%s was not running before run %s, which started it, but the later run %s (%s) still stands and may need it: it is left running",
+			name, j.ID, l.ID, what)
+	}
+	return true, fmt.Sprintf("%s was not running before run %s, which started it (pid %s): it is stopped again", name, j.ID, pidOf(current))
+}
+
+// pidOf is the pid of a Server.Identity.
+func pidOf(identity string) string {
+	pid, _, _ := strings.Cut(identity, "@")
+	return pid
 }
 
 // lastCommitted finds the journal of the last committed run under
@@ -75,6 +153,12 @@ type UndoPlan struct {
 	// Reload: the server runs, so the restored files are config-tested
 	// and the server reloaded.
 	Reload bool
+	// Stop: the run started the server, which was not running before
+	// it: it is stopped again, and its processes checked to have exited.
+	Stop bool
+	// ServerNote says why the server is stopped, or why it is left
+	// running although the run found it stopped ("" otherwise).
+	ServerNote string
 }
 
 // RunPlan is how one run's changes would be put back.
@@ -87,6 +171,9 @@ type RunPlan struct {
 	Commands [][]string
 	// Files are the paths it would put back, in the order it would.
 	Files []UndoFile
+	// After are the commands it would run once the files are back (see
+	// Change.UndoAfter), in the order they would run.
+	After [][]string
 }
 
 // UndoFile is one path Undo would put back.
@@ -129,8 +216,15 @@ func PlanUndo(stateDir string, server *Server) (*UndoPlan, error) {
 		return nil, err
 	}
 	p.Run = planRun(filepath.Dir(jf), j)
-	p.Reload = len(j.Entries) > 0 && server.Running()
+	p.planServer(stateDir, j, server)
 	return p, nil
+}
+
+// planServer says what Undo would do with the server once the files of
+// run j are back: stop it, reload it, or neither.
+func (p *UndoPlan) planServer(stateDir string, j journal, server *Server) {
+	p.Stop, p.ServerNote = serverAfterUndo(j, laterRuns(stateDir, j.ID), server.Identity(), server.Name)
+	p.Reload = !p.Stop && (len(j.Entries) > 0 || len(j.UndoAfter) > 0) && server.Running()
 }
 
 // checkUnlocked fails with ErrLocked when another run holds the lock. It
@@ -158,6 +252,9 @@ func planRun(dir string, j journal) RunPlan {
 	}
 	for i := len(j.Entries) - 1; i >= 0; i-- {
 		r.Files = append(r.Files, planEntry(dir, j.Entries[i]))
+	}
+	for i := len(j.UndoAfter) - 1; i >= 0; i-- {
+		r.After = append(r.After, j.UndoAfter[i])
 	}
 	return r
 }
@@ -276,10 +373,16 @@ func (p *UndoPlan) render(heading string) string {
 	}
 	fmt.Fprintf(&b, "%s (started %s), from %s:\n", heading, p.Run.Started.UTC().Format(time.RFC3339), p.Run.Dir)
 	p.Run.render(&b)
-	if p.Reload {
+	switch {
+	case p.Stop:
+		fmt.Fprintf(&b, "  - stop %s, then check that its processes have exited: %s\n", p.Server, p.ServerNote)
+	case p.Reload:
 		fmt.Fprintf(&b, "  - config test, then reload %s\n", p.Server)
-	} else {
+	default:
 		fmt.Fprintf(&b, "  - no reload: %s is not running (or there is no file to restore)\n", p.Server)
+	}
+	if !p.Stop && p.ServerNote != "" {
+		fmt.Fprintf(&b, "  - %s\n", p.ServerNote)
 	}
 	return b.String()
 }
@@ -300,7 +403,10 @@ func (r RunPlan) render(b *strings.Builder) {
 			}
 		}
 	}
-	if len(r.Commands) == 0 && len(r.Files) == 0 {
+	for _, c := range r.After {
+		fmt.Fprintf(b, "  - run %s (once the files are back)\n", strings.Join(c, " "))
+	}
+	if len(r.Commands) == 0 && len(r.Files) == 0 && len(r.After) == 0 {
 		b.WriteString("  - nothing to put back\n")
 	}
 }

@@ -3,7 +3,10 @@ package steps
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -45,8 +48,8 @@ type Removal struct {
 
 // PlanRemove plans taking site s away: disable and delete its config and
 // its saved answers, reload (confirmed by what the server serves), drop
-// the renewal cron entry when no other ACME site is left, and, as asked,
-// delete its certificate and revoke it. It only reads; the plan is the
+// the renewal timer or cron entry when no other ACME site is left, and,
+// as asked, delete its certificate and revoke it. It only reads; the plan is the
 // same every time for the same host.
 func PlanRemove(ctx context.Context, h *host.Host, sites []Site, s *Site, o RemoveOptions) (*Removal, error) {
 	e := s.Env
@@ -210,11 +213,11 @@ func servedFingerprint(ctx context.Context, name string) (string, error) {
 	return installer.Fingerprint(peer[0].Raw), nil
 }
 
-// planDropRenewal removes the renewal cron entry apply wrote (see
-// planRenewal) when the removed site is the last ACME site. On systemd
-// hosts the timer is kept, with a warning: stopping it could not be
-// undone reliably. A site whose saved answers do not load may be an ACME
-// site: the schedule is then kept.
+// planDropRenewal removes the renewal schedule apply installed (see
+// planRenewal) when the removed site is the last ACME site: the systemd
+// timer and its units where systemd runs (planDropTimer), else the cron
+// entry. A site whose saved answers do not load may be an ACME site: the
+// schedule is then kept.
 func planDropRenewal(e *Env, sites []Site, s *Site) ([]installer.Change, error) {
 	if e.Answers.TLS.Mode != "acme" {
 		return nil, nil
@@ -229,13 +232,76 @@ func planDropRenewal(e *Env, sites []Site, s *Site) ([]installer.Change, error) 
 	}
 	l := e.Host.Layout
 	if e.Host.Systemd {
-		if _, err := os.Stat(filepath.Join(l.SystemdUnitDir, "rpwizard-renew.timer")); err == nil {
-			e.Warn("renewal", "no ACME site is left, but the renewal timer rpwizard-renew.timer is kept (it renews nothing now)",
-				"systemctl disable --now rpwizard-renew.timer, or leave it for the next ACME site")
-		}
-		return nil, nil
+		return planDropTimer(e), nil
 	}
 	return []installer.Change{{Kind: installer.Remove, Path: filepath.Join(l.CronDir, "rpwizard"), Why: "no ACME site is left to renew"}}, nil
+}
+
+// managedUnit is the first line of every unit rpwizard writes.
+const managedUnit = "# Managed by rpwizard."
+
+// planDropTimer takes away the renewal timer apply installed, as apply
+// installed it but backwards: stop the timer, remove its link in
+// timers.target.wants (which enabled it) and the units, and reload
+// systemd. Every step is journaled, so a rollback — or an undo of the
+// remove — puts the units back, reloads systemd and, once the units are
+// there again, starts the timer again (if it was enabled). A unit
+// rpwizard did not write (its first line is not "# Managed by rpwizard.")
+// is not touched, and nothing of the timer is: a warning says so.
+func planDropTimer(e *Env) []installer.Change {
+	dir := e.Host.Layout.SystemdUnitDir
+	timer := filepath.Join(dir, renewalTimer)
+	link := filepath.Join(dir, "timers.target.wants", renewalTimer)
+	var files []installer.Change
+	enabled := false
+	if _, err := os.Lstat(link); err == nil {
+		enabled = true
+		files = append(files, installer.Change{Kind: installer.Remove, Path: link, Why: "disable the renewal timer: no ACME site is left to renew"})
+	}
+	timerFile := false
+	for _, name := range renewalUnits {
+		p := filepath.Join(dir, name)
+		managed, exists := isManagedUnit(p)
+		if !exists {
+			continue
+		}
+		if !managed {
+			e.Warn("renewal", fmt.Sprintf("no ACME site is left, but %s was not written by rpwizard (its first line is not %q), so the renewal timer and its units are kept", p, managedUnit),
+				"systemctl disable --now "+renewalTimer+", if nothing else needs it")
+			return nil
+		}
+		if p == timer {
+			timerFile = true
+		}
+		files = append(files, installer.Change{Kind: installer.Remove, Path: p, Why: "the renewal units: no ACME site is left to renew"})
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	var out []installer.Change
+	if timerFile {
+		stop := installer.Change{Kind: installer.Run, Argv: []string{"systemctl", "stop", renewalTimer}, Why: "stop the renewal timer"}
+		if enabled {
+			stop.UndoAfter = []string{"systemctl", "start", renewalTimer}
+		}
+		out = append(out, stop)
+	}
+	out = append(out, files...)
+	return append(out, installer.Change{Kind: installer.Run, Argv: []string{"systemctl", "daemon-reload"},
+		UndoAfter: []string{"systemctl", "daemon-reload"}, Why: "forget the removed units"})
+}
+
+// isManagedUnit reports whether the unit file at path exists and whether
+// rpwizard wrote it (its first line says so).
+func isManagedUnit(path string) (managed, exists bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, !errors.Is(err, fs.ErrNotExist)
+	}
+	defer f.Close()
+	head := make([]byte, len(managedUnit)+1)
+	n, _ := io.ReadFull(f, head)
+	return strings.HasPrefix(string(head[:n]), managedUnit+"\n"), true
 }
 
 // planDeleteCerts deletes the certificate directory rpwizard keeps for

@@ -75,6 +75,16 @@ func (e *Env) RenewalSchedule() string {
 	return fmt.Sprintf("cron entry %s (every %d hours; failures mailed by cron and sent to rpwizard notify)", filepath.Join(e.Host.Layout.CronDir, "rpwizard"), n)
 }
 
+// The renewal units apply writes into the systemd unit directory.
+const (
+	renewalTimer   = "rpwizard-renew.timer"
+	renewalService = "rpwizard-renew.service"
+	renewalFailed  = "rpwizard-renew-failed.service"
+)
+
+// renewalUnits are the unit files of the renewal, timer first.
+var renewalUnits = []string{renewalTimer, renewalService, renewalFailed}
+
 // planRenewal installs `rpwizard renew` at least twice a day, more often
 // for short-lived certificates (see RenewEvery): a systemd timer with a
 // randomized delay where systemd runs, whose service runs `rpwizard
@@ -129,17 +139,20 @@ Persistent=true
 WantedBy=timers.target
 `, every, delay)
 		files := []installer.Change{
-			{Kind: installer.WriteFile, Path: filepath.Join(l.SystemdUnitDir, "rpwizard-renew.service"), Data: []byte(service), Mode: 0o644, Why: "renewal service"},
-			{Kind: installer.WriteFile, Path: filepath.Join(l.SystemdUnitDir, "rpwizard-renew-failed.service"), Data: []byte(failed), Mode: 0o644, Why: "renewal failure notice (OnFailure=)"},
-			{Kind: installer.WriteFile, Path: filepath.Join(l.SystemdUnitDir, "rpwizard-renew.timer"), Data: []byte(timer), Mode: 0o644, Why: fmt.Sprintf("renewal timer, every %d hours", every)},
-			{Kind: installer.Symlink, Path: filepath.Join(l.SystemdUnitDir, "timers.target.wants", "rpwizard-renew.timer"),
-				Target: filepath.Join(l.SystemdUnitDir, "rpwizard-renew.timer"), Why: "enable the renewal timer"},
+			{Kind: installer.WriteFile, Path: filepath.Join(l.SystemdUnitDir, renewalService), Data: []byte(service), Mode: 0o644, Why: "renewal service"},
+			{Kind: installer.WriteFile, Path: filepath.Join(l.SystemdUnitDir, renewalFailed), Data: []byte(failed), Mode: 0o644, Why: "renewal failure notice (OnFailure=)"},
+			{Kind: installer.WriteFile, Path: filepath.Join(l.SystemdUnitDir, renewalTimer), Data: []byte(timer), Mode: 0o644, Why: fmt.Sprintf("renewal timer, every %d hours", every)},
+			{Kind: installer.Symlink, Path: filepath.Join(l.SystemdUnitDir, "timers.target.wants", renewalTimer),
+				Target: filepath.Join(l.SystemdUnitDir, renewalTimer), Why: "enable the renewal timer"},
 		}
 		if allNoop(files) {
 			return nil, nil
 		}
+		// A rollback (or undo) stops the timer while its unit is still
+		// there, puts the unit files back as they were, then reloads
+		// systemd so that it sees them as they are again.
 		return append(files,
-			installer.Change{Kind: installer.Run, Argv: []string{"systemctl", "daemon-reload"}, Why: "load the timer"},
+			installer.Change{Kind: installer.Run, Argv: []string{"systemctl", "daemon-reload"}, UndoAfter: []string{"systemctl", "daemon-reload"}, Why: "load the timer"},
 			installer.Change{Kind: installer.Run, Argv: []string{"systemctl", "restart", "rpwizard-renew.timer"},
 				Undo: []string{"systemctl", "stop", "rpwizard-renew.timer"}, Why: "start the timer"}), nil
 	}
