@@ -220,3 +220,72 @@ func TestDropTimerKeepsWhatIsNotRpwizards(t *testing.T) {
 		})
 	}
 }
+
+// A re-apply that rewrites an enabled timer (here: its interval changed
+// by hand) and then fails leaves the timer running on its old units: the
+// rollback puts them back, reloads systemd and only then starts the
+// timer again. So does an undo of the committed re-apply.
+func TestRewrittenTimerRunsAgainAfterRollback(t *testing.T) {
+	e, srv, log := timerHost(t)
+	dir := e.Host.Layout.SystemdUnitDir
+	timer := filepath.Join(dir, renewalTimer)
+	data, err := os.ReadFile(timer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(timer, []byte(strings.Replace(string(data), "OnCalendar=", "OnCalendar=weekly\n#", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := host.TreeSums(dir)
+	ctx := context.WithValue(context.Background(), renewalBinaryKey{}, "/usr/bin/rpwizard")
+	changes, err := planRenewal(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := describe(changes); !strings.HasPrefix(got, "run systemctl stop rpwizard-renew.timer (a rollback runs systemctl restart rpwizard-renew.timer once the files are back)") {
+		t.Fatalf("the rewrite does not stop the timer first, with a restart once the files are back:\n%s", got)
+	}
+	apply := func() *installer.Tx {
+		tx, err := installer.Begin(context.Background(), e.Host.Layout.StateDir, srv, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range changes {
+			if err := tx.Apply(context.Background(), c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return tx
+	}
+	const applied = "stop rpwizard-renew.timer (timer unit present)\ndaemon-reload (timer unit present)\nrestart rpwizard-renew.timer (timer unit present)\n"
+	const restored = "daemon-reload (timer unit present)\nrestart rpwizard-renew.timer (timer unit present)\n"
+
+	tx := apply()
+	if err := tx.Apply(context.Background(), installer.Change{Kind: installer.Run, Argv: []string{"systemctl", "fail"}}); err == nil {
+		t.Fatal("the failing change did not fail")
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if d := host.TreeSums(dir); !sameSums(d, before) {
+		t.Errorf("after the rollback the units differ:\n%v\nwant\n%v", d, before)
+	}
+	if calls, _ := os.ReadFile(log); string(calls) != applied+"fail (timer unit present)\n"+restored {
+		t.Errorf("systemctl ran as\n%s\nwant\n%s", calls, applied+"fail (timer unit present)\n"+restored)
+	}
+
+	os.Remove(log)
+	tx = apply()
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := installer.Undo(context.Background(), e.Host.Layout.StateDir, srv, func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+	if d := host.TreeSums(dir); !sameSums(d, before) {
+		t.Errorf("after the undo the units differ:\n%v\nwant\n%v", d, before)
+	}
+	if calls, _ := os.ReadFile(log); string(calls) != applied+restored {
+		t.Errorf("systemctl ran as\n%s\nwant\n%s", calls, applied+restored)
+	}
+}

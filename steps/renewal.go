@@ -148,13 +148,7 @@ WantedBy=timers.target
 		if allNoop(files) {
 			return nil, nil
 		}
-		// A rollback (or undo) stops the timer while its unit is still
-		// there, puts the unit files back as they were, then reloads
-		// systemd so that it sees them as they are again.
-		return append(files,
-			installer.Change{Kind: installer.Run, Argv: []string{"systemctl", "daemon-reload"}, UndoAfter: []string{"systemctl", "daemon-reload"}, Why: "load the timer"},
-			installer.Change{Kind: installer.Run, Argv: []string{"systemctl", "restart", "rpwizard-renew.timer"},
-				Undo: []string{"systemctl", "stop", "rpwizard-renew.timer"}, Why: "start the timer"}), nil
+		return timerChanges(files, timerEnabled(l.SystemdUnitDir)), nil
 	}
 	h := fnv.New32a()
 	name, _ := os.Hostname()
@@ -181,4 +175,39 @@ func allNoop(changes []installer.Change) bool {
 		}
 	}
 	return true
+}
+
+// timerEnabled reports whether the renewal timer is installed and
+// enabled (its unit and its link in timers.target.wants exist).
+func timerEnabled(unitDir string) bool {
+	if _, err := os.Stat(filepath.Join(unitDir, renewalTimer)); err != nil {
+		return false
+	}
+	_, err := os.Lstat(filepath.Join(unitDir, "timers.target.wants", renewalTimer))
+	return err == nil
+}
+
+// timerChanges wraps the renewal units' file changes in the systemctl
+// calls that load and start them, with what a rollback (or undo) must run
+// to leave systemd as it found it. A new timer: the rollback stops it
+// while its unit is still there, puts the unit files back (removes them),
+// then reloads systemd. A timer that was enabled and is being rewritten
+// (another interval, another binary): it is stopped first, and the
+// rollback puts the old units back, reloads systemd and only then starts
+// the timer again (UndoAfter runs last recorded first), so that it keeps
+// running on its old schedule instead of being left stopped.
+func timerChanges(files []installer.Change, enabledBefore bool) []installer.Change {
+	var out []installer.Change
+	if enabledBefore {
+		out = append(out, installer.Change{Kind: installer.Run, Argv: []string{"systemctl", "stop", renewalTimer},
+			UndoAfter: []string{"systemctl", "restart", renewalTimer}, Why: "stop the renewal timer while its units are rewritten"})
+	}
+	out = append(out, files...)
+	out = append(out, installer.Change{Kind: installer.Run, Argv: []string{"systemctl", "daemon-reload"},
+		UndoAfter: []string{"systemctl", "daemon-reload"}, Why: "load the timer"})
+	start := installer.Change{Kind: installer.Run, Argv: []string{"systemctl", "restart", renewalTimer}, Why: "start the timer"}
+	if !enabledBefore {
+		start.Undo = []string{"systemctl", "stop", renewalTimer}
+	}
+	return append(out, start)
 }
