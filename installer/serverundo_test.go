@@ -207,3 +207,34 @@ func TestUndoAfterRunsOnceTheFilesAreBack(t *testing.T) {
 		})
 	}
 }
+
+// An undo of a run that changed no file (only a command with its undo)
+// does not reload a running server, as its dry run says.
+func TestUndoWithoutFilesDoesNotReload(t *testing.T) {
+	root := t.TempDir()
+	state := filepath.Join(root, "state")
+	s := sleepServer(t, root)
+	if err := s.ReloadOrStart(context.Background()); err != nil { // running before the run
+		t.Fatal(err)
+	}
+	marker := filepath.Join(root, "reloaded")
+	s.ReloadArgv = []string{"touch", marker}
+	commitRun(t, state, s, Change{Kind: Run, Argv: []string{"true"}, Undo: []string{"true"}})
+
+	p, err := PlanUndo(state, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Reload || p.Stop {
+		t.Fatalf("plan: reload %v, stop %v:\n%s", p.Reload, p.Stop, p.Render())
+	}
+	if _, err := Undo(context.Background(), state, s, func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the undo reloaded the server, though its plan said no reload")
+	}
+	if !s.Running() {
+		t.Error("the server no longer runs")
+	}
+}

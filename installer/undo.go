@@ -43,7 +43,10 @@ func Undo(ctx context.Context, stateDir string, server *Server, log func(string)
 // The caller holds the lock.
 func undoJournal(ctx context.Context, stateDir, dir string, j journal, server *Server, log func(string)) (string, error) {
 	stop, why := serverAfterUndo(j, laterRuns(stateDir, j.ID), server.Identity(), server.Name)
-	old := &Tx{dir: dir, journal: j, server: server, log: log, reloadSent: server.Running(), wasRunning: !stop}
+	// The server is reloaded (or stopped) only when PlanUndo says so: a
+	// run that changed no file gets no reload.
+	touch := stop || len(j.Entries) > 0 || len(j.UndoAfter) > 0
+	old := &Tx{dir: dir, journal: j, server: server, log: log, reloadSent: touch && server.Running(), wasRunning: !stop}
 	err := old.restore(ctx)
 	if !stop && why != "" {
 		old.outcome += " (" + why + ")"
@@ -224,7 +227,7 @@ func PlanUndo(stateDir string, server *Server) (*UndoPlan, error) {
 // run j are back: stop it, reload it, or neither.
 func (p *UndoPlan) planServer(stateDir string, j journal, server *Server) {
 	p.Stop, p.ServerNote = serverAfterUndo(j, laterRuns(stateDir, j.ID), server.Identity(), server.Name)
-	p.Reload = !p.Stop && (len(j.Entries) > 0 || len(j.UndoAfter) > 0) && server.Running()
+	p.Reload = !p.Stop && (len(j.Entries) > 0 || len(j.UndoAfter) > 0) && server.Running() // as undoJournal decides
 }
 
 // checkUnlocked fails with ErrLocked when another run holds the lock. It
