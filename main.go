@@ -65,6 +65,7 @@ type options struct {
 	accessible     bool
 	jsonOut        bool
 	force          bool
+	noOrder        bool // renew --dry-run --no-order
 	resolve        string
 	caBundle       string
 	domain         string
