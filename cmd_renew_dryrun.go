@@ -192,6 +192,8 @@ func (t *dryRunTally) finish(o options, stdout, stderr io.Writer) bool {
 		fmt.Fprintln(stdout, "dry run: the CA was not contacted; no certificate was ordered, no file changed, nothing reloaded")
 	case o.noOrder:
 		fmt.Fprintln(stdout, "dry run: no certificate was ordered, no file changed, nothing reloaded (the due check may have asked the CA for its renewal window, read-only)")
+	case t.orders == 0:
+		fmt.Fprintln(stdout, "dry run: no ACME site, so no test order; no file changed, nothing reloaded")
 	default:
 		failed := ""
 		if t.fails > 0 {
