@@ -90,7 +90,11 @@ func printDryRun(d dryRunSite, stdout, stderr io.Writer) bool {
 	ca := "the CA"
 	if d.order != nil {
 		ca = d.order.CA.String()
-		fmt.Fprintf(stdout, "  test order from %s: %s\n", ca, d.order.CA.Why)
+		own := ""
+		if d.order.CA.Same {
+			own = "the site's own CA, "
+		}
+		fmt.Fprintf(stdout, "  test order from %s%s: %s\n", own, ca, d.order.CA.Why)
 	}
 	if d.orderErr != nil {
 		fmt.Fprintf(stdout, "  test order failed (see the error); nothing written\n")

@@ -90,10 +90,10 @@ func ChooseTestCA(t answers.TLS) TestCA {
 		if p, ok := presets.ForURL(staging); ok && p.URL != "" {
 			name = p.Name
 		}
-		return other(name, staging, "tls.staging")
+		return other(name, staging, "named by tls.staging")
 	case staging != "":
 		if p, ok := presets.Lookup(staging); ok && p.URL != "" && !p.EAB {
-			return other(p.Name, p.URL, "tls.staging")
+			return other(p.Name, p.URL, "named by tls.staging")
 		}
 		return same(fmt.Sprintf("tls.staging %q is not a test CA a dry run can use", staging))
 	}

@@ -135,7 +135,7 @@ func TestRenewDryRun(t *testing.T) {
 	}
 	closedPort := closed.Addr().(*net.TCPAddr).Port
 	closed.Close()
-	unreachable, _ := pebble(t, testpebble.Options{Modern: true, HTTPPort: closedPort, TLSPort: 1})
+	unreachable, _ := pebble(t, testpebble.Options{Modern: true, HTTPPort: closedPort, TLSPort: 1, Profiles: profiles})
 	bundle := bundleOf(t, site, staging, unreachable)
 
 	answers := func(staging, profile string) string {
@@ -151,7 +151,7 @@ func TestRenewDryRun(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("exit %d, want 0\n%s%s", r.code, r.stdout, r.stderr)
 		}
-		for _, want := range []string{"jatos.test: not due", "test order from " + staging.DirectoryURL + ": tls.staging",
+		for _, want := range []string{"jatos.test: not due", "test order from " + staging.DirectoryURL + ": named by tls.staging",
 			"account: a throwaway account", "a token file was written to /var/lib/rpwizard/acme-webroot/.well-known/acme-challenge for the validation and removed",
 			"dry run: 1 test order, each certificate discarded", "checked: /etc/nginx"} {
 			if !strings.Contains(r.stdout, want) {
