@@ -166,7 +166,7 @@ func TestOrder(ctx context.Context, r Request, ca TestCA) (*TestOrderResult, err
 	if !ca.Same {
 		d, err := FetchDirectory(ctx, Request{Directory: ca.Directory, CABundle: r.CABundle, Proxy: r.Proxy, HTTPClientTimeout: r.HTTPClientTimeout})
 		if err != nil {
-			return res, fmt.Errorf("the test CA %s: %w", ca, err)
+			return res, fmt.Errorf("the test CA %s: %w (tls.staging can name a test CA this host reaches, or same for the site's own CA)", ca, err)
 		}
 		if d.EABRequired {
 			why := fmt.Sprintf("the test CA %s requires external account binding (its directory says externalAccountRequired) and a dry run has no EAB key for it", ca)

@@ -173,4 +173,57 @@ func TestTestOrderPebble(t *testing.T) {
 	if string(data2) != string(data) || !mod2.Equal(mod) || testenv.TreeHash(t, webroot, r.StateDir) != before {
 		t.Error("a test order from the site's CA changed files")
 	}
+
+	// A test CA that requires EAB: the site's own CA instead, saying why.
+	eab := e.ca(t, true)
+	bundle := filepath.Join(t.TempDir(), "bundle.pem")
+	a, _ := os.ReadFile(p.ListenerRoot)
+	b, _ := os.ReadFile(eab.ListenerRoot)
+	os.WriteFile(bundle, append(append(a, '\n'), b...), 0o644)
+	r.CABundle = bundle
+	eabOrders := eab.Orders()
+	res, err = TestOrder(context.Background(), r, TestCA{Directory: eab.DirectoryURL, Why: "named by tls.staging"})
+	if err != nil {
+		t.Fatalf("TestOrder, EAB test CA: %v", err)
+	}
+	if !res.CA.Same || res.CA.Directory != p.DirectoryURL || !strings.Contains(res.CA.Why, "requires external account binding") ||
+		!strings.Contains(res.Account, uri) || eab.Orders() != eabOrders {
+		t.Errorf("EAB test CA: %+v (%d orders there), want the site's own CA %s and its account", res, eab.Orders()-eabOrders, p.DirectoryURL)
+	}
+	if testenv.TreeHash(t, webroot, r.StateDir) != before {
+		t.Error("the fallback to the site's CA changed files")
+	}
+}
+
+// TestTestOrderDNS01: a dry run by DNS-01 sets and removes its TXT
+// records through the provider, as a renewal does, and says so.
+func TestTestOrderDNS01(t *testing.T) {
+	e := env(t)
+	p := e.ca(t, false)
+	script, calls := execScript(t, e, true)
+	t.Setenv("EXEC_PATH", script)
+	t.Setenv("EXEC_POLLING_INTERVAL", "1")
+	t.Setenv("EXEC_PROPAGATION_TIMEOUT", "20")
+	t.Setenv("EXEC_SEQUENCE_INTERVAL", "1")
+	r := e.request(t, p, "*.drywild.test")
+	r.Challenge, r.DNSProvider = ChallengeDNS01, "exec"
+	r.DNSResolvers, r.DNSResolversOnly = []string{e.dnsAddr}, true
+	res, err := TestOrder(context.Background(), r, TestCA{Directory: p.DirectoryURL, Why: "test CA"})
+	if err != nil {
+		t.Fatalf("TestOrder: %v", err)
+	}
+	if strings.Join(res.Names, ",") != "*.drywild.test" || len(res.Notes) != 1 ||
+		!strings.Contains(res.Notes[0], "DNS-01 for drywild.test: exec set a TXT record for the validation and removed it") {
+		t.Errorf("result %+v", res)
+	}
+	log, _ := os.ReadFile(calls)
+	if !strings.Contains(string(log), "cleanup _acme-challenge.drywild.test. ") {
+		t.Errorf("the TXT record was not cleaned up:\n%s", log)
+	}
+	if txt := e.lookupTXT(t, "_acme-challenge.drywild.test."); len(txt) != 0 {
+		t.Errorf("TXT records left: %v", txt)
+	}
+	if _, err := os.Stat(r.StateDir); err == nil {
+		t.Error("the state directory was created")
+	}
 }
