@@ -117,8 +117,10 @@ func dryRun(t *testing.T, args ...string) result {
 // exit 0, in text and in JSON. A test order that fails — a profile the
 // test CA does not offer, a test CA that cannot reach port 80 — exits 1
 // with the reason, and changes nothing either. With tls.staging: same
-// the site's own CA is asked with its stored account, read-only; without
-// the account a dry run does not register one and says so.
+// the site's own CA is asked with its stored account, read-only, and the
+// order does not name the real certificate as replaced (ARI; the real
+// renewal that follows does, and still works); without the account a dry
+// run does not register one and says so.
 func TestRenewDryRun(t *testing.T) {
 	ownHost(t)
 	backend(t, "127.0.0.1:9000")
@@ -273,6 +275,22 @@ func TestRenewDryRun(t *testing.T) {
 		}
 		if certStatus(t, site, m[1]) != "Valid" || site.Orders() != siteOrders+1 {
 			t.Errorf("the site's CA did not issue serial %s (%d orders, was %d)", m[1], site.Orders(), siteOrders)
+		}
+		// No ARI "replaces": Pebble marks a replaced certificate's order
+		// when a replacement is finalized. The real renewal, which names
+		// it, is the positive control (and it still works after the
+		// dry run).
+		const marked = "has been marked as replaced"
+		pebbleLog := func() string {
+			data, _ := os.ReadFile(filepath.Join(site.Dir, "pebble.log"))
+			return string(data)
+		}
+		if strings.Contains(pebbleLog(), marked) {
+			t.Error("the dry run's order replaced the real certificate at the CA (ARI replaces)")
+		}
+		renewOK(t, "jatos.test: renewed", "--force")
+		if !strings.Contains(pebbleLog(), marked) {
+			t.Error("the real renewal did not name the certificate it replaces: the check above proves nothing")
 		}
 		accounts, _ := filepath.Glob("/etc/rpwizard/acme/accounts/*/*/account.json")
 		keys, _ := filepath.Glob("/etc/rpwizard/acme/accounts/*/*/keys/*.key")
