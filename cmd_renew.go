@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,7 +23,7 @@ import (
 func newRenewCmd(status *int) *cobra.Command {
 	var o options
 	cmd := &cobra.Command{
-		Use:   "renew [--force] [--dry-run]",
+		Use:   "renew [--force] [--dry-run [--no-order]]",
 		Short: "Renew the ACME certificates that are due (the timer runs this)",
 		Long: `Renew renews the certificate of every site rpwizard set up with ACME (their
 answers are kept in /etc/rpwizard/sites/) when it is due: inside the CA's
@@ -33,26 +32,45 @@ lifetime is left; or now, with --force. Each new certificate is installed
 in a transaction (atomic write, config test, reload, check that it is
 served), and on any failure the previous certificate keeps serving.
 
-With --dry-run it says for each ACME site whether it is due and what
-would be renewed, and changes nothing: no certificate is ordered, no file
-is written, nothing is reloaded. The due check may ask the CA for its
-renewal window (a read-only request);
-with --force the CA is not contacted at all.
-A dry run against the CA's staging environment is not done yet.`,
+With --dry-run, as certbot's renew --dry-run, it says for each ACME site
+whether it is due (with --force: every site, without asking the CA for its
+renewal window) and what would be renewed, and then, due or not, orders a
+test certificate for the site's names, key type, challenge and profile and
+discards it: from the CA's staging environment where the preset has one
+(letsencrypt: letsencrypt-staging), from tls.staging when the answers name
+a test CA, otherwise from the site's own CA. A test CA gets a throwaway
+account, kept in memory only; the site's own CA is asked with the site's
+stored account, read-only (a dry run never registers an account there).
+The order never names the certificate it would replace (ARI), so the real
+renewal is not affected. Nothing on this host changes: no certificate,
+key or account file is written, nothing is reloaded, no lock is taken,
+nothing is journaled. HTTP-01 writes its token file into the webroot for
+the validation and removes it, as a real renewal does; afterwards the dry
+run checks that the web servers' and rpwizard's trees are byte for byte
+as before. It exits 1 if any test order failed.
+
+With --dry-run --no-order it orders nothing, for hosts that cannot reach
+the CA: the due check may still ask the CA for its renewal window (a
+read-only request); with --force as well, the CA is not contacted at all.`,
 		Example: `  sudo rpwizard renew --dry-run
-  sudo rpwizard renew --force --dry-run
+  sudo rpwizard renew --dry-run --json
+  sudo rpwizard renew --force --dry-run --no-order
   sudo rpwizard renew`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.noOrder && !o.dryRun {
+				return usageErrorf(cmd, "--no-order goes with --dry-run (a renewal always orders)")
+			}
 			*status = runRenew(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.answersFile, "answers", "", "renew only the site of this answers `FILE` (default: every site in /etc/rpwizard/sites/)")
-	f.BoolVar(&o.force, "force", false, "renew now even if not due")
-	f.BoolVar(&o.dryRun, "dry-run", false, "say which certificates are due and what would be renewed; change nothing")
-	f.BoolVar(&o.jsonOut, "json", false, "print one JSON object (schema 1, see README): each ACME site, due or not, renewed or not")
+	f.BoolVar(&o.force, "force", false, "renew now even if not due (with --dry-run: report every site as due)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "say which certificates are due, and order a test certificate from the staging CA and discard it; change nothing")
+	f.BoolVar(&o.noOrder, "no-order", false, "with --dry-run: order no test certificate, only say what is due (for hosts that cannot reach the CA)")
+	f.BoolVar(&o.jsonOut, "json", false, "print one JSON object (schema 1, see README): each ACME site, due or not, renewed or not, its test order")
 	return cmd
 }
 
@@ -77,6 +95,10 @@ func runRenew(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	}
 	code := exitOK
 	var failures []notify.Event
+	var tally dryRunTally
+	if o.dryRun {
+		tally.start(h)
+	}
 	for _, f := range files {
 		a, err := answers.Load(f, h.Installed)
 		if err != nil {
@@ -94,9 +116,11 @@ func runRenew(ctx context.Context, o options, stdout, stderr io.Writer) int {
 		var siteLog bytes.Buffer
 		e.Log = &siteLog
 		if o.dryRun {
-			if !printRenewPlan(ctx, e, o.force, stdout, stderr) {
+			d := dryRunOne(ctx, e, f, o)
+			if !printDryRun(d, stdout, stderr) {
 				code = exitFailed
 			}
+			tally.add(d)
 			continue
 		}
 		renewed, reason, err := steps.Renew(ctx, e, o.force)
@@ -116,38 +140,11 @@ func runRenew(ctx context.Context, o options, stdout, stderr io.Writer) int {
 		notifyFailures(ctx, h, failures, stdout, stderr)
 	}
 	if o.dryRun {
-		if o.force {
-			fmt.Fprintln(stdout, "dry run: the CA was not contacted; no certificate was ordered, no file changed, nothing reloaded")
-		} else {
-			fmt.Fprintln(stdout, "dry run: no certificate was ordered, no file changed, nothing reloaded (the due check may have asked the CA for its renewal window, read-only)")
+		if !tally.finish(o, stdout, stderr) {
+			code = exitFailed
 		}
 	}
 	return code
-}
-
-// printRenewPlan prints what `renew` would do for the site of e; false
-// when that cannot be told (the error is printed).
-func printRenewPlan(ctx context.Context, e *steps.Env, force bool, stdout, stderr io.Writer) bool {
-	a := e.Answers
-	due, reason, err := steps.RenewDue(ctx, e, force)
-	if err != nil {
-		fmt.Fprintf(stderr, "rpwizard renew: %s: %v\n", a.Domain, err)
-		return false
-	}
-	if !due {
-		fmt.Fprintf(stdout, "%s: not due (%s): would do nothing\n", a.Domain, reason)
-		return true
-	}
-	cert, key := e.CertPaths()
-	ca := a.TLS.Directory
-	if ca == "" {
-		ca = "letsencrypt"
-	}
-	fmt.Fprintf(stdout, "%s: due (%s): would renew\n", a.Domain, reason)
-	fmt.Fprintf(stdout, "  - order a new certificate for %s from %s\n", strings.Join(a.Names(), ", "), ca)
-	fmt.Fprintf(stdout, "  - replace %s and %s (backed up first)\n", cert, key)
-	fmt.Fprintf(stdout, "  - config test, then reload %s, and check that it serves the new certificate\n", a.Server)
-	return true
 }
 
 // notifyFailures raises failed renewals through notify: (commands, mail).

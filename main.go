@@ -6,7 +6,7 @@
 //	sudo rpwizard apply --answers FILE       # the same, unattended
 //	sudo rpwizard --answers FILE [--dry-run] # the same (apply)
 //	sudo rpwizard selftest --answers FILE
-//	sudo rpwizard renew [--force] [--dry-run]
+//	sudo rpwizard renew [--force] [--dry-run [--no-order]]
 //	sudo rpwizard undo [RUN-ID] [--server S] [--dry-run]
 //	sudo rpwizard list [--json]
 //	sudo rpwizard status DOMAIN [--json]
@@ -65,6 +65,7 @@ type options struct {
 	accessible     bool
 	jsonOut        bool
 	force          bool
+	noOrder        bool // renew --dry-run --no-order
 	resolve        string
 	caBundle       string
 	domain         string
@@ -121,7 +122,7 @@ self-test. Without a command it runs the interactive wizard; with
   sudo rpwizard --answers site.yaml             # unattended (the same as: rpwizard apply --answers site.yaml)
   sudo rpwizard --answers site.yaml --dry-run   # the plan; touches nothing
   sudo rpwizard selftest --answers site.yaml    # prove HTTPS and WebSockets work
-  sudo rpwizard renew --dry-run                 # which ACME certificates are due
+  sudo rpwizard renew --dry-run                 # which ACME certificates are due; a test order at the staging CA
   sudo rpwizard undo --dry-run                  # what undo would put back
   sudo rpwizard list                            # every site, its certificate and last self-test
   sudo rpwizard remove old.example.org --dry-run

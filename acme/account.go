@@ -167,6 +167,16 @@ func (s *accountStore) load(email string) (*loaded, error) {
 	return l, nil
 }
 
+// loadReadOnly reads the account key and account.json as load does, but
+// creates nothing: a missing key is reported as keyExisted false (with no
+// key), for dry runs, which never write.
+func (s *accountStore) loadReadOnly(email string) (*loaded, error) {
+	if _, err := os.Stat(s.keyFile()); errors.Is(err, fs.ErrNotExist) {
+		return &loaded{acct: &account{Email: email}}, nil
+	}
+	return s.load(email)
+}
+
 // registered says whether account.json holds a usable registration and
 // the account key is there, without creating either.
 func (s *accountStore) registered() bool {

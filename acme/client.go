@@ -182,6 +182,9 @@ type session struct {
 	acct   *account
 	reused bool // the account came from account.json, not from the CA
 	close  func()
+	// presented, when set, is told each domain whose challenge was
+	// presented (webroot and DNS-01 providers).
+	presented func(domain string)
 }
 
 // newLegoClient makes a lego client for user. lego.NewConfig is not used: it
@@ -307,7 +310,7 @@ func (s *session) setChallenge(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("webroot: %w", err)
 		}
-		return s.client.Challenge.SetHTTP01Provider(detachCleanUp(p))
+		return s.client.Challenge.SetHTTP01Provider(detachCleanUp(p, s.presented))
 	case ChallengeHTTP01Standalone:
 		return s.client.Challenge.SetHTTP01Provider(http01.NewProviderServer(c.httpHost, c.httpPort))
 	case ChallengeTLSALPN01:
@@ -339,7 +342,7 @@ func (s *session) setChallenge(ctx context.Context) error {
 			opts = append(opts, dns01.DisableRecursiveNSsPropagationRequirement())
 		}
 		s.lg.Printf("acme: the DNS-01 propagation check asks nameservers=%s", strings.Join(resolvers, ","))
-		return s.client.Challenge.SetDNS01Provider(detachCleanUp(p), opts...)
+		return s.client.Challenge.SetDNS01Provider(detachCleanUp(p, s.presented), opts...)
 	}
 	return fmt.Errorf("unknown challenge %q", c.challenge)
 }

@@ -18,9 +18,11 @@ const cleanupGrace = 30 * time.Second
 // one: a stopped run (Ctrl+C, SIGTERM) would leave its TXT record or
 // challenge file behind. The clean-up gets a context that keeps the
 // values but not the cancellation, bounded by cleanupGrace. Timeout and
-// Sequential are passed through when the provider has them.
-func detachCleanUp(p challenge.Provider) challenge.Provider {
-	d := detached{p}
+// Sequential are passed through when the provider has them. presented,
+// when not nil, is called with the domain after each successful Present
+// (a dry run reports what it put where).
+func detachCleanUp(p challenge.Provider, presented func(domain string)) challenge.Provider {
+	d := detached{p: p, presented: presented}
 	_, timed := p.(challenge.ProviderTimeout)
 	_, seq := p.(interface{ Sequential() time.Duration })
 	switch {
@@ -34,10 +36,17 @@ func detachCleanUp(p challenge.Provider) challenge.Provider {
 	return d
 }
 
-type detached struct{ p challenge.Provider }
+type detached struct {
+	p         challenge.Provider
+	presented func(domain string)
+}
 
 func (d detached) Present(ctx context.Context, domain, token, keyAuth string) error {
-	return d.p.Present(ctx, domain, token, keyAuth)
+	err := d.p.Present(ctx, domain, token, keyAuth)
+	if err == nil && d.presented != nil {
+		d.presented(domain)
+	}
+	return err
 }
 
 func (d detached) CleanUp(ctx context.Context, domain, token, keyAuth string) error {

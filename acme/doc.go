@@ -4,7 +4,9 @@
 //
 // The package writes nothing except the ACME account (key and account.json,
 // in the lego CLI layout under Request.StateDir). The caller receives the
-// certificate and key in memory and installs them itself.
+// certificate and key in memory and installs them itself. TestOrder, the
+// dry run of a renewal, writes not even the account (ChooseTestCA picks
+// its CA).
 //
 // Errors are meant to be shown to people: validation errors name the
 // answers-file field (tls.challenge, tls.dns_provider, …) and list the allowed

@@ -98,7 +98,17 @@ type TLS struct {
 	// Proxy is the outbound HTTP proxy for the ACME client
 	// (http://host:port); default: HTTPS_PROXY from the environment.
 	Proxy string `yaml:"proxy,omitempty"`
+	// Staging is the CA that `renew --dry-run` orders its test
+	// certificate from: a preset name without EAB (letsencrypt-staging,
+	// …), an https:// ACME directory URL (an institution's test
+	// endpoint), or StagingSame for the site's own CA. Empty: the
+	// preset's staging environment where it has one, else the site's
+	// own CA (see acme.ChooseTestCA).
+	Staging string `yaml:"staging,omitempty"`
 }
+
+// StagingSame in tls.staging makes dry runs order from the site's own CA.
+const StagingSame = "same"
 
 // Load reads, decodes and validates an answers file. installed lists the
 // proxy servers found on the host (to default `server`). The file must be

@@ -316,6 +316,7 @@ func (a *Answers) validateTLS(c *checker) {
 		{"tls.ca", t.CA, []string{"acme"}, "tls.mode acme"},
 		{"tls.profile", t.Profile, []string{"acme"}, "tls.mode acme"},
 		{"tls.proxy", t.Proxy, []string{"acme"}, "tls.mode acme"},
+		{"tls.staging", t.Staging, []string{"acme"}, "tls.mode acme"},
 	} {
 		if k.value != "" && !oneOf(t.Mode, k.modes) {
 			c.add(k.key, k.value, "only used with "+k.what+", not with tls.mode "+t.Mode, "remove it, or set "+k.what)
@@ -370,6 +371,7 @@ func (a *Answers) validateACME(c *checker) {
 		c.add("tls.email", t.Email, "not an e-mail address", "name@example.org")
 	}
 	a.validateCA(c)
+	a.validateStaging(c)
 	if t.Profile != "" && !reProfile.MatchString(t.Profile) {
 		c.add("tls.profile", t.Profile, "not a profile name", "a name the CA lists, e.g. classic, tlsserver, shortlived")
 	}
@@ -506,6 +508,57 @@ func (a *Answers) validateCA(c *checker) {
 		c.add("tls.eab_kid", "", fmt.Sprintf("required by %s (tls.ca %s): it registers accounts only with external account binding", p.Title, p.Name),
 			"the EAB key id your CA gave you, with the HMAC key in RPWIZARD_EAB_HMAC or tls.eab_hmac_file")
 	}
+}
+
+// validateStaging checks tls.staging, the CA of `renew --dry-run`: "same",
+// a preset name (normalised to the preset's name) of a CA with a fixed
+// directory URL that registers accounts without EAB (a dry run registers
+// a throwaway account and has no EAB key for a test CA), or an https://
+// ACME directory URL.
+func (a *Answers) validateStaging(c *checker) {
+	t := &a.TLS
+	v := strings.TrimSpace(t.Staging)
+	if v == "" {
+		t.Staging = ""
+		return
+	}
+	if strings.EqualFold(v, StagingSame) {
+		t.Staging = StagingSame
+		return
+	}
+	allowed := "same (the site's own CA), a CA name without EAB (" + strings.Join(stagingPresets(), ", ") + ") or an https:// ACME directory URL of a test CA"
+	if !strings.Contains(v, "://") {
+		p, ok := presets.Lookup(v)
+		switch {
+		case !ok:
+			c.add("tls.staging", v, "unknown CA", allowed)
+		case p.URL == "":
+			c.add("tls.staging", v, fmt.Sprintf("%s gives every account its own directory URL", p.Title), "that URL ("+p.URLHint+"), or "+allowed)
+		case p.EAB:
+			c.add("tls.staging", v, fmt.Sprintf("%s registers accounts only with external account binding, and a dry run registers a throwaway account without it", p.Title),
+				"remove tls.staging (the dry run then uses the CA's staging environment or the site's own CA), or "+allowed)
+		default:
+			t.Staging = p.Name
+		}
+		return
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.ContainsAny(v, " \t\n\"'") {
+		c.add("tls.staging", v, "not an ACME directory URL", allowed)
+		return
+	}
+	t.Staging = v
+}
+
+// stagingPresets are the presets tls.staging may name.
+func stagingPresets() []string {
+	var out []string
+	for _, p := range presets.All {
+		if p.URL != "" && !p.EAB {
+			out = append(out, p.Name)
+		}
+	}
+	return out
 }
 
 // parseNet accepts a CIDR or a single address and returns its canonical form.

@@ -185,3 +185,39 @@ func (e *Env) checkServed(ctx context.Context, want []byte) error {
 	}
 	return nil
 }
+
+// RenewTestOrder is the CA half of `renew --dry-run`, as certbot's: it
+// orders a test certificate for the site's names, key type, challenge and
+// profile from the CA acme.ChooseTestCA picks (the preset's staging
+// environment, tls.staging, or the site's own CA) and discards it, due or
+// not. It writes no file, takes no lock, makes no journal entry and
+// reloads nothing; see acme.TestOrder for the account and the challenge.
+// It returns nil, nil for a site that is not ACME. The result is non-nil
+// with an error too whenever the CA was decided.
+func RenewTestOrder(ctx context.Context, e *Env) (*acme.TestOrderResult, error) {
+	if e.Answers.TLS.Mode != "acme" {
+		return nil, nil
+	}
+	ca := acme.ChooseTestCA(e.Answers.TLS)
+	req, err := e.ACMERequest()
+	if err != nil {
+		return &acme.TestOrderResult{CA: ca}, err
+	}
+	if req.Challenge == acme.ChallengeDNS01 {
+		if missing := acme.MissingEnv(req.DNSProvider); len(missing) > 0 {
+			return &acme.TestOrderResult{CA: ca}, &RefusedError{Check: "tls.dns_provider",
+				Msg: fmt.Sprintf("DNS provider %s needs %s in the environment", req.DNSProvider, strings.Join(missing, ", ")),
+				Fix: "export them (or the *_FILE variants lego documents) before running rpwizard"}
+		}
+	}
+	res, err := acme.TestOrder(ctx, req, ca)
+	var fe *acme.FieldError
+	if errors.As(err, &fe) && fe.Key == "tls.profile" {
+		fix := "set tls.staging to a test CA that offers it (or tls.staging: same for the site's own CA), or change tls.profile"
+		if res != nil && res.CA.Same {
+			fix = "set tls.profile to one of the CA's profiles, or remove it for the CA's default"
+		}
+		err = &RefusedError{Check: fe.Key, Msg: fe.Msg, Fix: fix}
+	}
+	return res, err
+}

@@ -106,3 +106,34 @@ func TestRenewDueOfANonACMESite(t *testing.T) {
 		t.Errorf("RenewDue = %v, %q, %v", due, reason, err)
 	}
 }
+
+// TestRenewTestOrderOfANonACMESite: nothing to order, nothing asked.
+func TestRenewTestOrderOfANonACMESite(t *testing.T) {
+	e, conns := acmeEnv(t, time.Time{}, 0)
+	e.Answers.TLS = answers.TLS{Mode: "self-signed"}
+	if res, err := RenewTestOrder(context.Background(), e); res != nil || err != nil || conns.Load() != 0 {
+		t.Errorf("RenewTestOrder = %+v, %v (%d connections)", res, err, conns.Load())
+	}
+}
+
+// TestRenewTestOrderWritesNothing: a site of a private CA (no staging
+// environment, so its own CA) without a stored account: the dry run's
+// order is refused before the CA is asked to register anything, and the
+// fake root is byte for byte as before.
+func TestRenewTestOrderWritesNothing(t *testing.T) {
+	e, _ := acmeEnv(t, time.Now().Add(-time.Hour), 90*24*time.Hour)
+	os.MkdirAll(filepath.Join(e.Host.Layout.Webroot, ".well-known", "acme-challenge"), 0o755)
+	before := testenv.TreeHash(t, e.Host.Layout.Root)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := RenewTestOrder(ctx, e)
+	if err == nil || !strings.Contains(err.Error(), "a dry run does not register") {
+		t.Errorf("RenewTestOrder: %v, want the refusal to register", err)
+	}
+	if res == nil || !res.CA.Same || !strings.Contains(res.CA.Why, "tls.staging") {
+		t.Errorf("test CA %+v, want the site's own CA (and the hint at tls.staging)", res)
+	}
+	if after := testenv.TreeHash(t, e.Host.Layout.Root); after != before {
+		t.Error("RenewTestOrder changed files")
+	}
+}
