@@ -169,13 +169,7 @@ func summarise(err error, h hints, now time.Time) string {
 		add(lineSummary(line, domain, h))
 	}
 	if !anyDomain {
-		name := ""
-		if len(h.domains) == 1 {
-			name = h.domains[0]
-		} else if len(h.domains) > 1 {
-			name = "one of " + strings.Join(h.domains, ", ")
-		}
-		add(lineSummary(strings.ReplaceAll(text, "\n", " "), name, h))
+		add(lineSummary(strings.ReplaceAll(text, "\n", " "), nameOfProblem(text, h.domains), h))
 	}
 	return strings.Join(out, "\n")
 }
@@ -326,4 +320,24 @@ func retryTime(rl *acme.RateLimitedError, text string, now time.Time) string {
 		return m[1]
 	}
 	return ""
+}
+
+// reFetchedHost is the host of the first http(s):// URL in a CA's problem
+// text ("Fetching http://www.example.org/.well-known/acme-challenge/…").
+var reFetchedHost = regexp.MustCompile(`https?://([A-Za-z0-9.*-]+)[/:]`)
+
+// nameOfProblem is the name that a problem the CA reported without a
+// "[name]" prefix is about: the one of domains its text names (the URL
+// the CA fetched), else the only or first name of the order. It is a
+// single name, because the explanations put it into URLs.
+func nameOfProblem(text string, domains []string) string {
+	if len(domains) == 0 {
+		return ""
+	}
+	for _, m := range reFetchedHost.FindAllStringSubmatch(text, -1) {
+		if i := slices.IndexFunc(domains, func(d string) bool { return strings.EqualFold(d, m[1]) }); i >= 0 {
+			return domains[i]
+		}
+	}
+	return domains[0]
 }

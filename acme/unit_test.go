@@ -679,3 +679,24 @@ func TestEABKIDWithoutHMACOnceRegistered(t *testing.T) {
 		t.Errorf("registered account: %v, registered %v", err, AccountRegistered(r))
 	}
 }
+
+func TestNameOfProblem(t *testing.T) {
+	names := []string{"jatos.test", "www.jatos.test"}
+	tests := []struct {
+		text    string
+		domains []string
+		want    string
+	}{
+		{"Fetching http://www.jatos.test/.well-known/acme-challenge/x: Connection refused", names, "www.jatos.test"},
+		{"Fetching https://JATOS.test:443/x", names, "jatos.test"},
+		{"Fetching http://other.test/.well-known/acme-challenge/x", names, "jatos.test"},
+		{"Connection refused", names, "jatos.test"},
+		{"Connection refused", []string{"a.test"}, "a.test"},
+		{"Connection refused", nil, ""},
+	}
+	for _, tt := range tests {
+		if got := nameOfProblem(tt.text, tt.domains); got != tt.want {
+			t.Errorf("nameOfProblem(%q, %v) = %q, want %q", tt.text, tt.domains, got, tt.want)
+		}
+	}
+}
