@@ -98,6 +98,7 @@ type acmeServer struct {
 	handshakeRefusal bool
 }
 
+// acmeServers are the servers onEachServer runs each case on.
 var acmeServers = []acmeServer{{name: "nginx"}, {name: "apache", handshakeRefusal: true}}
 
 // onEachServer runs body as one subtest per server, named by it.
