@@ -8,8 +8,11 @@ package integration
 // The clock is never moved: the binary under test is the one shipped, and
 // "when" is asked of real certificates. A 6-day certificate is checked for
 // what renew plans (the time it names); the renewal itself is watched
-// happen on a certificate whose Pebble profile gives it 90 seconds, under
+// happen on a certificate whose Pebble profile gives it 45 seconds, under
 // the same rule (a third of the lifetime left).
+//
+// Every case runs on nginx and on Apache (onEachServer), unless it says
+// why not.
 
 import (
 	"bytes"
@@ -80,15 +83,43 @@ func planned(t *testing.T, out string) time.Time {
 
 func near(a, b, tol time.Duration) bool { return a-b <= tol && b-a <= tol }
 
+// acmeServer is a web server the cases run on, and what they differ in
+// where a case can see it. The rest they share: rpwizard enables Apache's
+// modules (ssl, headers, proxy, rewrite, …) and reloads each server its
+// own way (nginx -s reload, apache2ctl graceful), and a renewal is only
+// done once the new certificate is served, so the cases' checks are the
+// same on both.
+type acmeServer struct {
+	name string // the answers' server:
+	// handshakeRefusal: with restrict.client_ca_file, the server ends the
+	// TLS handshake of a client without a certificate (Apache's
+	// SSLVerifyClient require) instead of answering 400 (nginx's
+	// ssl_verify_client on).
+	handshakeRefusal bool
+}
+
+// acmeServers are the servers onEachServer runs each case on.
+var acmeServers = []acmeServer{{name: "nginx"}, {name: "apache", handshakeRefusal: true}}
+
+// onEachServer runs body as one subtest per server, named by it.
+func onEachServer(t *testing.T, body func(t *testing.T, srv acmeServer)) {
+	t.Helper()
+	for _, srv := range acmeServers {
+		t.Run(srv.name, func(t *testing.T) { body(t, srv) })
+	}
+}
+
 // TestACMEShortlivedProfile: a tls.profile shortlived site on a CA with
 // profiles. An unknown profile is refused listing the CA's profiles (exit
 // 2, nothing touched, no order). Without ARI a 6-day certificate is planned
-// for renewal with 2 days left, and a 90-second one is not renewed a few
+// for renewal with 2 days left, and a 45-second one is not renewed a few
 // seconds before a third of its lifetime is left and is renewed right
-// after. With ARI the CA's window wins: Pebble's own window for a 6-day
-// certificate (4 days after issue, ±1 day) is what renew plans for, and
-// a window the CA moves into the past (as after a mass revocation) renews
-// a certificate that the lifetime rule would keep for days.
+// after. With ARI the CA's window wins, both ways: Pebble's own window
+// for a 6-day certificate (4 days after issue, ±1 day) is what renew
+// plans for, a window the CA moves into the past (as after a mass
+// revocation) renews a certificate that the lifetime rule would keep for
+// days, and a window the CA sets an hour ahead keeps a certificate that
+// the lifetime rule would renew.
 func TestACMEShortlivedProfile(t *testing.T) {
 	shortlived := func(d time.Duration) map[string]testpebble.Profile {
 		return map[string]testpebble.Profile{
@@ -97,95 +128,137 @@ func TestACMEShortlivedProfile(t *testing.T) {
 		}
 	}
 	t.Run("noARI-6days", func(t *testing.T) {
-		ownHost(t)
-		backend(t, "127.0.0.1:9000")
-		ca, bundle := pebble(t, testpebble.Options{Modern: true, NoARI: true, Profiles: shortlived(6 * day)})
-		answers := acmeAnswers("nginx", ca.DirectoryURL, bundle)
-		before := testenv.TreeHash(t, "/etc/nginx", "/etc/apache2", "/etc/rpwizard")
-		r := apply(t, answers+"  profile: weekly\n")
-		if r.code != 2 || !strings.Contains(r.stderr, "tls.profile") || !strings.Contains(r.stderr, "weekly") ||
-			!strings.Contains(r.stderr, "classic") || !strings.Contains(r.stderr, "shortlived") {
-			t.Errorf("unknown profile: exit %d, want 2 naming tls.profile and listing classic and shortlived\n%s", r.code, r.stderr)
-		}
-		if after := testenv.TreeHash(t, "/etc/nginx", "/etc/apache2", "/etc/rpwizard"); after != before || ca.Orders() != 0 {
-			t.Errorf("the unknown profile touched files or ordered (%d orders)", ca.Orders())
-		}
+		onEachServer(t, func(t *testing.T, srv acmeServer) {
+			ownHost(t)
+			backend(t, "127.0.0.1:9000")
+			ca, bundle := pebble(t, testpebble.Options{Modern: true, NoARI: true, Profiles: shortlived(6 * day)})
+			answers := acmeAnswers(srv.name, ca.DirectoryURL, bundle)
+			before := testenv.TreeHash(t, "/etc/nginx", "/etc/apache2", "/etc/rpwizard")
+			r := apply(t, answers+"  profile: weekly\n")
+			if r.code != 2 || !strings.Contains(r.stderr, "tls.profile") || !strings.Contains(r.stderr, "weekly") ||
+				!strings.Contains(r.stderr, "classic") || !strings.Contains(r.stderr, "shortlived") {
+				t.Errorf("unknown profile: exit %d, want 2 naming tls.profile and listing classic and shortlived\n%s", r.code, r.stderr)
+			}
+			if after := testenv.TreeHash(t, "/etc/nginx", "/etc/apache2", "/etc/rpwizard"); after != before || ca.Orders() != 0 {
+				t.Errorf("the unknown profile touched files or ordered (%d orders)", ca.Orders())
+			}
 
-		mustApply(t, answers+"  profile: shortlived\n")
-		_, leaf := currentLeaf(t)
-		if life := leaf.NotAfter.Sub(leaf.NotBefore); !near(life, 6*day, 2*time.Second) {
-			t.Fatalf("lifetime %v, want 6 days (the profile)", life)
-		}
-		out := renewOK(t, "jatos.test: not due").stdout
-		if !strings.Contains(out, "offers no renewal window") {
-			t.Errorf("renew does not say that the CA offers no ARI:\n%s", out)
-		}
-		if at := planned(t, out); !near(leaf.NotAfter.Sub(at), 2*day, time.Minute) {
-			t.Errorf("renewal planned for %s, %v before expiry; want 2 days before %s\n%s", at, leaf.NotAfter.Sub(at), leaf.NotAfter, out)
-		}
+			mustApply(t, answers+"  profile: shortlived\n")
+			_, leaf := currentLeaf(t)
+			if life := leaf.NotAfter.Sub(leaf.NotBefore); !near(life, 6*day, 2*time.Second) {
+				t.Fatalf("lifetime %v, want 6 days (the profile)", life)
+			}
+			out := renewOK(t, "jatos.test: not due").stdout
+			if !strings.Contains(out, "offers no renewal window") {
+				t.Errorf("renew does not say that the CA offers no ARI:\n%s", out)
+			}
+			if at := planned(t, out); !near(leaf.NotAfter.Sub(at), 2*day, time.Minute) {
+				t.Errorf("renewal planned for %s, %v before expiry; want 2 days before %s\n%s", at, leaf.NotAfter.Sub(at), leaf.NotAfter, out)
+			}
+		})
 	})
 
-	t.Run("noARI-90s", func(t *testing.T) {
-		ownHost(t)
-		backend(t, "127.0.0.1:9000")
-		const life = 90 * time.Second
-		ca, bundle := pebble(t, testpebble.Options{Modern: true, NoARI: true, Profiles: shortlived(life)})
-		answers := acmeAnswers("nginx", ca.DirectoryURL, bundle) + "  profile: shortlived\n"
-		mustApply(t, answers)
-		_, leaf := currentLeaf(t)
-		due := leaf.NotAfter.Add(-leaf.NotAfter.Sub(leaf.NotBefore) / 3) // 60 s after issue
-		if time.Until(due) < 10*time.Second {
-			t.Fatalf("apply took too long: the certificate is due at %s, in %v", due, time.Until(due))
-		}
-		renewOK(t, "jatos.test: not due")
-		time.Sleep(time.Until(due.Add(-4 * time.Second)))
-		if r := renewOK(t, "jatos.test: not due"); time.Now().After(due) {
-			t.Fatalf("the check before the due time ended after it; cannot tell:\n%s", r.stdout)
-		}
-		time.Sleep(time.Until(due.Add(time.Second)))
-		orders := ca.Orders()
-		r := renewOK(t, "jatos.test: renewed")
-		if !strings.Contains(r.stdout, "less than a third") || ca.Orders() != orders+1 {
-			t.Errorf("renewed for another reason, or %d orders (was %d):\n%s", ca.Orders(), orders, r.stdout)
-		}
-		now := served(t, "jatos.test")
-		if now[0].SerialNumber.Cmp(leaf.SerialNumber) == 0 {
-			t.Fatal("the old certificate is still served")
-		}
-		verifyIssuedBy(t, now, ca.RootFile, "jatos.test", "www.jatos.test")
-		renewOK(t, "jatos.test: not due")
+	t.Run("noARI-45s", func(t *testing.T) {
+		onEachServer(t, func(t *testing.T, srv acmeServer) {
+			ownHost(t)
+			backend(t, "127.0.0.1:9000")
+			const life = 45 * time.Second // apply takes a second or two: due in 30 s leaves room
+			ca, bundle := pebble(t, testpebble.Options{Modern: true, NoARI: true, Profiles: shortlived(life)})
+			answers := acmeAnswers(srv.name, ca.DirectoryURL, bundle) + "  profile: shortlived\n"
+			mustApply(t, answers)
+			_, leaf := currentLeaf(t)
+			due := leaf.NotAfter.Add(-leaf.NotAfter.Sub(leaf.NotBefore) / 3) // 30 s after issue
+			if time.Until(due) < 10*time.Second {
+				t.Fatalf("apply took too long: the certificate is due at %s, in %v", due, time.Until(due))
+			}
+			renewOK(t, "jatos.test: not due")
+			time.Sleep(time.Until(due.Add(-4 * time.Second)))
+			if r := renewOK(t, "jatos.test: not due"); time.Now().After(due) {
+				t.Fatalf("the check before the due time ended after it; cannot tell:\n%s", r.stdout)
+			}
+			time.Sleep(time.Until(due.Add(time.Second)))
+			orders := ca.Orders()
+			r := renewOK(t, "jatos.test: renewed")
+			if !strings.Contains(r.stdout, "less than a third") || ca.Orders() != orders+1 {
+				t.Errorf("renewed for another reason, or %d orders (was %d):\n%s", ca.Orders(), orders, r.stdout)
+			}
+			now := served(t, "jatos.test")
+			if now[0].SerialNumber.Cmp(leaf.SerialNumber) == 0 {
+				t.Fatal("the old certificate is still served")
+			}
+			verifyIssuedBy(t, now, ca.RootFile, "jatos.test", "www.jatos.test")
+			renewOK(t, "jatos.test: not due")
+		})
 	})
 
 	t.Run("ARI-wins", func(t *testing.T) {
+		onEachServer(t, func(t *testing.T, srv acmeServer) {
+			ownHost(t)
+			backend(t, "127.0.0.1:9000")
+			ca, bundle := pebble(t, testpebble.Options{Modern: true, Profiles: shortlived(6 * day)})
+			mustApply(t, acmeAnswers(srv.name, ca.DirectoryURL, bundle)+"  profile: shortlived\n")
+			certPEM, leaf := currentLeaf(t)
+			out := renewOK(t, "jatos.test: not due").stdout
+			if !strings.Contains(out, "renewal window (ARI)") {
+				t.Fatalf("renew does not follow the CA's window:\n%s", out)
+			}
+			// Pebble's window: 4 days after issue (two thirds), ±1 day.
+			if at := planned(t, out); at.Before(leaf.NotBefore.Add(3*day-time.Minute)) || at.After(leaf.NotBefore.Add(5*day)) {
+				t.Errorf("renewal planned for %s, outside Pebble's window %s – %s\n%s", at, leaf.NotBefore.Add(3*day), leaf.NotBefore.Add(5*day), out)
+			}
+			// The CA wants the certificate replaced now; by its lifetime it
+			// has 6 days left and would not be due.
+			if err := ca.SetRenewalInfo(certPEM, time.Now().Add(-2*time.Hour), time.Now().Add(-time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			r := renewOK(t, "jatos.test: renewed")
+			if !strings.Contains(r.stdout, "renewal window (ARI)") {
+				t.Errorf("renewed, but not for the CA's window:\n%s", r.stdout)
+			}
+			for _, n := range []string{"jatos.test", "www.jatos.test"} {
+				if s := served(t, n)[0].SerialNumber; s.Cmp(leaf.SerialNumber) == 0 {
+					t.Errorf("%s still serves the old certificate", n)
+				}
+			}
+			// The new certificate has Pebble's own window again.
+			renewOK(t, "jatos.test: not due")
+		})
+	})
+
+	// The other way round: the lifetime rule says due, the CA's window
+	// says later, and the window wins. Only on nginx: a renewal that is
+	// not due decides before any server is touched (the same code for
+	// both), and the case waits 30 s for the lifetime rule to turn.
+	t.Run("ARI-later", func(t *testing.T) {
 		ownHost(t)
 		backend(t, "127.0.0.1:9000")
-		ca, bundle := pebble(t, testpebble.Options{Modern: true, Profiles: shortlived(6 * day)})
+		const life = 45 * time.Second
+		ca, bundle := pebble(t, testpebble.Options{Modern: true, Profiles: shortlived(life)})
 		mustApply(t, acmeAnswers("nginx", ca.DirectoryURL, bundle)+"  profile: shortlived\n")
 		certPEM, leaf := currentLeaf(t)
-		out := renewOK(t, "jatos.test: not due").stdout
-		if !strings.Contains(out, "renewal window (ARI)") {
-			t.Fatalf("renew does not follow the CA's window:\n%s", out)
-		}
-		// Pebble's window: 4 days after issue (two thirds), ±1 day.
-		if at := planned(t, out); at.Before(leaf.NotBefore.Add(3*day-time.Minute)) || at.After(leaf.NotBefore.Add(5*day)) {
-			t.Errorf("renewal planned for %s, outside Pebble's window %s – %s\n%s", at, leaf.NotBefore.Add(3*day), leaf.NotBefore.Add(5*day), out)
-		}
-		// The CA wants the certificate replaced now; by its lifetime it
-		// has 6 days left and would not be due.
-		if err := ca.SetRenewalInfo(certPEM, time.Now().Add(-2*time.Hour), time.Now().Add(-time.Hour)); err != nil {
+		start, end := time.Now().Add(time.Hour), time.Now().Add(2*time.Hour)
+		if err := ca.SetRenewalInfo(certPEM, start, end); err != nil {
 			t.Fatal(err)
 		}
-		r := renewOK(t, "jatos.test: renewed")
+		due := leaf.NotAfter.Add(-leaf.NotAfter.Sub(leaf.NotBefore) / 3) // 30 s after issue
+		time.Sleep(time.Until(due.Add(time.Second)))
+		orders := ca.Orders()
+		r := renewOK(t, "jatos.test: not due")
+		if !time.Now().Before(leaf.NotAfter) {
+			t.Fatalf("renew ended after the certificate expired (%s); cannot tell:\n%s", leaf.NotAfter, r.stdout)
+		}
 		if !strings.Contains(r.stdout, "renewal window (ARI)") {
-			t.Errorf("renewed, but not for the CA's window:\n%s", r.stdout)
+			t.Errorf("renew does not follow the CA's window:\n%s", r.stdout)
 		}
-		for _, n := range []string{"jatos.test", "www.jatos.test"} {
-			if s := served(t, n)[0].SerialNumber; s.Cmp(leaf.SerialNumber) == 0 {
-				t.Errorf("%s still serves the old certificate", n)
-			}
+		if at := planned(t, r.stdout); at.Before(start.Add(-time.Minute)) || at.After(end) {
+			t.Errorf("renewal planned for %s, outside the CA's window %s – %s\n%s", at, start, end, r.stdout)
 		}
-		// The new certificate has Pebble's own window again.
-		renewOK(t, "jatos.test: not due")
+		if ca.Orders() != orders {
+			t.Errorf("%d orders, want %d: renew ordered although not due", ca.Orders(), orders)
+		}
+		if s := served(t, "jatos.test")[0].SerialNumber; s.Cmp(leaf.SerialNumber) != 0 {
+			t.Errorf("serves %x, want the certificate that was not due, %x", s, leaf.SerialNumber)
+		}
 	})
 }
 
@@ -196,13 +269,16 @@ func TestACMEShortlivedProfile(t *testing.T) {
 // are refused before the CA is asked (exit 2 naming the key, nothing
 // touched); with the kid and HMAC a certificate is issued, and renewed
 // later without the HMAC.
-func TestACMEEABPreset(t *testing.T) {
+func TestACMEEABPreset(t *testing.T) { onEachServer(t, eabPreset) }
+
+// eabPreset is TestACMEEABPreset on one server.
+func eabPreset(t *testing.T, srv acmeServer) {
 	ownHost(t)
 	backend(t, "127.0.0.1:9000")
 	const hmac = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
 	// RetryAfter: Pebble asks the client to wait a second between polls.
 	ca, bundle := pebble(t, testpebble.Options{Modern: true, RetryAfter: true, EABKeys: map[string]string{"kid-1": hmac}})
-	answers := strings.Replace(acmeAnswers("nginx", ca.DirectoryURL, bundle), "  directory:", "  ca: harica\n  directory:", 1)
+	answers := strings.Replace(acmeAnswers(srv.name, ca.DirectoryURL, bundle), "  directory:", "  ca: harica\n  directory:", 1)
 
 	before := testenv.TreeHash(t, "/etc/nginx", "/etc/apache2", "/etc/rpwizard")
 	r := apply(t, strings.Replace(answers, "  directory: "+ca.DirectoryURL+"\n", "", 1))
@@ -295,12 +371,15 @@ func (f *forward) port() int { return f.ln.Addr().(*net.TCPAddr).Port }
 // first certificate is validated by HTTP-01 through port 80 as the CA sees
 // it (a relay to nginx's port 80); then that port is closed to the CA, and
 // `renew --force` still gets a new certificate, with no challenge tried.
-func TestACMEPrevalidatedWithoutPort80(t *testing.T) {
+func TestACMEPrevalidatedWithoutPort80(t *testing.T) { onEachServer(t, prevalidatedWithoutPort80) }
+
+// prevalidatedWithoutPort80 is TestACMEPrevalidatedWithoutPort80 on one server.
+func prevalidatedWithoutPort80(t *testing.T, srv acmeServer) {
 	ownHost(t)
 	backend(t, "127.0.0.1:9000")
 	port80 := startForward(t, "127.0.0.1:80")
 	ca, bundle := pebble(t, testpebble.Options{Modern: true, AuthzReuse: 100, HTTPPort: port80.port(), TLSPort: 1})
-	mustApply(t, acmeAnswers("nginx", ca.DirectoryURL, bundle))
+	mustApply(t, acmeAnswers(srv.name, ca.DirectoryURL, bundle))
 	_, first := currentLeaf(t)
 	validations := ca.Validations()
 	if validations == 0 || port80.conns == 0 {
@@ -331,7 +410,10 @@ func TestACMEPrevalidatedWithoutPort80(t *testing.T) {
 // reach, behind basic auth (bcrypt) and client certificates, still renews
 // by HTTP-01 through port 80 from 127.0.0.1: /.well-known/acme-challenge/
 // is exempt from all three, while the rest of the site refuses this host.
-func TestACMEChallengePastRestrictions(t *testing.T) {
+func TestACMEChallengePastRestrictions(t *testing.T) { onEachServer(t, challengePastRestrictions) }
+
+// challengePastRestrictions is TestACMEChallengePastRestrictions on one server.
+func challengePastRestrictions(t *testing.T, srv acmeServer) {
 	ownHost(t)
 	backend(t, "127.0.0.1:9000")
 	htpasswd := "/etc/apache2/rpwizard-test.htpasswd" // read by www-data; restored by ownHost
@@ -348,7 +430,7 @@ func TestACMEChallengePastRestrictions(t *testing.T) {
 	if err := os.WriteFile(clientCA, root, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	answers := acmeAnswers("nginx", ca.DirectoryURL, bundle) + "selftest: false\nrestrict:\n  site_networks: [192.0.2.0/24]\n" +
+	answers := acmeAnswers(srv.name, ca.DirectoryURL, bundle) + "selftest: false\nrestrict:\n  site_networks: [192.0.2.0/24]\n" +
 		"  basic_auth_file: " + htpasswd + "\n  client_ca_file: " + clientCA + "\n"
 	mustApply(t, answers)
 	_, first := currentLeaf(t)
@@ -356,8 +438,22 @@ func TestACMEChallengePastRestrictions(t *testing.T) {
 	// The site refuses this host: 127.0.0.1 is not in site_networks (and
 	// it has no client certificate, nor a password).
 	plain := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	if code, _ := status(t, client(t, "jatos.test"), "https://jatos.test/"); code != http.StatusForbidden && code != http.StatusBadRequest {
-		t.Errorf("GET https://jatos.test/ from 127.0.0.1: %d, want 403 (or 400: no client certificate)", code)
+	resp, err := client(t, "jatos.test").Get("https://jatos.test/")
+	switch {
+	case srv.handshakeRefusal:
+		if err == nil {
+			resp.Body.Close()
+			t.Errorf("GET https://jatos.test/ from 127.0.0.1 without a client certificate: %d, want the TLS handshake refused", resp.StatusCode)
+		} else if !strings.Contains(err.Error(), "remote error: tls:") {
+			t.Errorf("GET https://jatos.test/ from 127.0.0.1: %v, want a TLS alert (no client certificate)", err)
+		}
+	case err != nil:
+		t.Fatalf("GET https://jatos.test/: %v", err)
+	default:
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET https://jatos.test/ from 127.0.0.1: %d, want 403 (or 400: no client certificate)", resp.StatusCode)
+		}
 	}
 	port80 := func(path string) int {
 		req, _ := http.NewRequest("GET", "http://127.0.0.1"+path, nil)

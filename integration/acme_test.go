@@ -289,7 +289,14 @@ func TestACMEExternalAccountBinding(t *testing.T) {
 // rolled back (the old serial is served again for every name), renew
 // exits 1 and rpwizard notify's command gets the JSON event on stdin; with
 // a working hook the renewal stays, and the hook saw the new certificate.
+// On nginx and on Apache.
 func TestRenewProvenWithHooksAndNotify(t *testing.T) {
+	onEachServer(t, renewProvenWithHooksAndNotify)
+}
+
+// renewProvenWithHooksAndNotify is TestRenewProvenWithHooksAndNotify on
+// one server.
+func renewProvenWithHooksAndNotify(t *testing.T, srv acmeServer) {
 	ownHost(t)
 	backend(t, "127.0.0.1:9000")
 	ca, bundle := pebble(t, testpebble.Options{})
@@ -306,7 +313,7 @@ func TestRenewProvenWithHooksAndNotify(t *testing.T) {
 	if err := os.WriteFile("/etc/rpwizard/config.yaml", []byte("notify:\n  commands:\n    - ["+notifyCmd+"]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	answers := acmeAnswers("nginx", ca.DirectoryURL, bundle) + "hooks:\n  deploy:\n    - [" + hook + ", copied]\n"
+	answers := acmeAnswers(srv.name, ca.DirectoryURL, bundle) + "hooks:\n  deploy:\n    - [" + hook + ", copied]\n"
 	mustApply(t, answers)
 	old := served(t, "jatos.test")[0].SerialNumber
 
