@@ -2,11 +2,13 @@ package wizard
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/rpwizard/rpwizard/acme/presets"
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/certs"
 	"github.com/rpwizard/rpwizard/installer"
@@ -106,13 +108,55 @@ func certSource(p *Prepared) string {
 		}
 		return "self-signed, made now, valid for 397 days\n(browsers warn; tests and internal sites)"
 	case "acme":
-		how := "HTTP-01 (port 80)"
-		if a.TLS.Challenge == "dns-01" {
-			how = "DNS-01 via " + a.TLS.DNSProvider
-		}
-		return "Let's Encrypt (ACME, " + how + "), asked for during the apply\nrenewed by the rpwizard renew timer"
+		return acmeSource(a)
 	}
 	return a.TLS.Mode
+}
+
+// acmeSource says in words which CA the certificate comes from, with
+// which profile and account binding, and how it is checked.
+func acmeSource(a *answers.Answers) string {
+	t := a.TLS
+	how := "HTTP-01 (port 80)"
+	if t.Challenge == "dns-01" {
+		how = "DNS-01 via " + t.DNSProvider
+	}
+	ca := "the ACME CA at " + t.Directory
+	if p, ok := presets.Lookup(t.CA); ok {
+		ca = p.Title
+		if p.URL == "" || !strings.EqualFold(p.URL, t.Directory) {
+			ca += " at " + t.Directory
+		}
+	}
+	lines := []string{ca + " (ACME, " + how + "), asked for during the apply"}
+	switch short := profileShort(t.CA, t.Profile, ""); {
+	case t.Profile == "" && short == profileShort(CACustom, "", ""):
+		lines = append(lines, "the CA's default profile")
+	case t.Profile == "":
+		lines = append(lines, "the CA's default profile: "+short)
+	case short == "no description":
+		lines = append(lines, "profile "+t.Profile)
+	default:
+		lines = append(lines, "profile "+t.Profile+": "+short)
+	}
+	if t.EABKID != "" {
+		from := "RPWIZARD_EAB_HMAC (not shown)"
+		if t.EABHMACFile != "" {
+			from = t.EABHMACFile + " (not shown)"
+		}
+		lines = append(lines, "account bound with EAB key id "+t.EABKID+", HMAC key from "+from)
+	}
+	if t.CABundle != "" {
+		lines = append(lines, "the CA's server is trusted with "+t.CABundle)
+	}
+	if t.Proxy != "" {
+		px := t.Proxy
+		if u, err := url.Parse(px); err == nil {
+			px = u.Redacted()
+		}
+		lines = append(lines, "through the proxy "+px)
+	}
+	return strings.Join(append(lines, "renewed by the rpwizard renew timer"), "\n")
 }
 
 func issuer(info *certs.Info) string {
