@@ -1,8 +1,13 @@
 package wizard
 
 import (
+	"reflect"
+	"strings"
+	"time"
+
 	"encoding/json"
 	"encoding/pem"
+	"github.com/rpwizard/rpwizard/answers"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -83,5 +88,130 @@ func envWith(vars map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) {
 		v, ok := vars[k]
 		return v, ok
+	}
+}
+
+// toCA answers the questions up to the CA page: another web app at a
+// public name on nginx, no restriction, an ACME certificate.
+func toCA(t *testing.T, m *model, p *pump) {
+	t.Helper()
+	for _, k := range [][]string{
+		{"enter"},                             // welcome
+		{"end", "enter"},                      // another web app
+		{"home", "enter"},                     // nginx
+		{"app.example.org", "enter", "enter"}, // domain, no aliases
+		{"127.0.0.1:9", "enter"},              // upstream
+		{"enter"},                             // base path /
+		{"home", "enter"},                     // no restriction
+		{"home", "enter"},                     // ACME
+	} {
+		p.keys(k...)
+	}
+	if id := m.flow.pages[m.page].id; id != "ca" {
+		t.Fatalf("on %s, want the CA question", id)
+	}
+}
+
+// onPage waits until the wizard asks page id (a page that asks the CA
+// first shows a spinner meanwhile).
+func onPage(t *testing.T, m *model, p *pump, id string) {
+	t.Helper()
+	p.until("page "+id, 10*time.Second, func() bool { return m.phase == phaseAsk && m.flow.pages[m.page].id == id })
+}
+
+// contains fails unless text has each of wants, read as words: the
+// lines a field wraps its text into, and its focus bar, do not count.
+func contains(t *testing.T, what, text string, wants ...string) {
+	t.Helper()
+	words := flat(text)
+	for _, w := range wants {
+		if !strings.Contains(words, flat(w)) {
+			t.Errorf("%s lacks %q:\n%s", what, w, text)
+		}
+	}
+}
+
+func flat(s string) string { return strings.Join(strings.Fields(strings.ReplaceAll(s, "┃", " ")), " ") }
+
+const testHMAC = "c2VjcmV0LWhtYWMta2V5LW5ldmVyLXNob3du"
+
+// A preset whose accounts have their own URL (HARICA): its hint, a bad
+// URL refused inline, the profiles of its (real, loopback) directory with
+// lifetimes in words, the EAB key id with the HMAC key from the
+// environment; the review says it all in words, and the saved answers
+// carry tls.ca, tls.directory, tls.profile and tls.eab_kid — never the
+// HMAC key, which no screen shows either.
+func TestModelPresetProfilesAndEAB(t *testing.T) {
+	ca := newTestCA(t, leProfiles, false)
+	b := newFakeBackend(t)
+	m, p := startModel(t, b, func(c *Config) {
+		c.LookupEnv = envWith(map[string]string{EABHMACEnv: testHMAC})
+	})
+	var screens []string
+	shot := func(name string) string {
+		fits(t, m.render(), 80, 24)
+		keepScreen(t, name, m.render())
+		screens = append(screens, m.render())
+		return plain(m.render())
+	}
+	toCA(t, m, p)
+	contains(t, "the CA page", shot("ca"), "Which certificate authority (ACME CA)?", "> Let's Encrypt", "no account needed",
+		"GÉANT TCS via HARICA (needs your account's URL and an EAB key)", "Another ACME CA")
+	p.keys("down", "down", "down", "down", "down", "down")
+	contains(t, "the CA page on HARICA", shot("ca-harica"), "> GÉANT TCS via HARICA", "validated need no challenge")
+	p.keys("enter")
+	if id := m.flow.pages[m.page].id; id != "cadir" {
+		t.Fatalf("on %s, want the directory URL", id)
+	}
+	p.keys("http://acme.harica.example/dir", "enter")
+	contains(t, "a bad URL", shot("cadir-invalid"), "GÉANT TCS via HARICA: your account's ACME directory URL", "cm.harica.gr",
+		"ACME directory URL “http://acme.harica.example/dir”: not an ACME directory URL")
+	if id := m.flow.pages[m.page].id; id != "cadir" {
+		t.Fatalf("a bad URL went on to %s", id)
+	}
+	p.keys("ctrl+u", ca.URL, "enter", ca.Bundle, "enter")
+	onPage(t, m, p, "profile")
+	contains(t, "the profiles", shot("profile"), "Which certificate profile? (GÉANT TCS via HARICA lists 4 profiles)",
+		"> The CA's default", "campus: 30 days", "classic: 90 days", "shortlived: 6 days, renewed every 2–4 days", "tlsserver: 45 days")
+	p.keys("down", "down", "down")
+	contains(t, "the shortlived profile", shot("profile-shortlived"), "> shortlived", "Valid only 6 days", "every 4 hours")
+	p.keys("enter")
+	onPage(t, m, p, "eab")
+	contains(t, "the EAB page", shot("eab"), "External account binding (GÉANT TCS via HARICA)", "never asks for it here",
+		"✓ RPWIZARD_EAB_HMAC is set in the environment (its value is not shown)", "EAB key id")
+	p.keys("enter")
+	contains(t, "an empty key id", plain(m.render()), "required by GÉANT TCS via HARICA")
+	p.keys("kid-123", "enter", "enter")
+	onPage(t, m, p, "acme")
+	contains(t, "the challenge page", shot("challenge"), "How should GÉANT TCS via HARICA check the domain?", "validated at GÉANT TCS via HARICA need neither")
+	p.keys("enter", "enter")
+	p.until("the review", 5*time.Second, func() bool { return m.phase == phaseReview })
+	contains(t, "the review", shot("review"), "Certificate  GÉANT TCS via HARICA (ACME), asked for during the apply",
+		"directory "+ca.URL, "profile shortlived: 6 days, renewed every 2–4 days", "the domain checked by HTTP-01 (port 80)",
+		"EAB key id kid-123; HMAC key from RPWIZARD_EAB_HMAC (not shown)", "the CA's server trusted with")
+
+	p.keys("a")
+	p.until("the run to end", 5*time.Second, func() bool { return m.prog.finished })
+	p.keys("enter", "enter", "enter") // result, save: yes, at the offered path
+	o := m.sess.outcome
+	if o.SavedTo == "" {
+		t.Fatalf("not saved: %+v", o)
+	}
+	data, err := os.ReadFile(o.SavedTo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := answers.Load(o.SavedTo, b.host.Installed)
+	if err != nil {
+		t.Fatalf("the saved answers do not load: %v", err)
+	}
+	want := answers.TLS{Mode: "acme", CA: "harica", Directory: ca.URL, CABundle: ca.Bundle, Profile: "shortlived", EABKID: "kid-123", Challenge: "http-01", KeyType: "ec256"}
+	if !reflect.DeepEqual(a.TLS, want) {
+		t.Errorf("saved tls:\n got %+v\nwant %+v", a.TLS, want)
+	}
+	for _, text := range append(screens, string(data), o.Summary, m.resultText, m.reviewText) {
+		if strings.Contains(text, testHMAC) {
+			t.Fatalf("the HMAC key is shown or saved:\n%s", text)
+		}
 	}
 }

@@ -173,6 +173,14 @@ func (m *model) buildPage(i int) tea.Cmd {
 	return tea.Batch(cmd, m.updateLive())
 }
 
+// refit makes the form measure and draw itself again after a hint
+// changed: huh sizes a group to its content only on a window size, and
+// draws it only in Update, so a longer hint would be cut off or late.
+func (m *model) refit() tea.Cmd {
+	_, cmd := m.form.Update(m.formSize())
+	return cmd
+}
+
 // liveHintMsg is a live hint computed in the background for value.
 type liveHintMsg struct{ value, hint string }
 
@@ -184,7 +192,7 @@ func (m *model) updateLive() tea.Cmd {
 	m.liveV = m.live.value()
 	if !m.live.async {
 		m.live.set(m.live.compute(m.liveV))
-		return nil
+		return m.refit()
 	}
 	v, compute := m.liveV, m.live.compute
 	return func() tea.Msg { return liveHintMsg{v, compute(v)} }
@@ -278,6 +286,7 @@ func (m *model) updateForm(msg tea.Msg) (tea.Model, tea.Cmd) {
 	}
 	if h, ok := msg.(liveHintMsg); ok && m.live != nil && h.value == m.live.value() {
 		m.live.set(h.hint)
+		return m, m.refit()
 	}
 	f, cmd := m.form.Update(msg)
 	m.form = f.(*huh.Form)

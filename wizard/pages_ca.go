@@ -80,7 +80,7 @@ func buildCA(s *State, b *fields) {
 	if s.CA == "" {
 		s.CA = presets.All[0].Name
 	}
-	sel := huh.NewSelect[string]().Value(&s.CA).Height(len(opts) + 1).
+	sel := huh.NewSelect[string]().Value(&s.CA).
 		Validate(func(v string) error {
 			return s.problem(func(c *State) { c.CA = v }, "tls.ca")
 		})
@@ -472,11 +472,12 @@ func showEAB(s *State) bool {
 func buildEAB(s *State, b *fields) {
 	p, _ := s.preset()
 	where := eabQuirk(p)
-	if where == "" {
-		where = "your CA shows the key id and the HMAC key with the ACME account"
-		if p.Doc != "" {
-			where += " (" + p.Doc + ")"
-		}
+	switch {
+	case where != "":
+	case p.URLHint != "":
+		where = "the key id and the HMAC key are shown beside " + p.URLHint
+	default:
+		where = "your CA shows the key id and the HMAC key with your ACME account"
 	}
 	b.note("External account binding ("+s.caTitle()+")", strings.ToUpper(where[:1])+where[1:]+".\n"+hmacWords(s))
 	kid := huh.NewInput().Value(&s.EABKID).Placeholder("the key id, as the CA shows it").

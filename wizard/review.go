@@ -121,14 +121,14 @@ func acmeSource(a *answers.Answers) string {
 	if t.Challenge == "dns-01" {
 		how = "DNS-01 via " + t.DNSProvider
 	}
-	ca := "the ACME CA at " + t.Directory
+	ca, dir := "an ACME CA", true
 	if p, ok := presets.Lookup(t.CA); ok {
-		ca = p.Title
-		if p.URL == "" || !strings.EqualFold(p.URL, t.Directory) {
-			ca += " at " + t.Directory
-		}
+		ca, dir = p.Title, p.URL == "" || !strings.EqualFold(p.URL, t.Directory)
 	}
-	lines := []string{ca + " (ACME, " + how + "), asked for during the apply"}
+	lines := []string{ca + " (ACME), asked for during the apply"}
+	if dir {
+		lines = append(lines, "directory "+t.Directory)
+	}
 	switch short := profileShort(t.CA, t.Profile, ""); {
 	case t.Profile == "" && short == profileShort(CACustom, "", ""):
 		lines = append(lines, "the CA's default profile")
@@ -139,15 +139,16 @@ func acmeSource(a *answers.Answers) string {
 	default:
 		lines = append(lines, "profile "+t.Profile+": "+short)
 	}
+	lines = append(lines, "the domain checked by "+how)
 	if t.EABKID != "" {
-		from := "RPWIZARD_EAB_HMAC (not shown)"
+		from := EABHMACEnv
 		if t.EABHMACFile != "" {
-			from = t.EABHMACFile + " (not shown)"
+			from = t.EABHMACFile
 		}
-		lines = append(lines, "account bound with EAB key id "+t.EABKID+", HMAC key from "+from)
+		lines = append(lines, "EAB key id "+t.EABKID+"; HMAC key from "+from+" (not shown)")
 	}
 	if t.CABundle != "" {
-		lines = append(lines, "the CA's server is trusted with "+t.CABundle)
+		lines = append(lines, "the CA's server trusted with "+t.CABundle)
 	}
 	if t.Proxy != "" {
 		px := t.Proxy
