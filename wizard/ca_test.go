@@ -1,6 +1,8 @@
 package wizard
 
 import (
+	"io"
+	"log"
 	"reflect"
 	"strings"
 	"time"
@@ -60,7 +62,9 @@ func newTestCA(t testing.TB, profiles map[string]string, eab bool) *testCA {
 			"revokeCert": base + "/revoke", "keyChange": base + "/key-change", "meta": meta,
 		})
 	})
-	ca.srv = httptest.NewTLSServer(mux)
+	ca.srv = httptest.NewUnstartedServer(mux)
+	ca.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are the point of some tests
+	ca.srv.StartTLS()
 	t.Cleanup(ca.srv.Close)
 	ca.URL = ca.srv.URL + "/directory"
 	ca.Bundle = filepath.Join(t.TempDir(), "test-acme-ca.pem")
@@ -131,7 +135,9 @@ func contains(t *testing.T, what, text string, wants ...string) {
 	}
 }
 
-func flat(s string) string { return strings.Join(strings.Fields(strings.ReplaceAll(s, "┃", " ")), " ") }
+func flat(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "┃", " ")), " ")
+}
 
 const testHMAC = "c2VjcmV0LWhtYWMta2V5LW5ldmVyLXNob3du"
 
@@ -213,5 +219,76 @@ func TestModelPresetProfilesAndEAB(t *testing.T) {
 		if strings.Contains(text, testHMAC) {
 			t.Fatalf("the HMAC key is shown or saved:\n%s", text)
 		}
+	}
+}
+
+// toCustomProfile chooses another ACME CA at url (with bundle, if any)
+// and waits for the profile page.
+func toCustomProfile(t *testing.T, m *model, p *pump, url, bundle string) {
+	t.Helper()
+	toCA(t, m, p)
+	p.keys("end", "enter", url, "enter")
+	if bundle != "" {
+		p.keys(bundle)
+	}
+	p.keys("enter")
+}
+
+// The CA cannot be asked: the wizard says why, never hangs (a CA that
+// does not answer is given up after the timeout, with a spinner
+// meanwhile), and lets the user go on with the CA's default, type a
+// profile, or fix what was wrong and ask again.
+func TestModelUnreachableCA(t *testing.T) {
+	hanging := newTestCA(t, leProfiles, false)
+	hanging.hang = make(chan struct{})
+	t.Cleanup(func() { close(hanging.hang) })
+	untrusted := newTestCA(t, leProfiles, false)
+	for _, c := range []struct {
+		name     string
+		url      string
+		bundle   string
+		why      string
+		then     []string // keys on the unreachable page
+		profile  string   // in the planned answers
+		spinning bool     // the spinner is seen while the CA is asked
+	}{
+		{name: "refused", url: closedURL(t), why: "connection refused", then: []string{"enter", "down", "enter", "tlsserver", "enter"}, profile: "tlsserver"},
+		{name: "hangs", url: hanging.URL, bundle: hanging.Bundle, why: "No answer within 500ms", then: []string{"enter", "enter"}, spinning: true},
+		{name: "untrusted", url: untrusted.URL, why: "not signed by a trusted root", then: []string{"shift+tab", "enter", untrusted.Bundle, "enter"}, profile: "classic"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := newFakeBackend(t)
+			m, p := startModel(t, b, func(cfg *Config) { cfg.CATimeout = 500 * time.Millisecond })
+			toCustomProfile(t, m, p, c.url, c.bundle)
+			if c.spinning {
+				if m.phase != phaseLoading {
+					t.Fatalf("phase %v on %s while the CA is asked, want the spinner:\n%s", m.phase, m.flow.pages[m.page].id, plain(m.render()))
+				}
+				contains(t, "the waiting screen", plain(m.render()), "asking your ACME CA at "+c.url+" for its certificate profiles…", "gives up after 500ms")
+				keepScreen(t, "asking", m.render())
+			}
+			start := time.Now()
+			onPage(t, m, p, "profile")
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("the question to the CA took %s", d)
+			}
+			keepScreen(t, "unreachable", m.render())
+			fits(t, m.render(), 80, 24)
+			contains(t, "the unreachable page", plain(m.render()), "✗ your ACME CA did not answer", c.why,
+				"Outbound HTTP proxy to the CA (optional)", "Go on with the CA's default profile", "Type a profile name", "Ask the CA again")
+			p.keys(c.then...)
+			if c.name == "untrusted" {
+				onPage(t, m, p, "profile")
+				contains(t, "the profiles after the fix", plain(m.render()), "Which certificate profile?", "classic: 90 days")
+				p.keys("down", "down", "enter")
+			}
+			onPage(t, m, p, "acme")
+			p.keys("enter", "enter")
+			p.until("the review", 5*time.Second, func() bool { return m.phase == phaseReview })
+			a := b.plans()[0]
+			if a.TLS.Profile != c.profile || a.TLS.Directory != c.url {
+				t.Errorf("planned directory %q profile %q, want %q %q", a.TLS.Directory, a.TLS.Profile, c.url, c.profile)
+			}
+		})
 	}
 }

@@ -205,6 +205,12 @@ func (m *model) setForm(list []huh.Field) tea.Cmd {
 		m.form.WithShowHelp(false) // helpLine, with shift+tab on every page
 	}
 	m.first = list[0]
+	for _, f := range list {
+		if _, note := f.(*huh.Note); !note || len(list) == 1 {
+			m.first = f // huh skips a note that shares its group
+			break
+		}
+	}
 	init := m.form.Init()
 	_, size := m.form.Update(m.formSize())
 	return tea.Batch(init, size)

@@ -307,7 +307,7 @@ func buildProfile(s *State, b *fields) {
 // give a proxy and ask again.
 func buildProfileUnreachable(s *State, b *fields) {
 	b.note("✗ "+s.caTitle()+" did not answer", caProblem(s.caErr, s.caTimeout)+
-		"\nYou can go on: the certificate is asked for when the plan is applied, and a failure there rolls everything back.")
+		"\nYou may go on: the CA is asked again during the apply (a failure there rolls everything back).")
 	proxyHint := "Empty: no proxy"
 	if env := proxyEnv(s); env != "" {
 		proxyHint = "Empty: " + env + " from the environment"
@@ -349,6 +349,8 @@ func caProblem(err error, timeout time.Duration) string {
 	if _, after, ok := strings.Cut(msg, "directory: "); ok {
 		msg = after
 	}
+	// acme's explanation, without Go's own words below it.
+	msg, _, _ = strings.Cut(msg, "\n(details:")
 	return ownWords(msg)
 }
 
