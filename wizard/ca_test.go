@@ -1,6 +1,8 @@
 package wizard
 
 import (
+	"bytes"
+	"charm.land/huh/v2"
 	"io"
 	"log"
 	"reflect"
@@ -288,6 +290,180 @@ func TestModelUnreachableCA(t *testing.T) {
 			a := b.plans()[0]
 			if a.TLS.Profile != c.profile || a.TLS.Directory != c.url {
 				t.Errorf("planned directory %q profile %q, want %q %q", a.TLS.Directory, a.TLS.Profile, c.url, c.profile)
+			}
+		})
+	}
+}
+
+// A directory URL the answers validation refuses is refused under the
+// field, which the line names, in the wizard's words (no answers keys).
+func TestCADirectoryRefusedInline(t *testing.T) {
+	for _, c := range []struct {
+		ca, url, want string
+	}{
+		{CACustom, "http://acme.example.org/directory", "ACME directory URL “http://acme.example.org/directory”: not an ACME directory URL"},
+		{CACustom, "acme.example.org/directory", "ACME directory URL “acme.example.org/directory”: not an ACME directory URL: it starts with https:// — e.g. https://acme.example.org/directory"},
+		{CACustom, "", "ACME directory URL: needed: the URL of the CA's ACME directory"},
+		{"sectigo-geant", "https://acme.example.org/v2/GEANTOV", "not a directory URL of GÉANT TCS via Sectigo (the CA sectigo-geant) — https://acme.sectigo.com/…"},
+		{"harica", "", "required with the CA harica: every account of this CA has its own directory URL — the server URL shown for your ACME account in HARICA Certificate Manager"},
+	} {
+		t.Run(c.ca+"/"+c.url, func(t *testing.T) {
+			s := testConfig(t, newFakeBackend(t)).newState()
+			s.App, s.Domain, s.Upstream, s.TLSMode, s.CA = "generic", "app.example.org", "127.0.0.1:9", "acme", c.ca
+			afterCA(s)
+			f := newFlow()
+			b := &fields{}
+			f.pages[f.find("cadir")].build(s, b)
+			form := newForm(b.list, false, false, 0)
+			formPump(t, form).keys(append([]string{"ctrl+u"}, c.url, "enter")...)
+			if form.State == huh.StateCompleted || s.Directory != c.url && c.url != "" {
+				t.Fatalf("a bad URL passed: %q", s.Directory)
+			}
+			view := form.View()
+			contains(t, "the directory page", plain(view), c.want)
+			if k := reAnyKey.FindString(plain(view)); k != "" {
+				t.Errorf("the error names the key %s:\n%s", k, plain(view))
+			}
+		})
+	}
+}
+
+// Another CA whose directory says it needs external account binding:
+// the key id is asked, and refused when empty; with no HMAC key in the
+// environment or a file the user may quit, name a file or go on.
+func TestCustomCAWhoseDirectoryNeedsEAB(t *testing.T) {
+	ca := newTestCA(t, nil, true)
+	s := testConfig(t, newFakeBackend(t)).newState()
+	s.LookupEnv = envWith(nil)
+	s.App, s.Server, s.Domain, s.Upstream, s.TLSMode = "generic", "nginx", "app.example.org", "127.0.0.1:9", "acme"
+	s.CA, s.Directory, s.CABundle = CACustom, ca.URL, ca.Bundle
+	if showEAB(s) {
+		t.Fatal("EAB asked before the CA said it needs it")
+	}
+	what, run := prepareProfile(s)
+	if run == nil || !strings.Contains(what, ca.URL) {
+		t.Fatalf("the CA is not asked: %q", what)
+	}
+	run(t.Context())(s)
+	if s.caErr != nil || !s.caDir.EABRequired {
+		t.Fatalf("directory %+v, %v", s.caDir, s.caErr)
+	}
+	if _, again := prepareProfile(s); again != nil {
+		t.Error("the CA is asked again for the same URL, bundle and proxy")
+	}
+	if !showEAB(s) || !showEABEnv(s) {
+		t.Fatalf("EAB page %v, HMAC page %v; want both", showEAB(s), showEABEnv(s))
+	}
+	_, err := s.Validate()
+	if err == nil || !strings.Contains(explainError(err), "EAB key id: required: the CA's directory says it registers accounts only with external account binding") {
+		t.Fatalf("no key id: %v", err)
+	}
+	s.EABKID = "kid-1"
+	if _, err := s.Validate(); err != nil {
+		t.Fatalf("with a key id: %v", err)
+	}
+	f := newFlow()
+	i := f.find("eabenv")
+	b := &fields{}
+	f.pages[i].build(s, b)
+	form := newForm(b.list, false, false, 0)
+	formPump(t, form)
+	contains(t, "the HMAC page", plain(form.View()), "neither RPWIZARD_EAB_HMAC nor a key file gives it", "read -rs RPWIZARD_EAB_HMAC", "sudo --preserve-env=RPWIZARD_EAB_HMAC rpwizard")
+	for _, c := range []struct {
+		choice string
+		want   int
+	}{{EnvQuit, -1}, {EnvOther, f.find("eab")}, {EnvContinue, f.find("acme")}} {
+		s.EABEnv = c.choice
+		if got := f.done(s, i); got != c.want {
+			t.Errorf("%s → page %d, want %d", c.choice, got, c.want)
+		}
+	}
+	s.EABHMACFile = "/root/eab.hmac"
+	if showEABEnv(s) {
+		t.Error("the HMAC page is shown although a key file is named")
+	}
+}
+
+// The lifetimes in words, as the profile page and the review say them.
+func TestProfileWords(t *testing.T) {
+	for _, c := range []struct {
+		ca, name, desc  string
+		short, longPart string
+	}{
+		{"letsencrypt", "", "", "classic, 90 days", "Let's Encrypt's default is classic"},
+		{"harica", "", "", "the CA's usual certificate", "a third of its lifetime"},
+		{"letsencrypt", "classic", leProfiles["classic"], "90 days", "64 days from 2027-02-10"},
+		{"zerossl", "classic", "", "90 days", "when 30 days are left"},
+		{"letsencrypt", "tlsserver", leProfiles["tlsserver"], "45 days", "renews it when 15 days are left"},
+		{"letsencrypt", "shortlived", leProfiles["shortlived"], "6 days, renewed every 2–4 days", "the timer then runs every 4 hours"},
+		{CACustom, "campus", "Campus servers, 30 days", "30 days", "renews it when about 10 days are left"},
+		{CACustom, "x", "", "no description", "a third of its lifetime"},
+		{CACustom, "y", "Only for the lab", "Only for the lab", "The CA says: Only for the lab"},
+	} {
+		if got := profileShort(c.ca, c.name, c.desc); !strings.Contains(got, c.short) {
+			t.Errorf("profileShort(%s, %q) = %q, want %q", c.ca, c.name, got, c.short)
+		}
+		if got := profileLong(c.ca, c.name, c.desc); !strings.Contains(got, c.longPart) {
+			t.Errorf("profileLong(%s, %q) = %q, want %q in it", c.ca, c.name, got, c.longPart)
+		}
+	}
+}
+
+// The plain prompts offer the same choices: the CA, its URL (a bad one
+// refused), the profiles the CA lists with their lifetimes, the EAB key
+// id with the HMAC key from the environment; and an unreachable CA.
+func TestAccessibleCAChoices(t *testing.T) {
+	ca := newTestCA(t, leProfiles, false)
+	head := []string{
+		"4",               // another web app
+		"1",               // nginx
+		"app.example.org", // domain
+		"",                // no aliases
+		"127.0.0.1:9",     // upstream
+		"",                // base path /
+		"1",               // no restriction
+		"1",               // ACME
+	}
+	for _, c := range []struct {
+		name  string
+		lines []string
+		want  answers.TLS
+		text  []string
+	}{
+		{"harica", []string{"7", "http://bad", ca.URL, ca.Bundle, "5", "kid-9", ""},
+			answers.TLS{CA: "harica", Directory: ca.URL, CABundle: ca.Bundle, Profile: "tlsserver", EABKID: "kid-9"},
+			[]string{"7. GÉANT TCS via HARICA (needs your account's URL and an EAB key)", "ACME directory URL “http://bad”: not an ACME directory URL",
+				"Asking GÉANT TCS via HARICA at " + ca.URL + " for its certificate profiles…", "tlsserver: Valid 45 days", "5. tlsserver: 45 days, for web servers only",
+				"The HMAC key is a secret", "✓ RPWIZARD_EAB_HMAC is set in the environment", "EAB key id kid-9; HMAC key from RPWIZARD_EAB_HMAC (not shown)"}},
+		{"unreachable", []string{"8", closedURL(t), "", "", "2", "tlsserver"},
+			answers.TLS{Profile: "tlsserver"},
+			[]string{"✗ your ACME CA did not answer", "connection refused", "Type a profile name", "profile tlsserver"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := newFakeBackend(t)
+			cfg := testConfig(t, b)
+			cfg.LookupEnv = envWith(map[string]string{EABHMACEnv: testHMAC})
+			var out bytes.Buffer
+			lines := append(append(append([]string{}, head...), c.lines...), "", "", "3") // HTTP-01, no e-mail, quit at the review
+			cfg.In = strings.NewReader(strings.Join(lines, "\n") + "\n")
+			cfg.Out, cfg.Accessible = &out, true
+			o := Run(t.Context(), *cfg)
+			text := out.String()
+			keepTranscript(t, text)
+			if o.Status != Quit || len(b.plans()) != 1 {
+				t.Fatalf("status %v, %d plans; transcript:\n%s", o.Status, len(b.plans()), text)
+			}
+			contains(t, "the transcript", text, c.text...)
+			if strings.Contains(text, testHMAC) {
+				t.Error("the HMAC key is printed")
+			}
+			got := b.plans()[0].TLS
+			if c.want.Directory == "" {
+				c.want.Directory = lines[len(head)+1]
+			}
+			c.want.Mode, c.want.Challenge, c.want.KeyType = "acme", "http-01", "ec256"
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("planned tls:\n got %+v\nwant %+v", got, c.want)
 			}
 		})
 	}

@@ -218,10 +218,15 @@ func buildCADir(s *State, b *fields) {
 // line under the field says which answer is refused.
 func named(label string, validate func(string) error) func(string) error {
 	return func(v string) error {
-		if err := validate(v); err != nil {
+		err := validate(v)
+		switch {
+		case err == nil:
+			return nil
+		case strings.TrimSpace(v) == "":
+			return fmt.Errorf("%s: %w", label, err)
+		default:
 			return fmt.Errorf("%s %s: %w", label, quote(strings.TrimSpace(v)), err)
 		}
-		return nil
 	}
 }
 
@@ -274,7 +279,11 @@ func buildProfile(s *State, b *fields) {
 	if !slices.Contains(names, s.Profile) {
 		s.Profile = ""
 	}
-	opts := []huh.Option[string]{huh.NewOption("The CA's default: "+profileShort(s.CA, "", ""), "")}
+	def := "The CA's default"
+	if short := profileShort(s.CA, "", ""); short != profileShort(CACustom, "", "") {
+		def += ": " + short
+	}
+	opts := []huh.Option[string]{huh.NewOption(def, "")}
 	for _, n := range names {
 		opts = append(opts, huh.NewOption(truncate(n+": "+profileShort(s.CA, n, s.caDir.Profiles[n]), 74), n))
 	}
@@ -477,7 +486,7 @@ func buildEAB(s *State, b *fields) {
 	switch {
 	case where != "":
 	case p.URLHint != "":
-		where = "the key id and the HMAC key are shown beside " + p.URLHint
+		where = "the key id and the HMAC key come with your ACME account, like " + p.URLHint
 	default:
 		where = "your CA shows the key id and the HMAC key with your ACME account"
 	}
@@ -544,6 +553,24 @@ func afterEABEnv(s *State) string {
 		return "eab"
 	}
 	return ""
+}
+
+// directoryProblem is what the answers cannot tell about the typed
+// directory URL: empty for another CA (the answers would take Let's
+// Encrypt), or a name without https:// (the answers would take it for
+// an unknown preset).
+func (s *State) directoryProblem() *answers.FieldError {
+	if !showCADir(s) {
+		return nil
+	}
+	d := strings.TrimSpace(s.Directory)
+	switch {
+	case d == "" && s.CA == CACustom:
+		return &answers.FieldError{Key: "tls.directory", Msg: "needed: the URL of the CA's ACME directory", Allowed: "e.g. https://acme.example.org/directory"}
+	case d != "" && !strings.Contains(d, "://"):
+		return &answers.FieldError{Key: "tls.directory", Value: d, Msg: "not an ACME directory URL: it starts with https://", Allowed: "e.g. https://" + d}
+	}
+	return nil
 }
 
 // eabProblem: the CA's directory says it needs external account binding

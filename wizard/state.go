@@ -222,6 +222,9 @@ func (s *State) ownProblems() []*answers.FieldError {
 	if p := s.networksProblem(); p != nil {
 		out = append(out, p)
 	}
+	if p := s.directoryProblem(); p != nil {
+		out = append(out, p)
+	}
 	if p := s.eabProblem(); p != nil {
 		out = append(out, p)
 	}
