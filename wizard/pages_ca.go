@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -567,8 +568,14 @@ func (s *State) directoryProblem() *answers.FieldError {
 	switch {
 	case d == "" && s.CA == CACustom:
 		return &answers.FieldError{Key: "tls.directory", Msg: "needed: the URL of the CA's ACME directory", Allowed: "e.g. https://acme.example.org/directory"}
-	case d != "" && !strings.Contains(d, "://"):
+	case d == "":
+		return nil
+	case !strings.Contains(d, "://"):
 		return &answers.FieldError{Key: "tls.directory", Value: d, Msg: "not an ACME directory URL: it starts with https://", Allowed: "e.g. https://" + d}
+	}
+	if u, err := url.Parse(d); err == nil && u.Scheme != "https" && u.Host != "" {
+		_, rest, _ := strings.Cut(d, "://")
+		return &answers.FieldError{Key: "tls.directory", Value: d, Msg: "not an ACME directory URL: ACME is spoken over https:// only", Allowed: "e.g. https://" + rest}
 	}
 	return nil
 }
