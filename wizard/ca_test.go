@@ -7,6 +7,7 @@ import (
 	"log"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"encoding/json"
@@ -28,6 +29,7 @@ type testCA struct {
 	Bundle string // PEM file that makes its TLS certificate trusted
 	srv    *httptest.Server
 	hang   chan struct{} // when set, the directory answers only once it is closed
+	fails  atomic.Int32  // the directory answers 503 this many more times
 }
 
 // leProfiles are Let's Encrypt's profiles as its directory lists them
@@ -46,6 +48,10 @@ func newTestCA(t testing.TB, profiles map[string]string, eab bool) *testCA {
 	ca := &testCA{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/directory", func(w http.ResponseWriter, r *http.Request) {
+		if ca.fails.Add(-1) >= 0 {
+			http.Error(w, "maintenance", http.StatusServiceUnavailable)
+			return
+		}
 		if ca.hang != nil {
 			select {
 			case <-ca.hang:
@@ -200,7 +206,9 @@ func TestModelPresetProfilesAndEAB(t *testing.T) {
 
 	p.keys("a")
 	p.until("the run to end", 5*time.Second, func() bool { return m.prog.finished })
-	p.keys("enter", "enter", "enter") // result, save: yes, at the offered path
+	p.keys("enter") // the result
+	contains(t, "the result", plain(m.resultText), "from GÉANT TCS via HARICA, profile shortlived: 6 days, renewed every 2–4 days")
+	p.keys("enter", "enter") // save: yes, at the offered path
 	o := m.sess.outcome
 	if o.SavedTo == "" {
 		t.Fatalf("not saved: %+v", o)
@@ -466,5 +474,50 @@ func TestAccessibleCAChoices(t *testing.T) {
 				t.Errorf("planned tls:\n got %+v\nwant %+v", got, c.want)
 			}
 		})
+	}
+}
+
+// "Ask the CA again" asks again: a CA that answered 503 once offers its
+// profiles the second time.
+func TestModelAskTheCAAgain(t *testing.T) {
+	ca := newTestCA(t, leProfiles, false)
+	ca.fails.Store(1)
+	b := newFakeBackend(t)
+	m, p := startModel(t, b, nil)
+	toCustomProfile(t, m, p, ca.URL, ca.Bundle)
+	onPage(t, m, p, "profile")
+	contains(t, "the unreachable page", plain(m.render()), "did not answer", "HTTP 503")
+	p.keys("enter", "down", "down", "enter") // no proxy; ask again
+	onPage(t, m, p, "profile")
+	contains(t, "the profiles", plain(m.render()), "Which certificate profile?", "tlsserver: 45 days")
+}
+
+// While the CA is asked, shift+tab goes back and ctrl+c quits at once,
+// whatever the CA does.
+func TestModelKeysWhileAskingTheCA(t *testing.T) {
+	ca := newTestCA(t, leProfiles, false)
+	ca.hang = make(chan struct{})
+	t.Cleanup(func() { close(ca.hang) })
+	b := newFakeBackend(t)
+	m, p := startModel(t, b, func(c *Config) { c.CATimeout = time.Minute })
+	toCustomProfile(t, m, p, ca.URL, ca.Bundle)
+	if m.phase != phaseLoading {
+		t.Fatalf("phase %v, want the spinner", m.phase)
+	}
+	p.keys("shift+tab")
+	if m.phase != phaseAsk || m.flow.pages[m.page].id != "cadir" {
+		t.Fatalf("shift+tab while asking: phase %v on %s, want the directory page", m.phase, m.flow.pages[m.page].id)
+	}
+	p.keys("enter", "enter")
+	if m.phase != phaseLoading {
+		t.Fatalf("phase %v, want the spinner again", m.phase)
+	}
+	start := time.Now()
+	p.keys("ctrl+c")
+	if !p.quit || m.sess.outcome.Status != Aborted || time.Since(start) > 2*time.Second {
+		t.Fatalf("ctrl+c while asking: quit %v, outcome %+v after %s", p.quit, m.sess.outcome, time.Since(start))
+	}
+	if len(b.plans()) != 0 {
+		t.Error("planned after ctrl+c")
 	}
 }

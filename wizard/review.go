@@ -121,25 +121,12 @@ func acmeSource(a *answers.Answers) string {
 	if t.Challenge == "dns-01" {
 		how = "DNS-01 via " + t.DNSProvider
 	}
-	ca, dir := "an ACME CA", true
-	if p, ok := presets.Lookup(t.CA); ok {
-		ca, dir = p.Title, p.URL == "" || !strings.EqualFold(p.URL, t.Directory)
-	}
+	ca, dir := acmeCA(a)
 	lines := []string{ca + " (ACME), asked for during the apply"}
 	if dir {
 		lines = append(lines, "directory "+t.Directory)
 	}
-	switch short := profileShort(t.CA, t.Profile, ""); {
-	case t.Profile == "" && short == profileShort(CACustom, "", ""):
-		lines = append(lines, "the CA's default profile")
-	case t.Profile == "":
-		lines = append(lines, "the CA's default profile: "+short)
-	case short == "no description":
-		lines = append(lines, "profile "+t.Profile)
-	default:
-		lines = append(lines, "profile "+t.Profile+": "+short)
-	}
-	lines = append(lines, "the domain checked by "+how)
+	lines = append(lines, profileLine(a), "the domain checked by "+how)
 	if t.EABKID != "" {
 		from := EABHMACEnv
 		if t.EABHMACFile != "" {
@@ -158,6 +145,30 @@ func acmeSource(a *answers.Answers) string {
 		lines = append(lines, "through the proxy "+px)
 	}
 	return strings.Join(append(lines, "renewed by the rpwizard renew timer"), "\n")
+}
+
+// acmeCA names the CA of ACME answers; dir reports whether its
+// directory URL says more (it is not the preset's one).
+func acmeCA(a *answers.Answers) (name string, dir bool) {
+	if p, ok := presets.Lookup(a.TLS.CA); ok {
+		return p.Title, p.URL == "" || !strings.EqualFold(p.URL, a.TLS.Directory)
+	}
+	return "an ACME CA", true
+}
+
+// profileLine states the certificate profile of ACME answers in words.
+func profileLine(a *answers.Answers) string {
+	t := a.TLS
+	switch short := profileShort(t.CA, t.Profile, ""); {
+	case t.Profile == "" && short == profileShort(CACustom, "", ""):
+		return "the CA's default profile"
+	case t.Profile == "":
+		return "the CA's default profile: " + short
+	case short == "no description":
+		return "profile " + t.Profile
+	default:
+		return "profile " + t.Profile + ": " + short
+	}
 }
 
 func issuer(info *certs.Info) string {
