@@ -154,8 +154,8 @@ func (m *model) updateLoading(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.sess.outcome = Outcome{Status: Aborted}
 			return m, tea.Quit
 		case "shift+tab", "esc":
-			m.stopLoad()
 			if prev := m.flow.prev(m.s, m.page); prev >= 0 {
+				m.stopLoad()
 				return m, m.startPage(prev)
 			}
 		}
