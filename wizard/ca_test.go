@@ -12,6 +12,7 @@ import (
 
 	"encoding/json"
 	"encoding/pem"
+	"github.com/rpwizard/rpwizard/acme"
 	"github.com/rpwizard/rpwizard/answers"
 	"net"
 	"net/http"
@@ -220,6 +221,11 @@ func TestModelPresetProfilesAndEAB(t *testing.T) {
 	a, err := answers.Load(o.SavedTo, b.host.Installed)
 	if err != nil {
 		t.Fatalf("the saved answers do not load: %v", err)
+	}
+	// The plan's own check of the profile (acme.CheckProfile, as steps.Plan
+	// runs it) accepts what the wizard offered, against the same directory.
+	if err := acme.CheckProfile(t.Context(), acme.Request{Directory: a.TLS.Directory, CABundle: a.TLS.CABundle, Profile: a.TLS.Profile}); err != nil {
+		t.Errorf("the saved profile is refused by the plan's check: %v", err)
 	}
 	want := answers.TLS{Mode: "acme", CA: "harica", Directory: ca.URL, CABundle: ca.Bundle, Profile: "shortlived", EABKID: "kid-123", Challenge: "http-01", KeyType: "ec256"}
 	if !reflect.DeepEqual(a.TLS, want) {
