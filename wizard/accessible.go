@@ -87,6 +87,18 @@ func (r *accessibleRun) questions(i int) int {
 	for i >= 0 && i < len(r.flow.pages) {
 		p := r.flow.pages[i]
 		r.printf("\n== %s\n", p.title)
+		if p.prepare != nil {
+			if what, run := p.prepare(r.s); run != nil {
+				r.printf("%s%s\n", strings.ToUpper(what[:1]), what[1:])
+				ctx, cancel := context.WithTimeout(r.ctx, r.cfg.CATimeout)
+				apply := run(ctx)
+				cancel()
+				apply(r.s)
+				if r.ctx.Err() != nil {
+					return -2
+				}
+			}
+		}
 		b := &fields{accessible: true}
 		p.build(r.s, b)
 		if err := r.ask(b.list); err != nil {

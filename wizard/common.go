@@ -63,6 +63,17 @@ func answerOf(s *State, id string) string {
 		return s.Networks
 	case "tls":
 		return s.TLSMode
+	case "ca":
+		return s.caTitle()
+	case "cadir":
+		return s.Directory
+	case "profile", "profilename":
+		if s.Profile == "" {
+			return "the CA's default"
+		}
+		return s.Profile
+	case "eab":
+		return s.EABKID
 	case "acme":
 		return strings.TrimSpace(s.Challenge + " " + s.Email)
 	case "dns":

@@ -1,6 +1,7 @@
 package wizard
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -23,6 +24,13 @@ type page struct {
 	// after runs when the page is done; it may fill in dependent defaults
 	// and return a page id to go to instead of the next one, or jumpQuit.
 	after func(s *State) string
+	// prepare, when set, is work the page needs before it is built, which
+	// may block (asking the CA): it returns what is being done, in words,
+	// and the work, or a nil func when nothing needs doing. The work gets
+	// copies of what it needs (it runs in the background in full-screen
+	// mode), stops when ctx ends, and returns a func that stores its
+	// result in the State on the UI's goroutine.
+	prepare func(s *State) (string, func(ctx context.Context) func(*State))
 }
 
 // jumpQuit, returned by page.after, ends the wizard with nothing changed.

@@ -24,8 +24,9 @@ type scenario struct {
 
 // hubScenario touches most branches: an app with a base path, a server
 // other than the default, aliases, a site restriction, ACME over DNS-01.
-// Both modes start with a wrong domain, which validation refuses.
-func hubScenario() scenario {
+// Both modes start with a wrong domain, which validation refuses. The CA
+// is "another ACME CA": ca, a real directory on loopback.
+func hubScenario(ca *testCA) scenario {
 	return scenario{
 		keys: map[string][]string{
 			"welcome":  {"enter"},
@@ -37,6 +38,9 @@ func hubScenario() scenario {
 			"restrict": {"end", "enter"},
 			"networks": {"ctrl+u", "10.0.0.0/8 192.168.1.7", "enter"},
 			"tls":      {"enter"},
+			"ca":       {"end", "enter"},
+			"cadir":    {ca.URL, "enter", ca.Bundle, "enter"},
+			"profile":  {"enter"},
 			"acme":     {"down", "enter", "admin@example.org", "enter"},
 			"dns":      {"enter"},
 		},
@@ -51,6 +55,10 @@ func hubScenario() scenario {
 			"3",                      // restrict: whole site
 			"10.0.0.0/8 192.168.1.7", // networks
 			"",                       // certificate: keep ACME
+			"8",                      // CA: another ACME CA
+			ca.URL,                   // its directory
+			ca.Bundle,                // the CA bundle for its server
+			"",                       // profile: keep the CA's default
 			"2",                      // challenge: DNS-01
 			"admin@example.org",      // e-mail
 			"1",                      // DNS provider: cloudflare
@@ -59,7 +67,7 @@ func hubScenario() scenario {
 			App: "jupyterhub", Server: "apache", Domain: "hub.example.org", Aliases: []string{"www.hub.example.org"},
 			Upstream: "127.0.0.1:8000", BasePath: "/jhub/",
 			Restrict: answers.Restrict{SiteNetworks: []string{"10.0.0.0/8", "192.168.1.7/32"}},
-			TLS:      answers.TLS{Mode: "acme", Challenge: "dns-01", DNSProvider: "cloudflare", Email: "admin@example.org"},
+			TLS:      answers.TLS{Mode: "acme", Challenge: "dns-01", DNSProvider: "cloudflare", Email: "admin@example.org", CABundle: ca.Bundle},
 		},
 	}
 }
@@ -72,6 +80,11 @@ func walkForms(t *testing.T, s *State, keys map[string][]string) []string {
 	var visited []string
 	for i := f.next(s, -1); i >= 0 && i < len(f.pages); i = f.done(s, i) {
 		p := f.pages[i]
+		if p.prepare != nil {
+			if _, run := p.prepare(s); run != nil {
+				run(t.Context())(s)
+			}
+		}
 		b := &fields{}
 		p.build(s, b)
 		form := newForm(b.list, false, false, 0)
@@ -92,12 +105,12 @@ func comparable(a *answers.Answers) answers.Answers {
 }
 
 func TestFormsChainGivesValidAnswers(t *testing.T) {
-	sc := hubScenario()
+	sc := hubScenario(newTestCA(t, leProfiles, false))
 	b := newFakeBackend(t)
 	cfg := testConfig(t, b)
 	s := cfg.newState()
 	visited := walkForms(t, s, sc.keys)
-	want := []string{"welcome", "app", "server", "names", "upstream", "basepath", "restrict", "networks", "tls", "acme", "dns"}
+	want := []string{"welcome", "app", "server", "names", "upstream", "basepath", "restrict", "networks", "tls", "ca", "cadir", "profile", "acme", "dns"}
 	if !reflect.DeepEqual(visited, want) {
 		t.Errorf("pages = %v, want %v", visited, want)
 	}
@@ -114,7 +127,7 @@ func TestFormsChainGivesValidAnswers(t *testing.T) {
 // prompts with the answers piped in: the answers must be identical, and
 // the pages asked the same, in the same order.
 func TestAccessibleAsksTheSameQuestions(t *testing.T) {
-	sc := hubScenario()
+	sc := hubScenario(newTestCA(t, leProfiles, false))
 	b := newFakeBackend(t)
 	cfg := testConfig(t, b)
 	var out bytes.Buffer
@@ -151,7 +164,7 @@ func TestAccessibleAsksTheSameQuestions(t *testing.T) {
 	}
 	f := newFlow()
 	var want []string
-	for _, id := range []string{"welcome", "app", "server", "names", "upstream", "basepath", "restrict", "networks", "tls", "acme", "dns"} {
+	for _, id := range []string{"welcome", "app", "server", "names", "upstream", "basepath", "restrict", "networks", "tls", "ca", "cadir", "profile", "acme", "dns"} {
 		want = append(want, f.pages[f.find(id)].title)
 	}
 	want = append(want, "Review the plan: 1 file change, 1 command")

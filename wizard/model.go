@@ -21,6 +21,7 @@ type phase int
 
 const (
 	phaseAsk      phase = iota // one question page
+	phaseLoading               // a page's prepare is running (asking the CA)
 	phasePlanning              // steps.Plan is running
 	phaseReview                // the plan, to apply, change or quit
 	phaseChange                // which answer to change
@@ -55,6 +56,10 @@ type model struct {
 	height int
 	spin   spinner.Model
 
+	loadWhat   string             // what the page being prepared is doing
+	loadSeq    int                // the current preparation; older results are dropped
+	loadCancel context.CancelFunc // stops it
+
 	answers    *answers.Answers
 	prep       *Prepared
 	planErr    error
@@ -88,14 +93,92 @@ func (m *model) Init() tea.Cmd {
 	return m.startPage(m.flow.next(m.s, -1))
 }
 
-// startPage builds the form of page i.
+// startPage builds the form of page i, after its preparation if it has
+// one (which runs in the background: the screen shows a spinner).
 func (m *model) startPage(i int) tea.Cmd {
+	m.phase, m.page = phaseAsk, i
+	if prep := m.flow.pages[i].prepare; prep != nil {
+		if what, run := prep(m.s); run != nil {
+			return m.startLoad(i, what, run)
+		}
+	}
+	return m.buildPage(i)
+}
+
+// loadedMsg is the end of a page's preparation.
+type loadedMsg struct {
+	seq, page int
+	apply     func(*State)
+}
+
+// startLoad runs the preparation of page i, bounded by cfg.CATimeout.
+func (m *model) startLoad(i int, what string, run func(context.Context) func(*State)) tea.Cmd {
+	m.phase, m.loadWhat = phaseLoading, what
+	m.loadSeq++
+	seq := m.loadSeq
+	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.CATimeout)
+	m.loadCancel = cancel
+	return tea.Batch(m.spin.Tick, func() tea.Msg {
+		defer cancel()
+		return loadedMsg{seq: seq, page: i, apply: run(ctx)}
+	})
+}
+
+// stopLoad drops the preparation under way.
+func (m *model) stopLoad() {
+	if m.loadCancel != nil {
+		m.loadCancel()
+	}
+	m.loadSeq++
+}
+
+// updateLoading waits for a page's preparation; shift+tab goes back and
+// ctrl+c quits, without waiting for it.
+func (m *model) updateLoading(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case spinner.TickMsg:
+		var cmd tea.Cmd
+		m.spin, cmd = m.spin.Update(msg)
+		return m, cmd
+	case loadedMsg:
+		if msg.seq != m.loadSeq {
+			return m, nil
+		}
+		msg.apply(m.s)
+		m.phase = phaseAsk
+		return m, m.buildPage(msg.page)
+	case tea.KeyPressMsg:
+		switch msg.String() {
+		case "ctrl+c":
+			m.stopLoad()
+			m.sess.outcome = Outcome{Status: Aborted}
+			return m, tea.Quit
+		case "shift+tab", "esc":
+			if prev := m.flow.prev(m.s, m.page); prev >= 0 {
+				m.stopLoad()
+				return m, m.startPage(prev)
+			}
+		}
+	}
+	return m, nil
+}
+
+// buildPage builds the form of page i.
+func (m *model) buildPage(i int) tea.Cmd {
 	m.phase, m.page = phaseAsk, i
 	b := &fields{}
 	m.flow.pages[i].build(m.s, b)
 	cmd := m.setForm(b.list)
 	m.live, m.liveV = b.live, "\x00"
 	return tea.Batch(cmd, m.updateLive())
+}
+
+// refit makes the form measure and draw itself again after a hint
+// changed: huh sizes a group to its content only on a window size, and
+// draws it only in Update, so a longer hint would be cut off or late.
+func (m *model) refit() tea.Cmd {
+	_, cmd := m.form.Update(m.formSize())
+	return cmd
 }
 
 // liveHintMsg is a live hint computed in the background for value.
@@ -109,7 +192,7 @@ func (m *model) updateLive() tea.Cmd {
 	m.liveV = m.live.value()
 	if !m.live.async {
 		m.live.set(m.live.compute(m.liveV))
-		return nil
+		return m.refit()
 	}
 	v, compute := m.liveV, m.live.compute
 	return func() tea.Msg { return liveHintMsg{v, compute(v)} }
@@ -122,6 +205,12 @@ func (m *model) setForm(list []huh.Field) tea.Cmd {
 		m.form.WithShowHelp(false) // helpLine, with shift+tab on every page
 	}
 	m.first = list[0]
+	for _, f := range list {
+		if _, note := f.(*huh.Note); !note || len(list) == 1 {
+			m.first = f // huh skips a note that shares its group
+			break
+		}
+	}
 	init := m.form.Init()
 	_, size := m.form.Update(m.formSize())
 	return tea.Batch(init, size)
@@ -164,6 +253,8 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch m.phase {
 	case phaseAsk, phaseChange:
 		return m.updateForm(msg)
+	case phaseLoading:
+		return m.updateLoading(msg)
 	case phasePlanning:
 		return m.updatePlanning(msg)
 	case phaseReview:
@@ -201,6 +292,7 @@ func (m *model) updateForm(msg tea.Msg) (tea.Model, tea.Cmd) {
 	}
 	if h, ok := msg.(liveHintMsg); ok && m.live != nil && h.value == m.live.value() {
 		m.live.set(h.hint)
+		return m, m.refit()
 	}
 	f, cmd := m.form.Update(msg)
 	m.form = f.(*huh.Form)
@@ -295,6 +387,10 @@ func (m *model) render() string {
 			head += " · dry run"
 		}
 		return titleBar(m.st, head, m.width) + "\n" + m.noticeView() + "\n" + m.form.View() + m.helpLine()
+	case phaseLoading:
+		head := fmt.Sprintf("question %d · %s", m.questionNumber(), m.flow.pages[m.page].title)
+		help := fmt.Sprintf("gives up after %s · shift+tab back · ctrl+c quit", m.cfg.CATimeout)
+		return titleBar(m.st, head, m.width) + "\n\n" + wrapWords(" "+m.spin.View()+" "+m.loadWhat, m.width) + "\n\n" + fitLine(m.width, m.st.Dim.Render(help))
 	case phasePlanning:
 		return titleBar(m.st, "planning", m.width) + "\n\n " + m.spin.View() + " reading the host and rendering the configuration…"
 	case phaseReview:

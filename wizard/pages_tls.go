@@ -15,7 +15,7 @@ import (
 
 func buildTLS(s *State, b *fields) {
 	opts := []huh.Option[string]{
-		huh.NewOption("Let's Encrypt (ACME): a free, trusted certificate", "acme"),
+		huh.NewOption("ACME: a trusted certificate from Let's Encrypt or your institution's CA", "acme"),
 		huh.NewOption("Existing certificate files", "existing"),
 		huh.NewOption("Self-signed (tests and internal sites; browsers warn)", "self-signed"),
 	}
@@ -23,9 +23,9 @@ func buildTLS(s *State, b *fields) {
 		Validate(func(v string) error {
 			return s.problem(func(c *State) { c.TLSMode = v }, "domain", "aliases")
 		})
-	hint := "Let's Encrypt needs the domain to be reachable from the internet."
+	hint := "ACME certificates are renewed automatically; the CA is chosen next."
 	if privateName(s.Domain) {
-		hint = s.Domain + " is not a public name: Let's Encrypt cannot certify it."
+		hint = s.Domain + " is not a public name: no public CA can certify it."
 	}
 	b.sel(sel, "Where does the certificate come from?", hint, opts, s.TLSMode)
 }
@@ -44,18 +44,23 @@ func privateName(d string) bool {
 func showACME(s *State) bool { return s.TLSMode == "acme" }
 
 func buildACME(s *State, b *fields) {
+	ca := s.caTitle()
 	opts := []huh.Option[string]{
-		huh.NewOption("HTTP-01: Let's Encrypt fetches a file on port 80", "http-01"),
+		huh.NewOption("HTTP-01: the CA fetches a file on port 80", "http-01"),
 		huh.NewOption("DNS-01: a TXT record through your DNS provider's API", "dns-01"),
 	}
 	sel := huh.NewSelect[string]().Value(&s.Challenge).
 		Validate(func(v string) error {
 			return s.problem(func(c *State) { c.Challenge = v }, "tls.challenge", "domain", "aliases")
 		})
-	b.sel(sel, "How should Let's Encrypt check the domain?", "HTTP-01 needs port 80 open to the internet; DNS-01 works behind firewalls.", opts, s.Challenge)
+	hint := "HTTP-01 needs port 80 open to the internet; DNS-01 works behind firewalls."
+	if p, ok := s.preset(); ok && p.Prevalidated {
+		hint += " Domains your institution validated at " + ca + " need neither: keep HTTP-01."
+	}
+	b.sel(sel, "How should "+ca+" check the domain?", hint, opts, s.Challenge)
 	em := huh.NewInput().Value(&s.Email).Placeholder("admin@example.org").
 		Validate(s.validator(s.Email, func(c *State, v string) { c.Email = v }, "tls.email"))
-	b.input(em, "Contact e-mail (optional)", "Let's Encrypt writes here about problems with the certificate.", s.Email)
+	b.input(em, "Contact e-mail (optional)", "The CA's account contact; rpwizard notify warns about failed renewals itself.", s.Email)
 }
 
 func showDNS(s *State) bool { return s.TLSMode == "acme" && s.Challenge == "dns-01" }

@@ -2,11 +2,13 @@ package wizard
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/rpwizard/rpwizard/acme/presets"
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/certs"
 	"github.com/rpwizard/rpwizard/installer"
@@ -106,13 +108,67 @@ func certSource(p *Prepared) string {
 		}
 		return "self-signed, made now, valid for 397 days\n(browsers warn; tests and internal sites)"
 	case "acme":
-		how := "HTTP-01 (port 80)"
-		if a.TLS.Challenge == "dns-01" {
-			how = "DNS-01 via " + a.TLS.DNSProvider
-		}
-		return "Let's Encrypt (ACME, " + how + "), asked for during the apply\nrenewed by the rpwizard renew timer"
+		return acmeSource(a)
 	}
 	return a.TLS.Mode
+}
+
+// acmeSource says in words which CA the certificate comes from, with
+// which profile and account binding, and how it is checked.
+func acmeSource(a *answers.Answers) string {
+	t := a.TLS
+	how := "HTTP-01 (port 80)"
+	if t.Challenge == "dns-01" {
+		how = "DNS-01 via " + t.DNSProvider
+	}
+	ca, dir := acmeCA(a)
+	lines := []string{ca + " (ACME), asked for during the apply"}
+	if dir {
+		lines = append(lines, "directory "+t.Directory)
+	}
+	lines = append(lines, profileLine(a), "the domain checked by "+how)
+	if t.EABKID != "" {
+		from := EABHMACEnv
+		if t.EABHMACFile != "" {
+			from = t.EABHMACFile
+		}
+		lines = append(lines, "EAB key id "+t.EABKID+"; HMAC key from "+from+" (not shown)")
+	}
+	if t.CABundle != "" {
+		lines = append(lines, "the CA's server trusted with "+t.CABundle)
+	}
+	if t.Proxy != "" {
+		px := t.Proxy
+		if u, err := url.Parse(px); err == nil {
+			px = u.Redacted()
+		}
+		lines = append(lines, "through the proxy "+px)
+	}
+	return strings.Join(append(lines, "renewed by the rpwizard renew timer"), "\n")
+}
+
+// acmeCA names the CA of ACME answers; dir reports whether its
+// directory URL says more (it is not the preset's one).
+func acmeCA(a *answers.Answers) (name string, dir bool) {
+	if p, ok := presets.Lookup(a.TLS.CA); ok {
+		return p.Title, p.URL == "" || !strings.EqualFold(p.URL, a.TLS.Directory)
+	}
+	return "an ACME CA", true
+}
+
+// profileLine states the certificate profile of ACME answers in words.
+func profileLine(a *answers.Answers) string {
+	t := a.TLS
+	switch short := profileShort(t.CA, t.Profile, ""); {
+	case t.Profile == "" && short == profileShort(CACustom, "", ""):
+		return "the CA's default profile"
+	case t.Profile == "":
+		return "the CA's default profile: " + short
+	case short == "no description":
+		return "profile " + t.Profile
+	default:
+		return "profile " + t.Profile + ": " + short
+	}
 }
 
 func issuer(info *certs.Info) string {

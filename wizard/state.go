@@ -4,9 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/rpwizard/rpwizard/acme"
+	"github.com/rpwizard/rpwizard/acme/presets"
 	"github.com/rpwizard/rpwizard/answers"
 	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/profile"
@@ -51,8 +55,28 @@ type State struct {
 	CertFile    string
 	KeyFile     string
 	// CABundle is a PEM file of extra trusted roots (an in-house CA), so
-	// that the self-test can verify an existing certificate's chain.
+	// that the self-test can verify an existing certificate's chain, or
+	// the root of a private ACME CA's server (asked with the directory URL).
 	CABundle string
+
+	// CA is the ACME CA: a preset name (acme/presets) or CACustom.
+	CA string
+	// Directory is the ACME directory URL, for a CA without a fixed one
+	// (or with one per account) and for CACustom.
+	Directory string
+	// Profile is the certificate profile, "" for the CA's default.
+	Profile string
+	// ProfileChoice is what to do when the CA did not answer (ProfileDefault,
+	// ProfileTyped, ProfileRetry).
+	ProfileChoice string
+	// Proxy is the outbound HTTP proxy to the CA, "" for HTTPS_PROXY.
+	Proxy string
+	// EABKID and EABHMACFile are the external account binding's key id
+	// and the root-only file holding its HMAC key ("" reads
+	// RPWIZARD_EAB_HMAC). The key itself is never in the State.
+	EABKID      string
+	EABHMACFile string
+	EABEnv      string // continue | other | quit, when no HMAC key is found
 
 	InstallMissing bool
 
@@ -66,6 +90,17 @@ type State struct {
 	// unset environment variables (package acme, or a fallback).
 	Providers  []string
 	MissingEnv func(provider string) []string
+	// LookupEnv reads the environment (os.LookupEnv): whether the EAB
+	// HMAC key and a proxy are set, never their values.
+	LookupEnv func(string) (string, bool)
+
+	// caKey, caDir and caErr are the last answer of the CA's directory
+	// (caKey: the URL, CA bundle and proxy it was asked with); caTimeout
+	// bounds the question.
+	caKey     string
+	caDir     *acme.Directory
+	caErr     error
+	caTimeout time.Duration
 
 	// untrusted is why the existing certificate's chain does not verify
 	// against the system's roots ("" when it does): the CA bundle is asked.
@@ -79,7 +114,8 @@ type State struct {
 // found listening (else JATOS), its address, the installed server.
 func NewState(h *host.Host, found Findings, accessible, installMissing bool) *State {
 	s := &State{Host: h, Found: found, Accessible: accessible, installMissingFlag: installMissing,
-		InstallMissing: installMissing, BasePath: "/", Challenge: "http-01"}
+		InstallMissing: installMissing, BasePath: "/", Challenge: "http-01", CA: presets.All[0].Name,
+		caTimeout: DefaultCATimeout, LookupEnv: os.LookupEnv}
 	s.App = appOrder[0]
 	if len(found.Listeners) > 0 {
 		s.App = found.Listeners[0].App
@@ -140,6 +176,19 @@ func (s *State) Answers() *answers.Answers {
 		if s.Challenge == "dns-01" {
 			a.TLS.DNSProvider = s.DNSProvider
 		}
+		if s.CA != CACustom {
+			a.TLS.CA = s.CA
+		}
+		if showCADir(s) {
+			a.TLS.Directory = strings.TrimSpace(s.Directory)
+			a.TLS.CABundle = strings.TrimSpace(s.CABundle)
+		}
+		a.TLS.Profile = strings.TrimSpace(s.Profile)
+		a.TLS.Proxy = strings.TrimSpace(s.Proxy)
+		if showEAB(s) {
+			a.TLS.EABKID = strings.TrimSpace(s.EABKID)
+			a.TLS.EABHMACFile = strings.TrimSpace(s.EABHMACFile)
+		}
 	case "existing":
 		a.TLS.CertFile = strings.TrimSpace(s.CertFile)
 		a.TLS.KeyFile = strings.TrimSpace(s.KeyFile)
@@ -171,6 +220,12 @@ func (s *State) Validate() (*answers.Answers, error) {
 func (s *State) ownProblems() []*answers.FieldError {
 	var out []*answers.FieldError
 	if p := s.networksProblem(); p != nil {
+		out = append(out, p)
+	}
+	if p := s.directoryProblem(); p != nil {
+		out = append(out, p)
+	}
+	if p := s.eabProblem(); p != nil {
 		out = append(out, p)
 	}
 	if h, ok := urlHost(s.Domain); ok {

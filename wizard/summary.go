@@ -158,6 +158,8 @@ func certText(p *Prepared, now time.Time) string {
 	case "existing":
 		b.WriteString("  renewal: yours — renew the files where they are, then reload " + server.Title(a.Server) + ".\n")
 	case "acme":
+		ca, _ := acmeCA(a)
+		b.WriteString("  from " + ca + ", " + profileLine(a) + "\n")
 		b.WriteString("  renewal: `rpwizard renew` renews it when due and reloads " + server.Title(a.Server) + ".\n")
 		for _, s := range p.Plan.Steps {
 			if s.Name != "renewal" {

@@ -39,6 +39,12 @@ type Config struct {
 	// CABundle is --ca-bundle: extra trusted roots (PEM) for the
 	// self-test, offered as the answer to the CA bundle question.
 	CABundle string
+	// LookupEnv reads the environment (default os.LookupEnv): whether
+	// RPWIZARD_EAB_HMAC and HTTPS_PROXY are set; their values are never shown.
+	LookupEnv func(string) (string, bool)
+	// CATimeout bounds the question to the CA's directory for its
+	// profiles (default DefaultCATimeout).
+	CATimeout time.Duration
 	// SavePath is the default path offered for saving the answers.
 	SavePath string
 	// Now is the clock (certificate days left).
@@ -59,6 +65,12 @@ func (cfg *Config) newState() *State {
 	s := NewState(cfg.Host, cfg.Found, cfg.Accessible, cfg.InstallMissing)
 	s.Providers, s.MissingEnv = cfg.Providers, cfg.MissingEnv
 	s.CABundle = cfg.CABundle
+	if cfg.LookupEnv != nil {
+		s.LookupEnv = cfg.LookupEnv
+	}
+	if cfg.CATimeout > 0 {
+		s.caTimeout = cfg.CATimeout
+	}
 	return s
 }
 
@@ -68,6 +80,12 @@ func (cfg *Config) defaults() {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.LookupEnv == nil {
+		cfg.LookupEnv = os.LookupEnv
+	}
+	if cfg.CATimeout <= 0 {
+		cfg.CATimeout = DefaultCATimeout
 	}
 	if cfg.In == nil {
 		cfg.In = os.Stdin
