@@ -2,9 +2,7 @@ package acme
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	stdlog "log"
@@ -59,10 +57,7 @@ func Due(ctx context.Context, r Request, cur *Certificate, now time.Time) (due b
 		return due, reason, nil
 	}
 	due, reason = dueByLifetime(leaf, now)
-	if errors.Is(err, api.ErrNoARI) {
-		return due, reason + " (the CA offers no renewal window, ARI)", nil
-	}
-	return due, reason + fmt.Sprintf(" (could not ask the CA for its renewal window: %v)", firstLine(err)), nil
+	return due, reason + windowNote(err), nil
 }
 
 // ariWindow is the CA's suggested renewal window for one certificate.
@@ -91,7 +86,33 @@ func fetchARI(ctx context.Context, c *config, leaf *x509.Certificate) (*ariWindo
 	if w.start.IsZero() || w.end.Before(w.start) {
 		return nil, fmt.Errorf("the CA sent an unusable renewal window %v – %v", w.start, w.end)
 	}
+	if !w.start.Before(leaf.NotAfter) {
+		return nil, &lateWindowError{start: w.start, end: w.end, notAfter: leaf.NotAfter}
+	}
 	return w, nil
+}
+
+// lateWindowError is a renewal window that begins when the certificate has
+// already expired (a CA bug, or a clock far off): following it would let
+// the site serve an expired certificate, so the lifetime rule decides.
+type lateWindowError struct{ start, end, notAfter time.Time }
+
+func (e *lateWindowError) Error() string {
+	return fmt.Sprintf("the CA's renewal window (ARI) %s – %s begins after the certificate expires (%s), so it is not followed",
+		stamp(e.start), stamp(e.end), stamp(e.notAfter))
+}
+
+// windowNote is what a due reason says of a renewal window that could not
+// be used (err from fetchARI).
+func windowNote(err error) string {
+	var late *lateWindowError
+	switch {
+	case errors.As(err, &late):
+		return " (" + late.Error() + ")"
+	case errors.Is(err, api.ErrNoARI):
+		return " (the CA offers no renewal window, ARI)"
+	}
+	return " (could not ask the CA for its renewal window: " + firstLine(err) + ")"
 }
 
 // dueBasic decides the cases that need no CA: expiry and changed names.
@@ -113,11 +134,7 @@ func dueBasic(leaf *x509.Certificate, domains []string, now time.Time) (due bool
 // window is derived from the certificate's serial number, so repeated checks
 // agree with each other.
 func dueByWindow(leaf *x509.Certificate, w *ariWindow, now time.Time) (bool, string) {
-	at := w.start
-	if span := w.end.Sub(w.start); span > 0 {
-		h := sha256.Sum256(leaf.SerialNumber.Bytes())
-		at = w.start.Add(time.Duration(binary.BigEndian.Uint64(h[:8]) % uint64(span)))
-	}
+	at := windowPoint(leaf, w)
 	window := fmt.Sprintf("the CA's renewal window (ARI) is %s – %s", stamp(w.start), stamp(w.end))
 	if w.explanation != "" {
 		window += "; the CA explains why at " + w.explanation

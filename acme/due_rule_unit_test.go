@@ -78,7 +78,14 @@ func TestDueRuleARIAlwaysWins(t *testing.T) {
 			lifetimeDue: true, due: false, rule: RuleWindow, reason: "renewal planned for"},
 		{name: "90d, 10 days left, window ahead", life: 90 * day, left: 10 * day, ari: &ahead,
 			lifetimeDue: true, due: false, rule: RuleWindow, reason: "renewal planned for"},
-		{name: "6d, an hour left, window ahead (beyond expiry)", life: 6 * day, left: time.Hour, ari: &ahead,
+		// A window that begins after expiry is not followed: the lifetime
+		// rule decides, and says why.
+		{name: "6d, an hour left, window begins after expiry", life: 6 * day, left: time.Hour, ari: &ahead,
+			lifetimeDue: true, due: true, rule: RuleLifetime, reason: "begins after the certificate expires"},
+		{name: "6d, 5 hours left, window begins after expiry", life: 6 * day, left: 5 * time.Hour, ari: &ahead,
+			lifetimeDue: true, due: true, rule: RuleLifetime, reason: "so it is not followed"},
+		// One that runs past expiry is followed up to expiry.
+		{name: "6d, 11 hours left, window runs past expiry", life: 6 * day, left: 11 * time.Hour, ari: &ahead,
 			lifetimeDue: true, due: false, rule: RuleWindow, reason: "not due yet"},
 		{name: "6d, a second under a third left, window ahead", life: 6 * day, left: 2*day - time.Second, ari: &ahead,
 			lifetimeDue: true, due: false, rule: RuleWindow, reason: "not due yet"},
@@ -193,5 +200,19 @@ func TestDueRuleWindowPoint(t *testing.T) {
 				t.Errorf("Due(%v, point %v) = %v %q %v; want %v", now, point, due, reason, err, tc.due)
 			}
 		})
+	}
+}
+
+// A window that runs past expiry is followed up to expiry only: the
+// certificate's point in it never comes after it expired.
+func TestWindowPointBeforeExpiry(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	w := &ariWindow{start: now, end: now.Add(10 * 24 * time.Hour)}
+	for i := range 50 {
+		notAfter := now.Add(time.Duration(i+1) * time.Hour)
+		cert, _ := makeCert(t, now.Add(-6*24*time.Hour), notAfter, "a.test")
+		if at := windowPoint(cert.Leaf, w); at.Before(w.start) || at.After(notAfter) {
+			t.Fatalf("certificate %d (expires %s): point %s, outside %s – expiry", i, notAfter, at, w.start)
+		}
 	}
 }

@@ -5,11 +5,8 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
-	"errors"
 	stdlog "log"
 	"time"
-
-	"github.com/go-acme/lego/v5/acme/api"
 )
 
 // Rules that decide a Renewal.
@@ -67,10 +64,8 @@ func NextRenewal(ctx context.Context, r Request, cur *Certificate, now time.Time
 	switch {
 	case ctx.Err() != nil:
 		rn.Reason += " (the CA was not asked for its renewal window in time)"
-	case errors.Is(err, api.ErrNoARI):
-		rn.Reason += " (the CA offers no renewal window, ARI)"
 	default:
-		rn.Reason += " (could not ask the CA for its renewal window: " + firstLine(err) + ")"
+		rn.Reason += windowNote(err)
 	}
 	return rn, nil
 }
@@ -91,7 +86,13 @@ func LifetimeRenewal(leaf *x509.Certificate, now time.Time) Renewal {
 // as dueByWindow fixes it (from the serial number).
 func windowPoint(leaf *x509.Certificate, w *ariWindow) time.Time {
 	at := w.start
-	if span := w.end.Sub(w.start); span > 0 {
+	// A window that runs past expiry is followed up to expiry only: the
+	// certificate's point in it must come while it still serves.
+	end := w.end
+	if end.After(leaf.NotAfter) {
+		end = leaf.NotAfter
+	}
+	if span := end.Sub(w.start); span > 0 {
 		h := sha256.Sum256(leaf.SerialNumber.Bytes())
 		at = w.start.Add(time.Duration(binary.BigEndian.Uint64(h[:8]) % uint64(span)))
 	}
