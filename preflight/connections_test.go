@@ -63,6 +63,9 @@ func TestCheckApacheConnections(t *testing.T) {
 			"Apache allows about 150 simultaneous WebSockets (MaxRequestWorkers 150, set in /etc/apache2/mods-enabled/mpm_event.conf; event MPM: each proxied WebSocket holds a worker); expected_websockets 1000 with a fifth and 25 threads to spare needs MaxRequestWorkers 1225: the server limits step raises the MPM's limits", ""},
 		{"rocky prefork default, too few", rockyPrefork, 300, OK,
 			"Apache allows about 256 simultaneous WebSockets (MaxRequestWorkers 256, default; prefork MPM: each proxied WebSocket holds a worker); expected_websockets 300 with a fifth and 25 threads to spare needs MaxRequestWorkers 385: rpwizard raises the limits of the event MPM only", ""},
+		{"debian, threads enough but no room for a reload's old processes",
+			with(debianApache, map[string]string{"etc/apache2/mods-available/mpm_event.conf": "<IfModule mpm_event_module>\n\tThreadsPerChild 25\n\tMaxRequestWorkers 400\n</IfModule>\n"}), 300, OK,
+			"Apache allows about 400 simultaneous WebSockets (MaxRequestWorkers 400, set in /etc/apache2/mods-enabled/mpm_event.conf; event MPM: each proxied WebSocket holds a worker), but ServerLimit 16 leaves no room for the processes a graceful restart (a renewal) leaves holding WebSockets; expected_websockets 300 with room for a reload's old processes to spare needs ServerLimit 32: the server limits step raises it (and restarts Apache once)", ""},
 		{"apache to be installed", without(debianApache, "usr/sbin/apache2"), 10, Skip, "Apache is not installed yet: MaxRequestWorkers not checked", ""},
 	}
 	for _, tt := range tests {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Match is how a Location's path is matched.
@@ -53,6 +54,15 @@ type Profile struct {
 	WebSocketTimeout int
 	// RequestTimeout is the upstream timeout of ordinary requests, in seconds.
 	RequestTimeout int
+	// ReloadGrace is how long a WebSocket held through a reload (a
+	// renewal's) may stay on the old server process before it is closed
+	// and the app's client has to reconnect: nginx's
+	// worker_shutdown_timeout. Long for apps whose sessions run for hours
+	// and whose clients reconnect (notebooks, processing jobs), an hour for
+	// the others.
+	ReloadGrace time.Duration
+	// ReloadGraceWhy says why, in a few words.
+	ReloadGraceWhy string
 	// Buffering reports whether the proxy may buffer responses; the vendors
 	// of all three apps turn it off (progress streams, large downloads).
 	Buffering bool
@@ -91,6 +101,8 @@ var profiles = map[string]Profile{
 		DefaultMaxBody:   "500M",
 		WebSocketTimeout: week,
 		RequestTimeout:   300,
+		ReloadGrace:      time.Hour,
+		ReloadGraceWhy:   "participants' group and batch channels, for study sessions of minutes to an hour",
 		BasePath:         true,
 		HealthPath:       "/ping",
 		WebSocketProbes:  []string{"/publix/{uuid}/batch/open"},
@@ -113,6 +125,8 @@ var profiles = map[string]Profile{
 		DefaultMaxBody:   "0",
 		WebSocketTimeout: 24 * 3600,
 		RequestTimeout:   300,
+		ReloadGrace:      6 * time.Hour,
+		ReloadGraceWhy:   "notebook kernels and terminals run for hours; JupyterLab reconnects their WebSockets",
 		BasePath:         true,
 		HealthPath:       "/hub/health",
 		WebSocketProbes:  []string{"/user/rpwizard-probe/api/kernels/{uuid}/channels"},
@@ -131,6 +145,8 @@ var profiles = map[string]Profile{
 		DefaultMaxBody:   "0",
 		WebSocketTimeout: 24 * 3600,
 		RequestTimeout:   300,
+		ReloadGrace:      6 * time.Hour,
+		ReloadGraceWhy:   "processing jobs are watched for hours; the web app (Meteor) reconnects its live updates",
 		NeedsBarrier:     true,
 		HealthPath:       "/",
 		Notes: []string{
@@ -147,6 +163,8 @@ var profiles = map[string]Profile{
 		DefaultMaxBody:   "100M",
 		WebSocketTimeout: 24 * 3600,
 		RequestTimeout:   300,
+		ReloadGrace:      time.Hour,
+		ReloadGraceWhy:   "an unknown app: an hour, then its clients reconnect",
 		BasePath:         true,
 		Docs:             "nginx WebSocket proxying; Apache mod_proxy",
 	},

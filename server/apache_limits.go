@@ -48,6 +48,7 @@ type ApacheLimits struct {
 	MPM               string // event, worker or prefork ("" when unknown)
 	MaxRequestWorkers int    // 0: the MPM's default
 	ThreadsPerChild   int    // 0: default 25
+	ServerLimit       int    // 0: default 16
 	File              string // where MaxRequestWorkers is set ("" if not)
 }
 
@@ -72,6 +73,8 @@ func (a apache) readMPMLimits(ctx context.Context) ApacheLimits {
 				lim.MaxRequestWorkers, lim.File = d.Value, f.Path
 			case "threadsperchild":
 				lim.ThreadsPerChild = d.Value
+			case "serverlimit":
+				lim.ServerLimit = d.Value
 			}
 		}
 	}
@@ -115,11 +118,28 @@ func (a apache) Limits(ctx context.Context, want, ncpu int) Limits {
 	if lim.MPM != "event" {
 		raise = "rpwizard raises the limits of the event MPM only"
 	}
-	return Limits{
+	out := Limits{
 		How: fmt.Sprintf("Apache allows about %d simultaneous WebSockets (MaxRequestWorkers %d, %s; %s MPM: each proxied WebSocket holds a worker)",
 			lim.Workers(), lim.Workers(), set, mpm),
 		Directive: "MaxRequestWorkers", Have: lim.Workers(), Need: ApacheThreadsFor(want), Spare: "a fifth and 25 threads", Raise: raise,
 	}
+	// Enough threads, but no room beside them for a graceful restart's
+	// old processes: the limits step raises ServerLimit (ApacheEventLimitsFor).
+	if lim.MPM == "event" && want > 0 && out.Have >= out.Need {
+		tpc, sl := lim.ThreadsPerChild, lim.ServerLimit
+		if tpc <= 0 {
+			tpc = apacheDefThreads
+		}
+		if sl <= 0 {
+			sl = apacheDefServerLimit
+		}
+		if need := min(2*ApacheActiveProcesses(lim.Workers(), tpc), apacheMaxServerLimit); sl < need {
+			out.How += fmt.Sprintf(", but ServerLimit %d leaves no room for the processes a graceful restart (a renewal) leaves holding WebSockets", sl)
+			out.Directive, out.Have, out.Need = "ServerLimit", sl, need
+			out.Spare, out.Raise = "room for a reload's old processes", "the server limits step raises it (and restarts Apache once)"
+		}
+	}
+	return out
 }
 
 // ApacheRaise are the event MPM limits ApacheEventLimitsFor sets.
@@ -137,11 +157,25 @@ const (
 	apacheMaxServerLimit = 20000
 )
 
+// ApacheActiveProcesses is how many child processes serve
+// maxRequestWorkers threads at threadsPerChild each: the event MPM's
+// limit of active (not gracefully finishing) processes.
+func ApacheActiveProcesses(maxRequestWorkers, threadsPerChild int) int {
+	if threadsPerChild < 1 {
+		return maxRequestWorkers
+	}
+	return (maxRequestWorkers + threadsPerChild - 1) / threadsPerChild
+}
+
 // ApacheEventLimitsFor returns the event MPM config conf with the limits
 // raised for want WebSockets, or nil when conf already allows them.
 // ThreadsPerChild goes up to ThreadLimit (which itself needs a restart to
-// change, so it stays), ServerLimit to the processes needed, and
-// MaxRequestWorkers to ServerLimit × ThreadsPerChild. Numbers are changed
+// change, so it stays), MaxRequestWorkers to the threads needed (a
+// multiple of ThreadsPerChild), and ServerLimit to twice the processes
+// that serves: a graceful restart (a renewal's reload) leaves the old
+// processes in their scoreboard slots while they hold WebSockets, and the
+// new processes need slots of their own, or late connections wait in the
+// listen queue ("scoreboard is full, not at MaxRequestWorkers"). Numbers are changed
 // in place; a missing directive is added before the first MPM directive
 // (or at the end, inside <IfModule mpm_event_module> when the file has
 // one).
@@ -167,14 +201,20 @@ func ApacheEventLimitsFor(conf []byte, want int) ([]byte, ApacheRaise) {
 	cur.ThreadsPerChild = min(cur.ThreadsPerChild, cur.ThreadLimit)
 	cur.MaxRequestWorkers = min(get("maxrequestworkers", cur.ServerLimit*cur.ThreadsPerChild), cur.ServerLimit*cur.ThreadsPerChild)
 	need := ApacheThreadsFor(want)
-	if cur.MaxRequestWorkers >= need {
+	l := cur
+	if cur.MaxRequestWorkers < need {
+		l.ThreadsPerChild = max(cur.ThreadsPerChild, min(cur.ThreadLimit, 64))
+		l.MaxRequestWorkers = (need + l.ThreadsPerChild - 1) / l.ThreadsPerChild * l.ThreadsPerChild
+	}
+	// A graceful restart's old processes keep their scoreboard slots
+	// until their last connection (a held WebSocket) ends; the new
+	// generation gets the free slots up to ServerLimit. So ServerLimit
+	// leaves room for one old generation beside a full new one.
+	l.ServerLimit = min(max(cur.ServerLimit, 2*ApacheActiveProcesses(l.MaxRequestWorkers, l.ThreadsPerChild)), apacheMaxServerLimit)
+	l.MaxRequestWorkers = min(l.MaxRequestWorkers, l.ServerLimit*l.ThreadsPerChild)
+	if l == cur {
 		return nil, cur
 	}
-	l := cur
-	l.ThreadsPerChild = max(cur.ThreadsPerChild, min(cur.ThreadLimit, 64))
-	procs := (need + l.ThreadsPerChild - 1) / l.ThreadsPerChild
-	l.ServerLimit = min(max(cur.ServerLimit, procs), apacheMaxServerLimit)
-	l.MaxRequestWorkers = l.ServerLimit * l.ThreadsPerChild
 	l.Restart = l.ServerLimit > cur.ServerLimit
 
 	set := map[string]int{"threadsperchild": l.ThreadsPerChild, "serverlimit": l.ServerLimit, "maxrequestworkers": l.MaxRequestWorkers}
@@ -235,13 +275,21 @@ func (a apache) apacheLimitsFile() (path string, own bool) {
 // the event MPM in mods-available/mpm_event.conf (Debian) or a file of
 // its own in conf.modules.d (RHEL family). mod_proxy's WebSocket tunnel
 // keeps one worker thread per open WebSocket, so MaxRequestWorkers is the
-// number of WebSockets Apache can hold. A larger ServerLimit is ignored
+// number of WebSockets Apache can hold; ServerLimit is twice the
+// processes of MaxRequestWorkers, for a graceful restart's old generation
+// (see ApacheEventLimitsFor). r.Shutdown is ignored: a graceful restart
+// has no time bound (GracefulShutdownTimeout applies to graceful-stop
+// only), and the old processes hold slots, not MaxRequestWorkers. A larger ServerLimit is ignored
 // by a graceful reload, so Apache is restarted once (after the config
 // test) when it grows. Descriptors are no concern: each child holds at
 // most two per thread (ThreadsPerChild ≤ ThreadLimit, 64 by default), far
 // below the `ulimit -n 8192` apache2ctl sets.
-func (a apache) PlanLimits(ctx context.Context, want, ncpu int, ctl *installer.Server) (LimitsPlan, error) {
+func (a apache) PlanLimits(ctx context.Context, r LimitsRequest, ctl *installer.Server) (LimitsPlan, error) {
 	var p LimitsPlan
+	want := r.Want
+	if want <= 0 {
+		return p, nil
+	}
 	loaded := a.h.Layout.ApacheLoaded()
 	if !loaded["mpm_event"] && (loaded["mpm_prefork"] || loaded["mpm_worker"]) {
 		p.warn(fmt.Sprintf("Apache runs the %s MPM: rpwizard sizes only the event MPM, and expected_websockets %d was not checked",
@@ -267,8 +315,8 @@ func (a apache) PlanLimits(ctx context.Context, want, ncpu int, ctl *installer.S
 	}
 	a.warnThreads(&p, lim.MaxRequestWorkers)
 	p.Changes = []installer.Change{{Kind: installer.WriteFile, Path: path, Data: out, Mode: mode,
-		Why: fmt.Sprintf("event MPM: ServerLimit %d × ThreadsPerChild %d = MaxRequestWorkers %d, one thread per WebSocket, for %d WebSockets (expected_websockets)",
-			lim.ServerLimit, lim.ThreadsPerChild, lim.MaxRequestWorkers, want)}}
+		Why: fmt.Sprintf("event MPM: MaxRequestWorkers %d (%d processes × ThreadsPerChild %d), one thread per WebSocket, for %d WebSockets (expected_websockets); ServerLimit %d, room for a reload's old processes beside the new ones",
+			lim.MaxRequestWorkers, ApacheActiveProcesses(lim.MaxRequestWorkers, lim.ThreadsPerChild), lim.ThreadsPerChild, r.Want, lim.ServerLimit)}}
 	if lim.Restart {
 		p.Changes = append(p.Changes, installer.Change{Kind: installer.Action,
 			Why: fmt.Sprintf("restart Apache once the config test passes: a graceful reload keeps the old ServerLimit (%d processes)", lim.ServerLimit),

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"sort"
+	"time"
 
 	"github.com/rpwizard/rpwizard/installer"
 )
@@ -17,10 +18,34 @@ type Limited interface {
 	// Limits reads how many simultaneous WebSockets the config allows on
 	// ncpu CPUs, and what want of them needs.
 	Limits(ctx context.Context, want, ncpu int) Limits
-	// PlanLimits raises the limits for want WebSockets, only ever up,
-	// editing the directives in place. ctl is the controller of the
-	// server, for a restart a reload does not replace.
-	PlanLimits(ctx context.Context, want, ncpu int, ctl *installer.Server) (LimitsPlan, error)
+	// PlanLimits raises the limits for r.Want WebSockets, only ever up,
+	// editing the directives in place, and bounds how long a reload's old
+	// workers may keep held WebSockets (r.Shutdown, where the server has
+	// such a setting). ctl is the controller of the server, for a restart
+	// a reload does not replace.
+	PlanLimits(ctx context.Context, r LimitsRequest, ctl *installer.Server) (LimitsPlan, error)
+}
+
+// LimitsRequest is what the server limits step asks of a server.
+type LimitsRequest struct {
+	// Want is expected_websockets (0: the connection limits are left as
+	// they are).
+	Want int
+	// NCPU is the number of CPUs (nginx's worker_processes auto).
+	NCPU int
+	// Shutdown is how long the workers a reload replaces may keep serving
+	// held WebSockets (nginx's worker_shutdown_timeout; 0: not set). Apache
+	// has no such bound for a graceful restart (GracefulShutdownTimeout
+	// applies to graceful-stop only) and ignores it.
+	Shutdown ShutdownTimeout
+}
+
+// ShutdownTimeout is a chosen bound on old workers after a reload.
+type ShutdownTimeout struct {
+	D time.Duration
+	// Why is the reason, for the comment next to the directive and the
+	// plan: one line.
+	Why string
 }
 
 // Limits are a server's connection limits, for people.

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fixture is the content of testdata/name (the steps' tests read these
@@ -122,27 +123,34 @@ func TestApacheEventLimitsFor(t *testing.T) {
 		restart bool
 	}{
 		{name: "debian default, 2000", conf: debianMPMEvent, want: 2000,
-			lim: ApacheRaise{ServerLimit: 38, ThreadLimit: 64, ThreadsPerChild: 64, MaxRequestWorkers: 2432, Restart: true},
-			out: strings.NewReplacer("StartServers            2", "ServerLimit             38\nStartServers            2",
+			lim: ApacheRaise{ServerLimit: 76, ThreadLimit: 64, ThreadsPerChild: 64, MaxRequestWorkers: 2432, Restart: true},
+			out: strings.NewReplacer("StartServers            2", "ServerLimit             76\nStartServers            2",
 				"ThreadsPerChild         25", "ThreadsPerChild         64", "MaxRequestWorkers       150", "MaxRequestWorkers       2432").Replace(debianMPMEvent)},
 		{name: "debian default already enough for 100", conf: debianMPMEvent, want: 100,
 			lim: ApacheRaise{ServerLimit: 16, ThreadLimit: 64, ThreadsPerChild: 25, MaxRequestWorkers: 150}},
-		{name: "within ServerLimit: no restart", conf: debianMPMEvent, want: 500,
-			lim: ApacheRaise{ServerLimit: 16, ThreadLimit: 64, ThreadsPerChild: 64, MaxRequestWorkers: 1024},
-			out: strings.NewReplacer("ThreadsPerChild         25", "ThreadsPerChild         64", "MaxRequestWorkers       150", "MaxRequestWorkers       1024").Replace(debianMPMEvent)},
+		{name: "within ServerLimit with room for a reload: no restart", conf: debianMPMEvent, want: 300,
+			lim: ApacheRaise{ServerLimit: 16, ThreadLimit: 64, ThreadsPerChild: 64, MaxRequestWorkers: 448},
+			out: strings.NewReplacer("ThreadsPerChild         25", "ThreadsPerChild         64", "MaxRequestWorkers       150", "MaxRequestWorkers       448").Replace(debianMPMEvent)},
+		{name: "500 needs ServerLimit 20: 10 processes and 10 old ones", conf: debianMPMEvent, want: 500,
+			lim: ApacheRaise{ServerLimit: 20, ThreadLimit: 64, ThreadsPerChild: 64, MaxRequestWorkers: 640, Restart: true},
+			out: strings.NewReplacer("StartServers            2", "ServerLimit             20\nStartServers            2",
+				"ThreadsPerChild         25", "ThreadsPerChild         64", "MaxRequestWorkers       150", "MaxRequestWorkers       640").Replace(debianMPMEvent)},
+		{name: "enough threads, but no room for a reload's old processes", conf: "ServerLimit 16\nThreadsPerChild 25\nMaxRequestWorkers 400\n", want: 300,
+			lim: ApacheRaise{ServerLimit: 32, ThreadLimit: 64, ThreadsPerChild: 25, MaxRequestWorkers: 400, Restart: true},
+			out: "ServerLimit 32\nThreadsPerChild 25\nMaxRequestWorkers 400\n"},
 		{name: "old Debian file with IfModule and MaxClients", want: 5000,
 			conf: "<IfModule mpm_event_module>\n\tStartServers\t\t\t 2\n\tThreadLimit\t\t\t 64\n\tThreadsPerChild\t\t 25\n\tMaxClients\t\t  150\n</IfModule>\n",
-			lim:  ApacheRaise{ServerLimit: 95, ThreadLimit: 64, ThreadsPerChild: 64, MaxRequestWorkers: 6080, Restart: true},
-			out:  "<IfModule mpm_event_module>\n\tServerLimit             95\n\tStartServers\t\t\t 2\n\tThreadLimit\t\t\t 64\n\tThreadsPerChild\t\t 64\n\tMaxClients\t\t  6080\n</IfModule>\n"},
+			lim:  ApacheRaise{ServerLimit: 190, ThreadLimit: 64, ThreadsPerChild: 64, MaxRequestWorkers: 6080, Restart: true},
+			out:  "<IfModule mpm_event_module>\n\tServerLimit             190\n\tStartServers\t\t\t 2\n\tThreadLimit\t\t\t 64\n\tThreadsPerChild\t\t 64\n\tMaxClients\t\t  6080\n</IfModule>\n"},
 		{name: "empty own file (RHEL)", conf: "# Managed by rpwizard\n<IfModule mpm_event_module>\n</IfModule>\n", want: 2000,
-			lim: ApacheRaise{ServerLimit: 38, ThreadLimit: 64, ThreadsPerChild: 64, MaxRequestWorkers: 2432, Restart: true},
-			out: "# Managed by rpwizard\n<IfModule mpm_event_module>\nServerLimit             38\nThreadsPerChild         64\nMaxRequestWorkers       2432\n</IfModule>\n"},
+			lim: ApacheRaise{ServerLimit: 76, ThreadLimit: 64, ThreadsPerChild: 64, MaxRequestWorkers: 2432, Restart: true},
+			out: "# Managed by rpwizard\n<IfModule mpm_event_module>\nServerLimit             76\nThreadsPerChild         64\nMaxRequestWorkers       2432\n</IfModule>\n"},
 		{name: "low ThreadLimit is kept", conf: "ThreadLimit 32\nThreadsPerChild 16\nMaxRequestWorkers 256\nServerLimit 16\n", want: 1000,
-			lim: ApacheRaise{ServerLimit: 39, ThreadLimit: 32, ThreadsPerChild: 32, MaxRequestWorkers: 1248, Restart: true},
-			out: "ThreadLimit 32\nThreadsPerChild 32\nMaxRequestWorkers 1248\nServerLimit 39\n"},
+			lim: ApacheRaise{ServerLimit: 78, ThreadLimit: 32, ThreadsPerChild: 32, MaxRequestWorkers: 1248, Restart: true},
+			out: "ThreadLimit 32\nThreadsPerChild 32\nMaxRequestWorkers 1248\nServerLimit 78\n"},
 		{name: "commented directives are ignored", conf: "#ServerLimit 1000\n# MaxRequestWorkers 64000\nMaxRequestWorkers 150\n", want: 1000,
-			lim: ApacheRaise{ServerLimit: 20, ThreadLimit: 64, ThreadsPerChild: 64, MaxRequestWorkers: 1280, Restart: true},
-			out: "#ServerLimit 1000\n# MaxRequestWorkers 64000\nServerLimit             20\nThreadsPerChild         64\nMaxRequestWorkers 1280\n"},
+			lim: ApacheRaise{ServerLimit: 40, ThreadLimit: 64, ThreadsPerChild: 64, MaxRequestWorkers: 1280, Restart: true},
+			out: "#ServerLimit 1000\n# MaxRequestWorkers 64000\nServerLimit             40\nThreadsPerChild         64\nMaxRequestWorkers 1280\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,12 +168,75 @@ func TestApacheEventLimitsFor(t *testing.T) {
 				t.Errorf("got:\n%s\nwant:\n%s", out, tt.out)
 			}
 			if lim.MaxRequestWorkers < ApacheThreadsFor(tt.want) || lim.MaxRequestWorkers%lim.ThreadsPerChild != 0 ||
-				lim.MaxRequestWorkers > lim.ServerLimit*lim.ThreadsPerChild {
+				lim.MaxRequestWorkers > lim.ServerLimit*lim.ThreadsPerChild || lim.ServerLimit < 2*ApacheActiveProcesses(lim.MaxRequestWorkers, lim.ThreadsPerChild) {
 				t.Errorf("inconsistent limits %+v for %d", lim, tt.want)
 			}
 			if again, _ := ApacheEventLimitsFor(out, tt.want); again != nil {
 				t.Errorf("second pass changed it again:\n%s", again)
 			}
 		})
+	}
+}
+
+func TestNginxShutdownFor(t *testing.T) {
+	six := ShutdownTimeout{D: 6 * time.Hour, Why: "jupyterhub: notebooks"}
+	ours := "worker_shutdown_timeout 6h; # rpwizard: jupyterhub: notebooks\n"
+	tests := []struct {
+		name  string
+		conf  string
+		s     ShutdownTimeout
+		out   string // "" = unchanged
+		have  NginxShutdown
+		isErr bool
+	}{
+		{name: "debian: added before events", conf: debianNginxConf, s: six,
+			out: strings.Replace(debianNginxConf, "events {", ours+"events {", 1)},
+		{name: "ours already", conf: "worker_processes 2;\n" + ours + "events {\n}\n", s: six, have: NginxShutdown{Value: "6h"}},
+		{name: "ours updated in place, indent kept", conf: "  worker_shutdown_timeout 1h; # rpwizard: jatos: studies\nevents {}\n", s: six,
+			out: "  " + ours + "events {}\n", have: NginxShutdown{Value: "1h"}},
+		{name: "the admin's own value is kept", conf: "worker_shutdown_timeout 30m;  # ops: short\nevents {}\n", s: six,
+			have: NginxShutdown{Value: "30m", Admin: true}},
+		{name: "the admin's larger value is kept too", conf: "worker_shutdown_timeout 2d;\nevents {}\n", s: six,
+			have: NginxShutdown{Value: "2d", Admin: true}},
+		{name: "a commented directive is not a setting", conf: "#worker_shutdown_timeout 10s;\nevents {}\n", s: six,
+			out: "#worker_shutdown_timeout 10s;\n" + ours + "events {}\n"},
+		{name: "not inside http", conf: "events {}\nhttp {\n}\n", s: ShutdownTimeout{D: 90 * time.Minute, Why: "x\ny"},
+			out: "worker_shutdown_timeout 90m; # rpwizard: x y\nevents {}\nhttp {\n}\n"},
+		{name: "no events block", conf: "http {}\n", s: six, isErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, have, err := NginxShutdownFor([]byte(tt.conf), tt.s)
+			if (err != nil) != tt.isErr {
+				t.Fatalf("err %v", err)
+			}
+			if have != tt.have {
+				t.Errorf("have %+v, want %+v", have, tt.have)
+			}
+			if tt.out == "" {
+				if out != nil {
+					t.Errorf("changed:\n%s", out)
+				}
+				return
+			}
+			if string(out) != tt.out {
+				t.Errorf("got:\n%s\nwant:\n%s", out, tt.out)
+			}
+			if again, _, _ := NginxShutdownFor(out, tt.s); again != nil {
+				t.Errorf("second pass changed it again:\n%s", again)
+			}
+			// The limits edit and this one compose, in either order.
+			if raised, _, err := NginxLimitsFor(out, 5000, 2); err != nil || raised != nil && ParseNginxLimits(raised).WebSockets(2) < 5000 {
+				t.Errorf("limits after the shutdown edit: %v", err)
+			}
+		})
+	}
+}
+
+func TestNginxDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{6 * time.Hour: "6h", 90 * time.Minute: "90m", 45 * time.Second: "45s", 1500 * time.Millisecond: "2s"} {
+		if got := NginxDuration(d); got != want {
+			t.Errorf("%v: %q, want %q", d, got, want)
+		}
 	}
 }

@@ -1,11 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/installer"
@@ -187,45 +190,167 @@ func lineStart(b []byte, i int) int {
 }
 
 // PlanLimits edits worker_connections in events{} and worker_rlimit_nofile
-// in the main context of nginx.conf. The workers get the descriptor limit
-// from worker_rlimit_nofile (set by the master, as root), so neither
-// ulimit -n nor systemd's LimitNOFILE needs changing. When nginx is
-// installed by this very run (install_missing), the file does not exist
-// yet and the edit is made when the change is applied.
-func (n nginx) PlanLimits(ctx context.Context, want, ncpu int, ctl *installer.Server) (LimitsPlan, error) {
+// in the main context of nginx.conf for r.Want WebSockets, and sets
+// worker_shutdown_timeout (r.Shutdown) there, in one change of the file.
+// The workers get the descriptor limit from worker_rlimit_nofile (set by
+// the master, as root), so neither ulimit -n nor systemd's LimitNOFILE
+// needs changing. When nginx is installed by this very run
+// (install_missing), the file does not exist yet and the edit is made
+// when the change is applied.
+func (n nginx) PlanLimits(ctx context.Context, r LimitsRequest, ctl *installer.Server) (LimitsPlan, error) {
 	var p LimitsPlan
+	if r.Want <= 0 && r.Shutdown.D <= 0 {
+		return p, nil
+	}
 	path := n.h.Layout.NginxMain
 	conf, mode, err := readConf(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		why := fmt.Sprintf("raise nginx's worker_connections for %d WebSockets (expected_websockets) once nginx is installed", want)
+		var what []string
+		if r.Want > 0 {
+			what = append(what, fmt.Sprintf("raise nginx's worker_connections for %d WebSockets (expected_websockets)", r.Want))
+		}
+		if r.Shutdown.D > 0 {
+			what = append(what, "set worker_shutdown_timeout "+NginxDuration(r.Shutdown.D))
+		}
+		why := strings.Join(what, " and ") + " once nginx is installed"
 		p.Changes = []installer.Change{{Kind: installer.Action, Why: why, Do: func(ctx context.Context, tx *installer.Tx) error {
 			conf, mode, err := readConf(path)
 			if err != nil {
 				return err
 			}
-			out, l, err := NginxLimitsFor(conf, want, ncpu)
+			var scratch LimitsPlan
+			out, why, err := n.nginxConfFor(conf, r, &scratch)
 			if err != nil || out == nil {
 				return err
 			}
-			return tx.Apply(ctx, installer.Change{Kind: installer.WriteFile, Path: path, Data: out, Mode: mode, Why: l.why(want)})
+			return tx.Apply(ctx, installer.Change{Kind: installer.WriteFile, Path: path, Data: out, Mode: mode, Why: why})
 		}}}
 		return p, nil
 	}
 	if err != nil {
 		return p, err
 	}
-	out, l, err := NginxLimitsFor(conf, want, ncpu)
+	out, why, err := n.nginxConfFor(conf, r, &p)
 	if err != nil {
-		p.warn(fmt.Sprintf("%s: %v", path, err), fmt.Sprintf("set worker_connections %d; in the events block of %s", l.Connections, path))
-		return p, nil
+		return p, err
 	}
 	if out == nil {
 		return p, nil
 	}
-	if cap := host.DescriptorCeiling(); !n.h.Fake() && cap > 0 && cap < l.RlimitNofile {
-		p.warn(fmt.Sprintf("this host caps open files at %d per process (hard limit, and no CAP_SYS_RESOURCE to raise it, as in a container): nginx's workers cannot take worker_rlimit_nofile %d, so about %d WebSockets fit",
-			cap, l.RlimitNofile, cap*l.Workers/2), "raise the container's or the service's hard limit (LimitNOFILE, docker --ulimit nofile=…)")
-	}
-	p.Changes = []installer.Change{{Kind: installer.WriteFile, Path: path, Data: out, Mode: mode, Why: l.why(want)}}
+	p.Changes = []installer.Change{{Kind: installer.WriteFile, Path: path, Data: out, Mode: mode, Why: why}}
 	return p, nil
 }
+
+// nginxConfFor is nginx.conf with the limits and the shutdown timeout of
+// r, or nil when it already has them; what it cannot do goes into p's
+// warnings.
+func (n nginx) nginxConfFor(conf []byte, r LimitsRequest, p *LimitsPlan) ([]byte, string, error) {
+	path := n.h.Layout.NginxMain
+	var whys []string
+	out := conf
+	if r.Want > 0 {
+		raised, l, err := NginxLimitsFor(conf, r.Want, r.NCPU)
+		switch {
+		case err != nil:
+			p.warn(fmt.Sprintf("%s: %v", path, err), fmt.Sprintf("set worker_connections %d; in the events block of %s", l.Connections, path))
+		case raised != nil:
+			out = raised
+			whys = append(whys, l.why(r.Want))
+			if cap := host.DescriptorCeiling(); !n.h.Fake() && cap > 0 && cap < l.RlimitNofile {
+				p.warn(fmt.Sprintf("this host caps open files at %d per process (hard limit, and no CAP_SYS_RESOURCE to raise it, as in a container): nginx's workers cannot take worker_rlimit_nofile %d, so about %d WebSockets fit",
+					cap, l.RlimitNofile, cap*l.Workers/2), "raise the container's or the service's hard limit (LimitNOFILE, docker --ulimit nofile=…)")
+			}
+		}
+	}
+	if r.Shutdown.D > 0 {
+		bounded, have, err := NginxShutdownFor(out, r.Shutdown)
+		switch {
+		case err != nil:
+			p.warn(fmt.Sprintf("%s: %v", path, err), fmt.Sprintf("set worker_shutdown_timeout %s; in the main context of %s", NginxDuration(r.Shutdown.D), path))
+		case have.Admin && have.Value != NginxDuration(r.Shutdown.D):
+			p.warn(fmt.Sprintf("%s sets worker_shutdown_timeout %s itself: kept (rpwizard would choose %s: %s)", path, have.Value, NginxDuration(r.Shutdown.D), r.Shutdown.Why),
+				"nothing, if that is what you want; delete the line and run rpwizard again to let it choose")
+		case bounded != nil:
+			out = bounded
+			whys = append(whys, "worker_shutdown_timeout "+NginxDuration(r.Shutdown.D)+": "+r.Shutdown.Why)
+		}
+	}
+	if len(whys) == 0 {
+		return nil, "", nil
+	}
+	return out, strings.Join(whys, "; "), nil
+}
+
+// NginxShutdown is the worker_shutdown_timeout nginx.conf has.
+type NginxShutdown struct {
+	// Value is its argument as written ("" when there is none).
+	Value string
+	// Admin: someone other than rpwizard set it (no "# rpwizard:"
+	// comment on its line), so rpwizard leaves it as it is.
+	Admin bool
+}
+
+// shutdownMark starts the comment rpwizard writes next to its
+// worker_shutdown_timeout; a directive without it is the admin's.
+const shutdownMark = "# rpwizard:"
+
+// NginxShutdownFor returns conf with worker_shutdown_timeout set to s in
+// the main context, the reason in a comment on its line, or nil when conf
+// has it already or an admin set it (a directive without rpwizard's
+// comment, which is kept whatever its value). rpwizard's own directive is
+// updated in place; a missing one goes on the line before events{}.
+func NginxShutdownFor(conf []byte, s ShutdownTimeout) ([]byte, NginxShutdown, error) {
+	var have NginxShutdown
+	var at, events *nginxDirective
+	for _, d := range nginxDirectives(conf) {
+		if len(d.Ctx) != 0 {
+			continue
+		}
+		switch {
+		case d.Name.Text == "events" && d.Open.Text == "{" && events == nil:
+			events = &d
+		case d.Name.Text == "worker_shutdown_timeout" && len(d.Args) == 1 && at == nil:
+			at = &d
+		}
+	}
+	line := fmt.Sprintf("worker_shutdown_timeout %s; %s %s", NginxDuration(s.D), shutdownMark, oneLine(s.Why))
+	if at != nil {
+		have.Value = at.Args[0].Text
+		from := lineStart(conf, at.Name.Start)
+		to := bytes.IndexByte(conf[at.Args[0].End:], '\n')
+		if to < 0 {
+			to = len(conf)
+		} else {
+			to += at.Args[0].End
+		}
+		rest := string(conf[at.Args[0].End:to])
+		have.Admin = !strings.Contains(rest, shutdownMark)
+		if have.Admin {
+			return nil, have, nil
+		}
+		indent := string(conf[from:at.Name.Start])
+		if string(conf[from:to]) == indent+line {
+			return nil, have, nil
+		}
+		return splice(conf, from, to, indent+line), have, nil
+	}
+	if events == nil {
+		return nil, have, errors.New("no events { } block to put worker_shutdown_timeout before")
+	}
+	ls := lineStart(conf, events.Name.Start)
+	return splice(conf, ls, ls, line+"\n"), have, nil
+}
+
+// NginxDuration writes d in nginx's time syntax (6h, 90m, 45s).
+func NginxDuration(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return fmt.Sprintf("%ds", (d+time.Second-1)/time.Second)
+}
+
+// oneLine is s on one line.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

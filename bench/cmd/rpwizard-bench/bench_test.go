@@ -163,3 +163,38 @@ func TestYesMedian(t *testing.T) {
 		t.Errorf("overlap = %q", got)
 	}
 }
+
+func TestRenewalReport(t *testing.T) {
+	ok := renewalResult{Server: "nginx", Held: 10, Late: 10, HeldOpened: 10, LateOpened: 10, Limits: "worker_shutdown_timeout 1h",
+		Rounds: []renewalRound{{N: 1, HeldAlive: 10, LateAlive: 10, Old: 2}, {N: 2, HeldAlive: 10, LateAlive: 10, Old: 4}}}
+	dropped := ok
+	dropped.Server = "apache"
+	dropped.Rounds = []renewalRound{{N: 1, HeldAlive: 9, LateAlive: 10}}
+	room := renewalResult{Server: "apache", Churn: true, Variant: "churn", Held: 10, Late: 10, HeldOpened: 10, LateOpened: 10, Limits: "ServerLimit 114",
+		Rounds: []renewalRound{{N: 1, HeldAlive: 10, LateAlive: 10, Old: 7}}}
+	noRoom := renewalResult{Server: "apache", Churn: true, NoRoom: true, Variant: "churn, no room", Held: 10, Late: 10, HeldOpened: 10, LateOpened: 4,
+		Limits: "ServerLimit 57", Err: "renewal 2 failed: the CA could not reach it",
+		Rounds: []renewalRound{{N: 1, HeldAlive: 10, LateAlive: 4}, {N: 2, HeldAlive: 10, LateAlive: 4, Err: "the CA could not reach it"}}}
+	if !ok.met() || dropped.met() || noRoom.met() {
+		t.Errorf("met: %v %v %v", ok.met(), dropped.met(), noRoom.met())
+	}
+	r := &results{Renewal: []renewalResult{ok, dropped, room, noRoom}}
+	var b strings.Builder
+	r.targets(&b)
+	r.renewalSection(&b)
+	out := b.String()
+	for _, want := range []string{
+		"| renewals (issue #12), nginx: no held WebSocket dropped, every late one got in | held 10 of 10 alive after 2 renewals; late 10 of 10 in, 10 alive | **met** |",
+		"| renewals (issue #12), apache: no held WebSocket dropped, every late one got in | held 9 of 10 alive after 1 renewal; late 10 of 10 in, 10 alive | **not met** |",
+		"## 6. Live sessions through renewals",
+		"| 2 | **failed** after 0.0 s: the CA could not reach it | 10 / 10 | 4 / 4 |",
+		"With rpwizard's limits (ServerLimit 114) 10 of 10 late WebSockets got in; with ServerLimit cut to MaxRequestWorkers / ThreadsPerChild (ServerLimit 57) 4 did, and renewal 2 then failed (the CA could not reach it)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks\n%s\nin:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "renewals (issue #12), apache, churn") {
+		t.Error("a variant became a target")
+	}
+}

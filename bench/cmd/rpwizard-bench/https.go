@@ -123,7 +123,9 @@ func (b *bench) oneRpwizard(ctx context.Context, server string, ca *pebbleCA, ro
 		return 0, nil, err
 	}
 	start := time.Now()
-	out, err := exec.CommandContext(ctx, b.rpwizard, "--answers", f).CombinedOutput()
+	cmd := exec.CommandContext(ctx, b.rpwizard, "--answers", f)
+	cmd.Env = b.rpwizardEnv()
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return 0, nil, fmt.Errorf("rpwizard: %v\n%s", err, out)
 	}

@@ -10,7 +10,10 @@
 //     vendors' configs as written, the vendor nginx config with upstream
 //     keepalive added by hand, and the backend alone;
 //  3. WebSocket capacity: 1k, 5k, 10k, 20k WebSockets opened and held;
-//  4. self-test and `rpwizard --version` times, and testssl.sh findings.
+//  4. self-test and `rpwizard --version` times, and testssl.sh findings;
+//  5. WebSockets held through renewals (`rpwizard renew --force` against
+//     Pebble, three in a row), WebSockets that join after them, and the
+//     server processes of older generations that are left (issue #12).
 //
 // It writes docs/benchmarks.md and docs/benchmarks.png. It needs root and
 // owns nginx, Apache, ports 80/443 and their configs while it runs, in
@@ -51,6 +54,8 @@ type bench struct {
 	wrkDur, hold                      time.Duration
 	levels, apacheLevels              []int
 	nginxWS, apacheWS                 int
+	renewHeld, renewLate, renewalsN   int
+	renewCompare                      bool
 	only                              map[string]bool
 	out                               string
 	certbot                           bool
@@ -72,6 +77,8 @@ func main() {
 			os.Exit(runBackend(os.Args[2:]))
 		case "wsclient":
 			os.Exit(runWSClient(os.Args[2:]))
+		case "wshold":
+			os.Exit(runWSHold(os.Args[2:]))
 		}
 	}
 	os.Exit(run())
@@ -99,7 +106,11 @@ func run() int {
 	flag.StringVar(&apacheLevels, "apache-ws-levels", "1000,5000", "concurrent WebSockets per level (Apache: one thread per WebSocket, and kernel.pid_max bounds threads)")
 	flag.IntVar(&b.nginxWS, "nginx-expected-websockets", 20000, "expected_websockets of rpwizard's nginx site in the WebSocket figure")
 	flag.IntVar(&b.apacheWS, "apache-expected-websockets", 5000, "expected_websockets of rpwizard's Apache site in the WebSocket figure")
-	flag.StringVar(&only, "only", "", "run only these figures (comma-separated: https, tput, ws, selftest, testssl; report: rewrite the report from its stored data); the others are kept from -out if there")
+	flag.IntVar(&b.renewHeld, "renewal-held", 1500, "renewal figure: WebSockets opened before the first renewal and held through all of them")
+	flag.IntVar(&b.renewLate, "renewal-late", 1500, "renewal figure: WebSockets opened after the first renewal (the site's expected_websockets is held + late)")
+	flag.BoolVar(&b.renewCompare, "renewal-compare", true, "renewal figure: also Apache with sessions that came and went, with rpwizard's ServerLimit and with one cut to MaxRequestWorkers / ThreadsPerChild")
+	flag.IntVar(&b.renewalsN, "renewals", 3, "renewal figure: renewals in a row (rpwizard renew --force against Pebble)")
+	flag.StringVar(&only, "only", "", "run only these figures (comma-separated: https, tput, ws, selftest, testssl, renewal; report: rewrite the report from its stored data); the others are kept from -out if there")
 	flag.StringVar(&b.out, "out", "docs/benchmarks.md", "the report to write (the chart goes next to it as .png)")
 	flag.BoolVar(&b.certbot, "certbot", true, "time certbot too")
 	flag.BoolVar(&b.retryAfter, "retry-after", true, "also time against Pebble 2.10 with Retry-After: 1 (built from the module cache)")
@@ -155,7 +166,7 @@ func (b *bench) main() error {
 	}
 	b.res.load(b.out)
 	ran := false
-	for _, f := range []string{"https", "tput", "ws", "selftest", "testssl"} {
+	for _, f := range []string{"https", "tput", "ws", "selftest", "testssl", "renewal"} {
 		ran = ran || b.want(f)
 	}
 	if ran {
@@ -170,6 +181,7 @@ func (b *bench) main() error {
 		{"ws", b.websockets},
 		{"selftest", b.selfTestTimes},
 		{"testssl", b.runTestssl},
+		{"renewal", b.renewals},
 	}
 	for _, f := range figures {
 		if !b.want(f.name) || (f.name == "testssl" && !b.testssl) {

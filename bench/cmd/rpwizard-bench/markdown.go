@@ -92,6 +92,7 @@ sudo go run ./bench/cmd/rpwizard-bench -h   # rounds, durations, WebSocket level
 	r.wsSection(b)
 	r.selfTestSection(b)
 	r.tlsSection(b)
+	r.renewalSection(b)
 	b.WriteString("\n" + strings.TrimSpace(tuning) + "\n")
 }
 
@@ -103,7 +104,8 @@ func (r *results) runsTable(b *strings.Builder) {
 	}
 	b.WriteString("\n| figure | measured with |\n|---|---|\n")
 	for _, f := range []struct{ key, name string }{{"https", "1. time to HTTPS"}, {"tput", "2. proxy throughput"},
-		{"ws", "3. WebSocket capacity"}, {"selftest", "4. self-test and start-up"}, {"testssl", "5. TLS findings"}} {
+		{"ws", "3. WebSocket capacity"}, {"selftest", "4. self-test and start-up"}, {"testssl", "5. TLS findings"},
+		{"renewal", "6. live sessions through renewals"}} {
 		if run, ok := r.Runs[f.key]; ok {
 			fmt.Fprintf(b, "| %s | %s |\n", f.name, run)
 		}
@@ -170,6 +172,140 @@ func (r *results) targets(b *strings.Builder) {
 		}
 		fmt.Fprintf(b, "| no testssl.sh finding MEDIUM or worse (%s), lab-CA and cipher_order excepted | %d | %s |\n", t.Config, bad, yes(bad == 0))
 	}
+	for _, rr := range r.Renewal {
+		if rr.Variant != "" {
+			continue
+		}
+		fmt.Fprintf(b, "| renewals (issue #12), %s: no held WebSocket dropped, every late one got in | %s | %s |\n", rr.Server, rr.verdict(), yes(rr.met()))
+	}
+	b.WriteString("\n")
+}
+
+// met: every held WebSocket opened and echoed after every renewal, and
+// every late one got in and echoed.
+func (rr renewalResult) met() bool {
+	if rr.Err != "" || len(rr.Rounds) == 0 || rr.HeldOpened != rr.Held || rr.LateOpened != rr.Late {
+		return false
+	}
+	for _, x := range rr.Rounds {
+		if x.HeldAlive != rr.Held || x.LateAlive >= 0 && x.LateAlive != rr.Late {
+			return false
+		}
+	}
+	return true
+}
+
+// verdict is the renewal figure's measured cell of the targets.
+func (rr renewalResult) verdict() string {
+	if len(rr.Rounds) == 0 {
+		return "not measured: " + oneLine(rr.Err)
+	}
+	last := rr.Rounds[len(rr.Rounds)-1]
+	renewals := "renewals"
+	if len(rr.Rounds) == 1 {
+		renewals = "renewal"
+	}
+	v := fmt.Sprintf("held %d of %d alive after %d %s; late %d of %d in, %d alive", last.HeldAlive, rr.Held, len(rr.Rounds), renewals, rr.LateOpened, rr.Late, max(last.LateAlive, 0))
+	if rr.Err != "" {
+		v += "; " + failure(rr.Err)
+	}
+	return v
+}
+
+// failure is an error message up to the end of its first parenthesis
+// (rpwizard's messages go on with advice that fits a public host, not the
+// bench), on one line.
+func failure(s string) string {
+	if i := strings.IndexByte(s, ')'); i > 0 {
+		s = s[:i+1]
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	return s
+}
+
+func (r *results) renewalSection(b *strings.Builder) {
+	if len(r.Renewal) == 0 {
+		return
+	}
+	b.WriteString(`## 6. Live sessions through renewals
+
+A renewal reloads the server; WebSockets open at that moment must stay
+open, and the reload must not eat the capacity for those that come later.
+rpwizard's JATOS site (` + "`tls.mode: acme`" + ` against Debian's Pebble, HTTP-01,
+` + "`expected_websockets`" + ` = held + late) on a fresh host; *held* WebSockets
+are opened on the group channel and echoed once, then ` + "`rpwizard renew --force`" + `
+renews the certificate the way the timer does (order, write, config test,
+reload, check that every name serves the new serial, self-test) several
+times in a row. After the first renewal the *late* WebSockets are opened;
+after each renewal every open WebSocket is echoed again (*alive*).
+*Old processes* are the server's processes from before that renewal's
+reload still running afterwards (nginx: ` + "`worker process is shutting down`" + `;
+Apache: children of older generations, which keep their scoreboard slots)
+and *their memory* their proportional set size (private pages plus a share
+of the shared ones, so that the sum is not inflated by shared libraries).
+
+`)
+	for _, rr := range r.Renewal {
+		title := rr.Server
+		if rr.Variant != "" {
+			title += ", " + rr.Variant
+		}
+		fmt.Fprintf(b, "**%s** (%s; %s): held %d of %d opened; late %d of %d opened after the first renewal, handshake p50 / p99 %s / %s ms",
+			title, rr.Reload, rr.Limits, rr.HeldOpened, rr.Held, rr.LateOpened, rr.Late, ms(rr.LateHS50), ms(rr.LateHS99))
+		var errs []string
+		for k, v := range rr.LateErrors {
+			errs = append(errs, fmt.Sprintf("%s %d", k, v))
+		}
+		sort.Strings(errs)
+		if len(errs) > 0 {
+			fmt.Fprintf(b, " (errors: %s)", strings.Join(errs, ", "))
+		}
+		b.WriteString(".\n\n")
+		b.WriteString("| renewal | renew took | held alive | late alive | echo p50 / p99 ms | processes | old processes | their memory (PSS) |\n|---|---|---|---|---|---|---|---|\n")
+		for _, x := range rr.Rounds {
+			late := "not open yet"
+			if x.LateAlive >= 0 {
+				late = fmt.Sprintf("%d / %d", x.LateAlive, rr.LateOpened)
+			}
+			took := fmt.Sprintf("%.1f s", x.RenewSecs)
+			if x.Err != "" {
+				took = fmt.Sprintf("**failed** after %.1f s: %s", x.RenewSecs, failure(x.Err))
+			}
+			fmt.Fprintf(b, "| %d | %s | %d / %d | %s | %s / %s | %d | %d | %.1f MiB |\n", x.N, took, x.HeldAlive, rr.HeldOpened, late,
+				ms(x.EchoP50), ms(x.EchoP99), x.Procs, x.Old, x.OldMiB)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString(strings.TrimSpace(renewalNotes) + "\n")
+	var room, noRoom *renewalResult
+	for i := range r.Renewal {
+		switch rr := &r.Renewal[i]; {
+		case rr.Churn && rr.NoRoom:
+			noRoom = rr
+		case rr.Churn:
+			room = rr
+		}
+	}
+	if room != nil && noRoom != nil && len(room.Rounds) > 0 && len(noRoom.Rounds) > 0 {
+		fmt.Fprintf(b, "\nMeasured: with sessions that came and went the held WebSockets are spread thin, and after the first renewal "+
+			"%d old Apache processes kept their slots. With rpwizard's limits (%s) %d of %d late WebSockets got in; "+
+			"with ServerLimit cut to MaxRequestWorkers / ThreadsPerChild (%s) %d did",
+			room.Rounds[0].Old, room.Limits, room.LateOpened, room.Late, noRoom.Limits, noRoom.LateOpened)
+		for _, x := range noRoom.Rounds {
+			if x.Err != "" {
+				fmt.Fprintf(b, ", and renewal %d then failed (%s): the CA's challenge request found no free worker on port 80", x.N, failure(x.Err))
+				break
+			}
+		}
+		b.WriteString(".\n")
+	}
 	b.WriteString("\n")
 }
 
@@ -215,7 +351,12 @@ it lists), and its time ends when the same WebSocket echo works.
 		for k := range h.Steps {
 			names = append(names, k)
 		}
-		sort.Slice(names, func(i, j int) bool { return h.Steps[names[i]] > h.Steps[names[j]] })
+		sort.Slice(names, func(i, j int) bool { // slowest first; ties by name, so that a rewrite keeps the order
+			if h.Steps[names[i]] != h.Steps[names[j]] {
+				return h.Steps[names[i]] > h.Steps[names[j]]
+			}
+			return names[i] < names[j]
+		})
 		var parts []string
 		for _, n := range names {
 			parts = append(parts, fmt.Sprintf("%s %.2f", n, h.Steps[n]))

@@ -21,7 +21,7 @@ type results struct {
 	Machine machineInfo
 	Date    string
 	Took    string
-	// Runs says, per figure (https, tput, ws, selftest, testssl), which
+	// Runs says, per figure (https, tput, ws, selftest, testssl, renewal), which
 	// rpwizard and when: -only reruns replace some figures and keep others.
 	Runs     map[string]string
 	HTTPS    []httpsResult
@@ -29,6 +29,7 @@ type results struct {
 	WS       []wsResult
 	SelfTest []timing
 	TLS      []tlsResult
+	Renewal  []renewalResult `json:",omitempty"`
 }
 
 type machineInfo struct {

@@ -54,32 +54,51 @@ func runWSClient(args []string) int {
 		return 2
 	}
 	raiseNofile()
+	conns, rep := openAll(*n, *src, *root, *conc, *timeout)
+	echoAll(conns, *conc, nil)
+	time.Sleep(*hold)
+	var held atomic.Int64
+	rep.Echo = echoAll(conns, *conc, &held)
+	rep.Held = int(held.Load())
+	for _, c := range conns {
+		if c != nil {
+			c.CloseNow()
+		}
+	}
+	json.NewEncoder(os.Stdout).Encode(rep)
+	return 0
+}
+
+// openAll opens n WebSockets through the proxy at 127.0.0.1:443 from
+// source address src, trusting the PEM root, conc handshakes in flight,
+// each within timeout; conns has nil where one failed.
+func openAll(n int, src, root string, conc int, timeout time.Duration) ([]*websocket.Conn, wsReport) {
 	pool := x509.NewCertPool()
-	pem, _ := os.ReadFile(*root)
+	pem, _ := os.ReadFile(root)
 	pool.AppendCertsFromPEM(pem)
-	dialer := &net.Dialer{Timeout: *timeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(*src)}}
+	dialer := &net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return dialer.DialContext(ctx, "tcp", "127.0.0.1:443")
 		},
 		TLSClientConfig:     &tls.Config{RootCAs: pool, ServerName: domain, NextProtos: []string{"http/1.1"}},
 		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
-		TLSHandshakeTimeout: *timeout,
+		TLSHandshakeTimeout: timeout,
 		DisableKeepAlives:   true,
 	}
 	hc := &http.Client{Transport: tr}
-	rep := wsReport{Tried: *n, Errors: map[string]int{}}
+	rep := wsReport{Tried: n, Errors: map[string]int{}}
 	var mu sync.Mutex
-	conns := make([]*websocket.Conn, *n)
-	sem := make(chan struct{}, *conc)
+	conns := make([]*websocket.Conn, n)
+	sem := make(chan struct{}, conc)
 	var wg sync.WaitGroup
 	start := time.Now()
-	for i := 0; i < *n; i++ {
+	for i := 0; i < n; i++ {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func(i int) {
 			defer func() { <-sem; wg.Done() }()
-			ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
 			t0 := time.Now()
 			c, _, err := websocket.Dial(ctx, "wss://"+domain+wsPath, &websocket.DialOptions{HTTPClient: hc})
@@ -98,18 +117,7 @@ func runWSClient(args []string) int {
 	}
 	wg.Wait()
 	rep.OpenSecs = time.Since(start).Seconds()
-	echoAll(conns, *conc, nil)
-	time.Sleep(*hold)
-	var held atomic.Int64
-	rep.Echo = echoAll(conns, *conc, &held)
-	rep.Held = int(held.Load())
-	for _, c := range conns {
-		if c != nil {
-			c.CloseNow()
-		}
-	}
-	json.NewEncoder(os.Stdout).Encode(rep)
-	return 0
+	return conns, rep
 }
 
 // echoAll sends one message on every open connection (conc at a time) and
