@@ -185,10 +185,15 @@ func span(d time.Duration) string {
 		d = 0
 	}
 	days := d / (24 * time.Hour)
-	if days >= 2 {
+	switch {
+	case days >= 2:
 		return fmt.Sprintf("%d days", days)
+	case d >= 2*time.Hour:
+		return fmt.Sprintf("%.0f hours", d.Hours())
+	case d >= 2*time.Minute:
+		return fmt.Sprintf("%.0f minutes", d.Minutes())
 	}
-	return fmt.Sprintf("%.0f hours", d.Hours())
+	return fmt.Sprintf("%.0f seconds", d.Seconds())
 }
 
 func firstLine(err error) string {

@@ -216,3 +216,23 @@ func TestWindowPointBeforeExpiry(t *testing.T) {
 		}
 	}
 }
+
+func TestSpan(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{90 * 24 * time.Hour, "90 days"},
+		{2 * 24 * time.Hour, "2 days"},
+		{47 * time.Hour, "47 hours"},
+		{2 * time.Hour, "2 hours"},
+		{119 * time.Minute, "119 minutes"},
+		{2 * time.Minute, "2 minutes"},
+		{45 * time.Second, "45 seconds"},
+		{-time.Second, "0 seconds"},
+	} {
+		if got := span(tt.d); got != tt.want {
+			t.Errorf("span(%v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
