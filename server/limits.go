@@ -63,6 +63,10 @@ type Limits struct {
 	Spare      string
 	// Raise says what the server limits step does when Have < Need.
 	Raise string
+	// Blocked: Have < Need, and the server limits step will not raise
+	// the limit (it is set in a file rpwizard does not edit); Raise says
+	// where and what to set.
+	Blocked bool
 }
 
 // LimitsPlan is what raising the limits takes.
