@@ -1,11 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/rpwizard/rpwizard/installer"
 )
 
 // This file holds what the limits code shares for reading the
@@ -127,4 +130,32 @@ func refusal(root string, edits []fileEdit, why error) Warning {
 	sort.Strings(set)
 	return Warning{Msg: fmt.Sprintf("%v: the limits were not changed", why),
 		Fix: "set " + strings.Join(set, ", ") + " yourself, then run rpwizard again"}
+}
+
+// writes are the changes that turn the config files before into after
+// (the same files, in the same order): one write of each file that
+// differs, to the file its links lead to (editTarget, in dir), which
+// must still hold what the server (title) read.
+func writes(root, dir, title string, before, after []ConfigFile, why string) ([]installer.Change, error) {
+	var changes []installer.Change
+	done := map[string]bool{}
+	for i, f := range after {
+		if done[f.Path] || bytes.Equal(f.Data, before[i].Data) {
+			continue
+		}
+		done[f.Path] = true
+		real, err := editTarget(root, dir, f.Path)
+		if err != nil {
+			return nil, err
+		}
+		disk, mode, err := readConf(real)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", short(root, real), err)
+		}
+		if !bytes.Equal(disk, before[i].Data) {
+			return nil, fmt.Errorf("%s changed while rpwizard read %s's config: run it again", short(root, real), title)
+		}
+		changes = append(changes, installer.Change{Kind: installer.WriteFile, Path: real, Data: f.Data, Mode: mode, Why: why})
+	}
+	return changes, nil
 }

@@ -417,34 +417,7 @@ func (n nginx) nginxChanges(files []ConfigFile, r LimitsRequest, p *LimitsPlan) 
 	if len(whys) == 0 {
 		return nil, nil
 	}
-	return n.writes(files, out, strings.Join(whys, "; "))
-}
-
-// writes are the changes that turn the files before into after: one
-// write of each file that differs, to the file its links lead to, which
-// must still hold what nginx read.
-func (n nginx) writes(before, after []ConfigFile, why string) ([]installer.Change, error) {
-	var changes []installer.Change
-	done := map[string]bool{}
-	for i, f := range after {
-		if done[f.Path] || bytes.Equal(f.Data, before[i].Data) {
-			continue
-		}
-		done[f.Path] = true
-		real, err := editTarget(n.h.Layout.Root, n.prefix(), f.Path)
-		if err != nil {
-			return nil, err
-		}
-		disk, mode, err := readConf(real)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", short(n.h.Layout.Root, real), err)
-		}
-		if !bytes.Equal(disk, before[i].Data) {
-			return nil, fmt.Errorf("%s changed while rpwizard read nginx's config: run it again", short(n.h.Layout.Root, real))
-		}
-		changes = append(changes, installer.Change{Kind: installer.WriteFile, Path: real, Data: f.Data, Mode: mode, Why: why})
-	}
-	return changes, nil
+	return writes(n.h.Layout.Root, n.prefix(), "nginx", files, out, strings.Join(whys, "; "))
 }
 
 // NginxShutdown is the worker_shutdown_timeout nginx.conf has.
