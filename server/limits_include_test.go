@@ -88,14 +88,14 @@ func TestNginxLimitsIncludes(t *testing.T) {
 			files: map[string]string{"etc/nginx/nginx.conf": nginxMainWithIncludes, "etc/nginx/main.d/t.conf": "worker_shutdown_timeout 10m;\n",
 				"etc/nginx/events.d/wc.conf": "worker_connections 768;\n"},
 			shutdown: jatos, have: 768,
-			same:     []string{"etc/nginx/nginx.conf", "etc/nginx/main.d/t.conf"},
-			warn:     "/etc/nginx/main.d/t.conf (line 1) sets worker_shutdown_timeout 10m itself: kept"},
+			same: []string{"etc/nginx/nginx.conf", "etc/nginx/main.d/t.conf"},
+			warn: "/etc/nginx/main.d/t.conf (line 1) sets worker_shutdown_timeout 10m itself: kept"},
 		{name: "rpwizard's worker_shutdown_timeout moved into an include: updated there",
 			files: map[string]string{"etc/nginx/nginx.conf": nginxMainWithIncludes, "etc/nginx/main.d/t.conf": "worker_shutdown_timeout 6h; # rpwizard: old\n",
 				"etc/nginx/events.d/wc.conf": "worker_connections 768;\n"},
 			shutdown: jatos, have: 768,
-			changed:  map[string]string{"etc/nginx/main.d/t.conf": "worker_shutdown_timeout 1h; # rpwizard: jatos: studies"},
-			same:     []string{"etc/nginx/nginx.conf"}},
+			changed: map[string]string{"etc/nginx/main.d/t.conf": "worker_shutdown_timeout 1h; # rpwizard: jatos: studies"},
+			same:    []string{"etc/nginx/nginx.conf"}},
 		{name: "no limit anywhere: into nginx.conf's events block, the include kept",
 			files: map[string]string{"etc/nginx/nginx.conf": nginxMainWithIncludes, "etc/nginx/events.d/other.conf": "multi_accept on;\n"},
 			want:  1000, shutdown: jatos, have: 512,
@@ -185,8 +185,8 @@ const debianApacheMain = "Timeout 300\nIncludeOptional mods-enabled/*.load\nIncl
 // or prefork) with Debian's mpm_event.conf, plus more.
 func debianApacheFiles(mpm string, more map[string]string) map[string]string {
 	files := map[string]string{"etc/apache2/apache2.conf": debianApacheMain, "etc/apache2/ports.conf": "Listen 80\n",
-		"etc/apache2/mods-available/mpm_event.conf":   debianMPMEvent,
-		"etc/apache2/mods-available/mpm_prefork.conf": "<IfModule mpm_prefork_module>\n\tMaxRequestWorkers 150\n</IfModule>\n",
+		"etc/apache2/mods-available/mpm_event.conf":     debianMPMEvent,
+		"etc/apache2/mods-available/mpm_prefork.conf":   "<IfModule mpm_prefork_module>\n\tMaxRequestWorkers 150\n</IfModule>\n",
 		"etc/apache2/mods-enabled/mpm_" + mpm + ".load": "LoadModule mpm_" + mpm + "_module /usr/lib/apache2/modules/mod_mpm_" + mpm + ".so\n",
 		"etc/apache2/mods-enabled/mpm_" + mpm + ".conf": "->../mods-available/mpm_" + mpm + ".conf"}
 	if mpm != "event" {
