@@ -2,6 +2,8 @@ package integration
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/server"
 )
 
@@ -231,22 +232,15 @@ func TestLimitsIncludeApache(t *testing.T) {
 	if fi, err := os.Lstat("/etc/apache2/conf-enabled/zz-mpm-tuning.conf"); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Errorf("conf-enabled/zz-mpm-tuning.conf is no longer a link: %v", err)
 	}
-	// The running children: ThreadsPerChild worker threads, a listener
-	// and the main thread each.
-	data, err := os.ReadFile("/run/apache2/apache2.pid")
-	if err != nil {
-		t.Fatal(err)
+	// The running Apache's own account (mod_status): every child has
+	// ThreadsPerChild workers, and the scoreboard shows MaxRequestWorkers
+	// slots.
+	st := apacheStatus(t)
+	if st["Processes"] < 1 || (st["BusyWorkers"]+st["IdleWorkers"])/st["Processes"] != 64 {
+		t.Errorf("server-status: %v, want ThreadsPerChild 64", st)
 	}
-	master, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-	children := host.Children(master)
-	if len(children) == 0 {
-		t.Fatal("Apache has no children")
-	}
-	for c := range children {
-		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", c))
-		if len(tasks) < 64 {
-			t.Errorf("child %d runs %d threads, want ThreadsPerChild 64 and more", c, len(tasks))
-		}
+	if st["Scoreboard"] != 2432 {
+		t.Errorf("server-status: scoreboard of %d slots, want MaxRequestWorkers 2432", st["Scoreboard"])
 	}
 	wsEcho(t, client(t, "limits.test"), "wss://limits.test"+liveWSPath)
 
@@ -257,4 +251,34 @@ func TestLimitsIncludeApache(t *testing.T) {
 	if got := readFiles(t, tuning)[tuning]; got != conf {
 		t.Errorf("second run changed %s:\n%s", tuning, got)
 	}
+}
+
+// apacheStatus reads the numbers of Apache's server-status?auto (Debian
+// enables mod_status for local requests), and the scoreboard's length.
+func apacheStatus(t *testing.T) map[string]int {
+	t.Helper()
+	resp, err := http.Get("http://127.0.0.1/server-status?auto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("server-status: %d %s", resp.StatusCode, body)
+	}
+	out := map[string]int{}
+	for _, line := range strings.Split(string(body), "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if !ok {
+			continue
+		}
+		if k == "Scoreboard" {
+			out[k] = len(strings.TrimSpace(v))
+			continue
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+			out[k] = n
+		}
+	}
+	return out
 }
