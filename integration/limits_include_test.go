@@ -164,13 +164,16 @@ func TestLimitsIncludeNginx(t *testing.T) {
 // it, changes no limit, says which file and line and what to set there,
 // and the site is set up all the same (nginx -t passing).
 func TestLimitsIncludeNginxRefused(t *testing.T) {
-	ownHost(t)
-	backend(t, "127.0.0.1:9000")
+	// The file outside /etc/nginx goes after the host is restored (the
+	// cleanups run last first): nginx -s quit reads the config, includes
+	// and all.
 	dir, err := os.MkdirTemp("/usr/local/share", "rpwizard-limits-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	ownHost(t)
+	backend(t, "127.0.0.1:9000")
 	outside := filepath.Join(dir, "limits.conf")
 	nginxWithIncludes(t, outside)
 	before := readFiles(t, "/etc/nginx/nginx.conf", outside, "/etc/nginx/main.d/limits.conf")
