@@ -348,3 +348,36 @@ func TestNginxEffective(t *testing.T) {
 		t.Errorf("limits %+v", lim)
 	}
 }
+
+// TestApacheLimitsRHELOwnFile: on the RHEL family with no MPM directive
+// anywhere, the limits go into rpwizard's own file in conf.modules.d,
+// which Apache reads; a second plan writes nothing.
+func TestApacheLimitsRHELOwnFile(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		"etc/httpd/conf/httpd.conf":            "ServerRoot \"/etc/httpd\"\nInclude conf.modules.d/*.conf\nIncludeOptional conf.d/*.conf\n",
+		"etc/httpd/conf.modules.d/00-mpm.conf": "LoadModule mpm_event_module modules/mod_mpm_event.so\n",
+		"etc/httpd/conf.d/prefork.conf":        "<IfModule mpm_prefork_module>\nMaxRequestWorkers 900\n</IfModule>\n"})
+	h := &host.Host{Layout: host.RHEL(root), Installed: []string{"apache"}}
+	s := Must(h, "apache").(Limited)
+	ctx := context.Background()
+	if lim := s.Limits(ctx, 1000, 2); lim.Have != 400 || !strings.Contains(lim.How, "default; event MPM") {
+		t.Errorf("limits %+v", lim)
+	}
+	p, err := s.PlanLimits(ctx, LimitsRequest{Want: 1000}, nil)
+	if err != nil || len(p.Warnings) != 0 {
+		t.Fatalf("plan: %v, %+v", err, p.Warnings)
+	}
+	own := filepath.Join(root, "etc/httpd/conf.modules.d/01-rpwizard-mpm.conf")
+	if len(p.Changes) == 0 || p.Changes[0].Path != own || !strings.Contains(string(p.Changes[0].Data), "<IfModule mpm_event_module>\nServerLimit             40\nThreadsPerChild         64\nMaxRequestWorkers       1280\n</IfModule>\n") {
+		t.Fatalf("changes %+v", p.Changes)
+	}
+	applyWrites(t, p.Changes)
+	if lim := s.Limits(ctx, 1000, 2); lim.Have != 1280 || !strings.Contains(lim.How, "set in /etc/httpd/conf.modules.d/01-rpwizard-mpm.conf") {
+		t.Errorf("after: %+v", lim)
+	}
+	again, err := s.PlanLimits(ctx, LimitsRequest{Want: 1000}, nil)
+	if err != nil || len(again.Changes) != 0 {
+		t.Errorf("second plan: %d changes, %v", len(again.Changes), err)
+	}
+}
