@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rpwizard/rpwizard/host"
 	"github.com/rpwizard/rpwizard/server"
 )
 
@@ -135,6 +136,31 @@ func TestLimitsIncludeNginx(t *testing.T) {
 	}
 	if n := len(nginxSettings(t, "worker_shutdown_timeout")); n != 1 {
 		t.Errorf("worker_shutdown_timeout %d times, want once", n)
+	}
+	// The running workers have the descriptor limit of main.d/limits.conf
+	// (or the host's ceiling, in a container that caps it).
+	wantFiles := 2 * need
+	if c := host.DescriptorCeiling(); c > 0 && c < wantFiles {
+		wantFiles = c
+	}
+	data, err := os.ReadFile("/run/nginx.pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	workerPIDs := host.Children(master)
+	if len(workerPIDs) == 0 {
+		t.Fatal("nginx has no workers")
+	}
+	for w := range workerPIDs {
+		if cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", w)); strings.Contains(string(cmd), "shutting down") {
+			continue // an old worker, on its way out
+		}
+		limits, _ := os.ReadFile(fmt.Sprintf("/proc/%d/limits", w))
+		m := regexp.MustCompile(`(?m)^Max open files\s+(\d+)`).FindSubmatch(limits)
+		if m == nil || string(m[1]) != strconv.Itoa(wantFiles) {
+			t.Errorf("worker %d: %q, want Max open files %d", w, m, wantFiles)
+		}
 	}
 	files := readFiles(t, "/etc/nginx/nginx.conf", "/etc/nginx/events.d/limits.conf", "/etc/nginx/main.d/limits.conf")
 	if got := files["/etc/nginx/events.d/limits.conf"]; got != fmt.Sprintf("worker_connections %d;\n", need) {
