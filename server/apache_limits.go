@@ -74,7 +74,7 @@ func apacheModuleName(arg string) string {
 // Apache evaluates <IfModule> as it reads, so it holds when the module is
 // compiled in, in loaded (modules loaded before the config: none, on a
 // real host), or loaded by a LoadModule read before it; <IfDefine NAME>
-// holds for no NAME (rpwizard passes no -D; <IfDefine !NAME> holds);
+// holds when a Define read before it set NAME (rpwizard passes no -D);
 // <IfVersion>, <IfFile>, <IfDirective> and <IfSection> are taken to hold.
 // What is inside <VirtualHost>, <Directory> and other sections is not
 // server-wide and is left out (an MPM directive there is an error). The
@@ -90,6 +90,7 @@ func apacheEffective(files []ConfigFile, root, relTo string, loaded map[string]b
 		return out, mods
 	}
 	has := func(m string) bool { return mods[m] || apacheStatic[m] }
+	defines := map[string]bool{}
 	var visit func(i, depth int)
 	visit = func(i, depth int) {
 		type frame struct{ active, global bool }
@@ -119,7 +120,7 @@ func apacheEffective(files []ConfigFile, root, relTo string, loaded map[string]b
 				case "<ifmodule":
 					f.active = top.active && has(apacheModuleName(arg)) != not
 				case "<ifdefine":
-					f.active = top.active && not
+					f.active = top.active && defines[arg] != not
 				case "<ifversion", "<iffile", "<ifdirective", "<ifsection":
 				default:
 					f.global = false
@@ -131,6 +132,10 @@ func apacheEffective(files []ConfigFile, root, relTo string, loaded map[string]b
 				continue
 			}
 			switch {
+			case name == "define" && len(d.Args) >= 1:
+				defines[d.Args[0].Text] = true
+			case name == "undefine" && len(d.Args) == 1:
+				delete(defines, d.Args[0].Text)
 			case name == "loadmodule" && len(d.Args) >= 1:
 				mods[apacheModuleName(d.Args[0].Text)] = true
 			case (name == "include" || name == "includeoptional") && len(d.Args) == 1:

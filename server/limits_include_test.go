@@ -309,6 +309,7 @@ func TestApacheEffective(t *testing.T) {
 		{"IfModule before its LoadModule", "<IfModule mpm_event_module>\nMaxRequestWorkers 100\n</IfModule>\nLoadModule mpm_event_module x.so\n", nil, ""},
 		{"negated, nested, file name form", "<IfModule !mpm_prefork_module>\n  <IfModule event.c>\n    MaxClients 7\n  </IfModule>\n</IfModule>\n", map[string]bool{"mpm_event": true}, "maxrequestworkers=7"},
 		{"IfDefine", "<IfDefine FOO>\nServerLimit 1\n</IfDefine>\n<IfDefine !FOO>\nServerLimit 2\n</IfDefine>\n", nil, "serverlimit=2"},
+		{"IfDefine after a Define", "Define FOO\n<IfDefine FOO>\nServerLimit 1\n</IfDefine>\nUndefine FOO\n<IfDefine FOO>\nServerLimit 3\n</IfDefine>\n", nil, "serverlimit=1"},
 		{"not in a VirtualHost", "<VirtualHost *:80>\nMaxRequestWorkers 9\n</VirtualHost>\nThreadsPerChild 5\n", nil, "threadsperchild=5"},
 		{"compiled in", "<IfModule mod_version.c>\nThreadLimit 3\n</IfModule>\n", nil, "threadlimit=3"},
 		{"later wins (both listed, in order)", "MaxRequestWorkers 1\nMaxRequestWorkers 2\n", nil, "maxrequestworkers=1 maxrequestworkers=2"},
