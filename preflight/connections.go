@@ -27,6 +27,8 @@ func checkConnections(ctx context.Context, in *Input) []Finding {
 		return one(OK, lim.How+"; set expected_websockets to check your number", "")
 	case lim.Need <= lim.Have:
 		return one(OK, fmt.Sprintf("%s: enough for expected_websockets %d with %s to spare", lim.How, want, lim.Spare), "")
+	case lim.Blocked:
+		return one(Warn, fmt.Sprintf("%s; expected_websockets %d with %s to spare needs %s %d", lim.How, want, lim.Spare, lim.Directive, lim.Need), lim.Raise)
 	}
 	return one(OK, fmt.Sprintf("%s; expected_websockets %d with %s to spare needs %s %d: %s", lim.How, want, lim.Spare, lim.Directive, lim.Need, lim.Raise), "")
 }

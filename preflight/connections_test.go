@@ -24,6 +24,13 @@ func TestCheckConnections(t *testing.T) {
 			"nginx allows about 768 simultaneous WebSockets (worker_connections 768 × 2 worker processes ÷ 2: each proxied WebSocket holds 2 connections); expected_websockets 5000 with a fifth to spare needs worker_connections 6016: the server limits step raises it", ""},
 		{"too few, one worker", with(debianNginx, map[string]string{"etc/nginx/nginx.conf": "worker_processes 1;\nevents { worker_connections 256; }\n"}), 1000, OK,
 			"nginx allows about 128 simultaneous WebSockets (worker_connections 256 × 1 worker processes ÷ 2: each proxied WebSocket holds 2 connections); expected_websockets 1000 with a fifth to spare needs worker_connections 2432: the server limits step raises it", ""},
+		{"in an included file", with(debianNginx, map[string]string{"etc/nginx/nginx.conf": "worker_processes 2;\nevents { include /etc/nginx/events.d/*.conf; }\n",
+			"etc/nginx/events.d/wc.conf": "worker_connections 1024;\n"}), 5000, OK,
+			"nginx allows about 1024 simultaneous WebSockets (worker_connections 1024, set in /etc/nginx/events.d/wc.conf line 1 × 2 worker processes ÷ 2: each proxied WebSocket holds 2 connections); expected_websockets 5000 with a fifth to spare needs worker_connections 6016: the server limits step raises it", ""},
+		{"in a file rpwizard does not edit", with(debianNginx, map[string]string{"etc/nginx/nginx.conf": "worker_processes 2;\nevents { include /etc/nginx/events.d/*.conf; }\n",
+			"etc/nginx/events.d/wc.conf": "->/usr/share/tune/wc.conf", "usr/share/tune/wc.conf": "worker_connections 1024;\n"}), 5000, Warn,
+			"nginx allows about 1024 simultaneous WebSockets (worker_connections 1024, set in /etc/nginx/events.d/wc.conf line 1 × 2 worker processes ÷ 2: each proxied WebSocket holds 2 connections); expected_websockets 5000 with a fifth to spare needs worker_connections 6016",
+			"rpwizard does not raise it (/etc/nginx/events.d/wc.conf (a link to /usr/share/tune/wc.conf) is outside /etc/nginx, so rpwizard does not edit it); set it yourself"},
 		{"nginx to be installed", without(debianNginx, "usr/sbin/nginx", "etc/nginx/nginx.conf"), 100, Skip, "nginx.conf does not exist yet: worker_connections not checked", ""},
 	}
 	for _, tt := range tests {

@@ -14,14 +14,7 @@ import (
 // its Include and IncludeOptional directives name, relative to ServerRoot.
 func (a apache) ReadConfig(ctx context.Context) (*Config, error) {
 	l := a.h.Layout
-	relTo := filepath.Dir(l.ApacheMain) // ServerRoot, unless the main config says otherwise
-	if data, err := readConfigFile(l.Root, l.ApacheMain); err == nil {
-		for _, d := range apacheDirectives(data) {
-			if strings.EqualFold(d.Name, "ServerRoot") && len(d.Args) == 1 {
-				relTo = filepath.Join(l.Root, d.Args[0].Text)
-			}
-		}
-	}
+	relTo := a.serverRoot()
 	files, source := a.dumped(ctx, []string{l.ApacheCtl, "-t", "-D", "DUMP_INCLUDES"}, splitApacheIncludes), "apachectl -t -D DUMP_INCLUDES"
 	if files == nil {
 		var err error
@@ -33,6 +26,21 @@ func (a apache) ReadConfig(ctx context.Context) (*Config, error) {
 	c := newConfig(files, source, l.Root, relTo, apacheNames, apacheIncludes)
 	c.WildcardsInOrder = true
 	return c, nil
+}
+
+// serverRoot is Apache's ServerRoot, where relative paths start: the
+// main config's directory, unless the main config says otherwise.
+func (a apache) serverRoot() string {
+	l := a.h.Layout
+	relTo := filepath.Dir(l.ApacheMain)
+	if data, err := readConfigFile(l.Root, l.ApacheMain); err == nil {
+		for _, d := range apacheDirectives(data) {
+			if strings.EqualFold(d.Name, "ServerRoot") && len(d.Args) == 1 {
+				relTo = filepath.Join(l.Root, d.Args[0].Text)
+			}
+		}
+	}
+	return relTo
 }
 
 // reDumpedInclude is a line of DUMP_INCLUDES: "  (*) /etc/apache2/apache2.conf",

@@ -13,7 +13,12 @@ import (
 // Limited is a server whose connection limits rpwizard reads (the
 // preflight check) and raises (the server limits step) for
 // expected_websockets. Both go through the same parser of the server's
-// directives.
+// directives, on the config the server runs (ReadConfig: every included
+// file, in the context of its include; Apache's <IfModule> blocks as
+// Apache evaluates them, the last setting winning). A limit is changed
+// in the file where the server has it, when that file is in the server's
+// own directory (editTarget), and a directive is added only when the
+// server has it nowhere, so never twice.
 type Limited interface {
 	// Limits reads how many simultaneous WebSockets the config allows on
 	// ncpu CPUs, and what want of them needs.
@@ -63,6 +68,10 @@ type Limits struct {
 	Spare      string
 	// Raise says what the server limits step does when Have < Need.
 	Raise string
+	// Blocked: Have < Need, and the server limits step will not raise
+	// the limit (it is set in a file rpwizard does not edit); Raise says
+	// where and what to set.
+	Blocked bool
 }
 
 // LimitsPlan is what raising the limits takes.

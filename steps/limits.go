@@ -25,9 +25,12 @@ const limitsStep = "server limits"
 // ShutdownTimeout), with the same backup, config test, reload and rollback
 // as every other change. It only ever raises a limit, and edits the
 // directives in place (comments, includes and every other line stay as
-// they are), so a second run with the same answers plans nothing. The
+// they are) in the file where the config the server runs has them (an
+// included file too; see server.Limited), never adding one the server has
+// elsewhere, so a second run with the same answers plans nothing. The
 // preflight check reads the limits with the same parser, so it says they
-// are short exactly when this raises them.
+// are short exactly when this raises them, and warns where this will not
+// (a directive in a file outside the server's directory).
 func planLimits(ctx context.Context, e *Env) ([]installer.Change, error) {
 	kept := e.Warnings[:0]
 	for _, w := range e.Warnings {
