@@ -507,7 +507,7 @@ func (a apache) planEvent(c apacheMPMConfig, want int) eventPlan {
 			continue // rpwizard's own new file
 		}
 		if _, err := editTarget(root, a.serverRoot(), e.File); err != nil {
-			w := refusal(root, p.edits, err)
+			w := refusal(root, p.edits, err, "")
 			w.Msg = fmt.Sprintf("Apache's event MPM limits for %d WebSockets (expected_websockets): %s", want, w.Msg)
 			p.refused = &w
 			return p

@@ -121,11 +121,13 @@ func editTarget(root, dir, path string) (string, error) {
 }
 
 // refusal is the warning for edits rpwizard will not make because of why:
-// the directives, each with its file and line, and what to set there.
-func refusal(root string, edits []fileEdit, why error) Warning {
+// the directives, each with its file and line, and what to set there;
+// end is how a directive ends in this server's syntax (";" for nginx,
+// "" for Apache).
+func refusal(root string, edits []fileEdit, why error, end string) Warning {
 	var set []string
 	for _, e := range edits {
-		set = append(set, fmt.Sprintf("%s; (%s line %d)", e.What, short(root, e.File), e.Line))
+		set = append(set, fmt.Sprintf("%s%s (%s line %d)", e.What, end, short(root, e.File), e.Line))
 	}
 	sort.Strings(set)
 	return Warning{Msg: fmt.Sprintf("%v: the limits were not changed", why),

@@ -235,7 +235,7 @@ func TestApacheLimitsIfModule(t *testing.T) {
 				"srv/apache/mpm.conf": ifEvent("MaxRequestWorkers 200\n")}),
 			want: 2000, have: 200, set: "set in /srv/apache/mpm.conf",
 			same:    []string{"etc/apache2/mods-available/mpm_event.conf", "srv/apache/mpm.conf"},
-			warn:    "/srv/apache/mpm.conf is outside /etc/apache2, so rpwizard does not edit it: the limits were not changed | set MaxRequestWorkers 2432; (/srv/apache/mpm.conf line 2)",
+			warn:    "/srv/apache/mpm.conf is outside /etc/apache2, so rpwizard does not edit it: the limits were not changed | set MaxRequestWorkers 2432 (/srv/apache/mpm.conf line 2)",
 			blocked: true},
 		{name: "prefork loaded: the event MPM's file is not read", files: debianApacheFiles("prefork", nil), want: 2000, have: 150, set: "set in /etc/apache2/mods-enabled/mpm_prefork.conf",
 			same: []string{"etc/apache2/mods-available/mpm_event.conf"}, warn: "Apache runs the prefork MPM"},

@@ -378,7 +378,7 @@ func (n nginx) nginxChanges(files []ConfigFile, r LimitsRequest, p *LimitsPlan) 
 		if err == nil {
 			_, err = n.targets(edits)
 			if err != nil {
-				w := refusal(root, edits, err)
+				w := refusal(root, edits, err, ";")
 				p.warn(fmt.Sprintf("nginx's limits for %d WebSockets (expected_websockets): %s", r.Want, w.Msg), w.Fix)
 				edits = nil
 			}
@@ -398,7 +398,7 @@ func (n nginx) nginxChanges(files []ConfigFile, r LimitsRequest, p *LimitsPlan) 
 		edits, have, err := nginxShutdownEdits(n.effective(out), out, r.Shutdown)
 		if err == nil && len(edits) > 0 {
 			if _, terr := n.targets(edits); terr != nil {
-				w := refusal(root, edits, terr)
+				w := refusal(root, edits, terr, ";")
 				p.warn("worker_shutdown_timeout: "+w.Msg, w.Fix)
 				edits = nil
 			}
