@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/rpwizard/rpwizard/acme"
@@ -163,30 +162,7 @@ func (t *dryRunTally) add(d dryRunSite) {
 // changed lists the paths whose fingerprint differs from before (at
 // most 10, then how many more).
 func (t *dryRunTally) changed() []string {
-	return treeDiff(t.before, host.TreeSums(t.roots...))
-}
-
-// treeDiff lists the paths that differ between two host.TreeSums (at
-// most 10, then how many more).
-func treeDiff(before, after map[string]string) []string {
-	var diff []string
-	for p, sum := range after {
-		if old, ok := before[p]; !ok {
-			diff = append(diff, p+" (new)")
-		} else if old != sum {
-			diff = append(diff, p)
-		}
-	}
-	for p := range before {
-		if _, ok := after[p]; !ok {
-			diff = append(diff, p+" (gone)")
-		}
-	}
-	sort.Strings(diff)
-	if len(diff) > 10 {
-		diff = append(diff[:10], fmt.Sprintf("and %d more", len(diff)-10))
-	}
-	return diff
+	return host.DiffSums(t.before, host.TreeSums(t.roots...))
 }
 
 // finish prints the dry run's last lines; false when the trees changed.

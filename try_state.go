@@ -151,25 +151,9 @@ func (f savedFile) putBack() error {
 }
 
 // changed lists the paths under the roots that differ from the snapshot
-// (at most 10, then how many more).
+// (host.DiffSums).
 func (s *ownState) changed() []string {
-	now := host.TreeSums(s.roots...)
-	var diff []string
-	for p, sum := range now {
-		if s.sums[p] != sum {
-			diff = append(diff, p)
-		}
-	}
-	for p := range s.sums {
-		if _, ok := now[p]; !ok {
-			diff = append(diff, p+" (gone)")
-		}
-	}
-	sort.Strings(diff)
-	if len(diff) > 10 {
-		diff = append(diff[:10], fmt.Sprintf("and %d more", len(diff)-10))
-	}
-	return diff
+	return host.DiffSums(s.sums, host.TreeSums(s.roots...))
 }
 
 // describeRoots names the roots that existed before the try, exist now

@@ -3,9 +3,11 @@ package host
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 )
 
 // TreeSums fingerprints every path under roots: its mode and its content
@@ -38,4 +40,28 @@ func TreeSums(roots ...string) map[string]string {
 		})
 	}
 	return sums
+}
+
+// DiffSums lists the paths whose TreeSums differ between before and
+// after, sorted: changed ones as they are, "PATH (new)" and "PATH (gone)"
+// for the others; at most 10, then "and N more".
+func DiffSums(before, after map[string]string) []string {
+	var diff []string
+	for p, sum := range after {
+		if old, ok := before[p]; !ok {
+			diff = append(diff, p+" (new)")
+		} else if old != sum {
+			diff = append(diff, p)
+		}
+	}
+	for p := range before {
+		if _, ok := after[p]; !ok {
+			diff = append(diff, p+" (gone)")
+		}
+	}
+	sort.Strings(diff)
+	if len(diff) > 10 {
+		diff = append(diff[:10], fmt.Sprintf("and %d more", len(diff)-10))
+	}
+	return diff
 }
