@@ -212,7 +212,7 @@ func buildCADir(s *State, b *fields) {
 	b.input(in, title, hint, s.Directory)
 	bundle := huh.NewInput().Value(&s.CABundle).Placeholder("empty: the system's roots").
 		Validate(s.validator(s.CABundle, func(c *State, v string) { c.CABundle = v }, "tls.ca_bundle"))
-	b.input(bundle, "CA bundle for the CA's server (optional)",
+	b.pathInput(bundle, &s.CABundle, "CA bundle for the CA's server (optional)",
 		"A PEM file of the root that signed its TLS certificate: for a private CA, or a firewall that inspects TLS. Empty for a public CA.", s.CABundle)
 }
 
@@ -227,7 +227,7 @@ func showCABundleCA(s *State) bool {
 func buildCABundleCA(s *State, b *fields) {
 	bundle := huh.NewInput().Value(&s.CABundle).Placeholder("empty: the system's roots").
 		Validate(s.validator(s.CABundle, func(c *State, v string) { c.CABundle = v }, "tls.ca_bundle"))
-	b.input(bundle, "CA bundle for "+s.caTitle()+"'s server (optional)",
+	b.pathInput(bundle, &s.CABundle, "CA bundle for "+s.caTitle()+"'s server (optional)",
 		"Given because this host did not trust the CA's server. "+bundleHint+" Empty: the system's roots.", s.CABundle)
 }
 
@@ -375,7 +375,7 @@ func buildProfileUnreachable(s *State, b *fields) {
 		// The one fix for an untrusted server: the root that signed it.
 		bundle := huh.NewInput().Value(&s.CABundle).Placeholder("e.g. /usr/local/share/ca-certificates/proxy-root.crt").
 			Validate(s.validator(s.CABundle, func(c *State, v string) { c.CABundle, c.CABundleForCA = v, true }, "tls.ca_bundle"))
-		b.input(bundle, "CA bundle for the CA's server", "The PEM file of that root; root-only or world-readable.", s.CABundle)
+		b.pathInput(bundle, &s.CABundle, "CA bundle for the CA's server", "The PEM file of that root; root-only or world-readable.", s.CABundle)
 	}
 	proxyHint := "Empty: no proxy"
 	if env := proxyEnv(s); env != "" {
@@ -568,7 +568,7 @@ func buildEAB(s *State, b *fields) {
 	b.input(kid, "EAB key id", "Not secret: it is saved with the answers.", s.EABKID)
 	file := huh.NewInput().Value(&s.EABHMACFile).Placeholder("empty: " + EABHMACEnv + " from the environment").
 		Validate(s.validator(s.EABHMACFile, func(c *State, v string) { c.EABHMACFile = v }, "tls.eab_hmac_file"))
-	b.input(file, "HMAC key file (optional)", "A root-only file (chmod 600) that holds the HMAC key; only its name is saved.", s.EABHMACFile)
+	b.pathInput(file, &s.EABHMACFile, "HMAC key file (optional)", "A root-only file (chmod 600) that holds the HMAC key; only its name is saved.", s.EABHMACFile)
 }
 
 // hmacWords says where the HMAC key is read from, never what it is.
