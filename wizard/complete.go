@@ -146,6 +146,9 @@ type pathField struct {
 	done    string   // the value list was computed for
 	list    []string // the completions of done
 	running bool     // a completion is under way
+	// tab: tab was pressed before the completion of what is typed was
+	// known; it completes when it is (unless another key comes first).
+	tab bool
 }
 
 // completedMsg is a completion computed in the background.
@@ -199,16 +202,43 @@ func (m *model) updateCompletions() tea.Cmd {
 }
 
 // completed takes a completion computed in the background, and starts
-// the next one if the value changed meanwhile.
+// the next one if the value changed meanwhile. A tab pressed while it was
+// computed completes now.
 func (m *model) completed(msg completedMsg) tea.Cmd {
 	if !slices.Contains(m.paths, msg.f) {
 		return nil // a page no longer shown
 	}
 	f := msg.f
 	f.running, f.done, f.list = false, msg.value, msg.list
+	var cmd tea.Cmd
 	if f.value() == msg.value {
 		f.in.Suggestions(startingWith(f.list, msg.value))
 		f.shown = msg.value
+		if f.tab {
+			f.tab = false
+			_, cmd = m.form.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+		}
 	}
-	return m.updateCompletions()
+	return tea.Batch(cmd, m.updateCompletions())
+}
+
+// earlyTab holds a tab pressed in a path field whose completion is not
+// known yet (the directory is still being read), so that a fast typist's
+// tab is not lost; any other key drops it. It reports whether the key
+// was held.
+func (m *model) earlyTab(k tea.KeyPressMsg) bool {
+	for _, f := range m.paths {
+		if m.form.GetFocusedField() != huh.Field(f.in) {
+			continue
+		}
+		if k.String() != "tab" {
+			f.tab = false
+			return false
+		}
+		if f.value() != f.done {
+			f.tab = true
+			return true
+		}
+	}
+	return false
 }

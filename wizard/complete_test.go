@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	tea "charm.land/bubbletea/v2"
 )
 
 // completionTree makes a directory to complete in:
@@ -184,4 +186,28 @@ func focused(m *model, title string) bool {
 		}
 	}
 	return false
+}
+
+// A tab pressed before the directory is read completes once it is: a
+// fast typist's tab is not lost.
+func TestModelEarlyTab(t *testing.T) {
+	root := completionTree(t)
+	b := newFakeBackend(t)
+	m, p := startModel(t, b, nil)
+	for _, k := range [][]string{
+		{"enter"}, {"end", "enter"}, {"home", "enter"}, {"wiz.test", "enter", "enter"},
+		{"127.0.0.1:9", "enter"}, {"enter"}, {"home", "enter"}, {"home", "down", "enter"},
+	} {
+		p.keys(k...)
+	}
+	onPage(t, m, p, "existing")
+	// Typed and tabbed in one go, before any completion arrives.
+	for _, r := range root + "/certs/o" {
+		p.handle(tea.KeyPressMsg{Code: r, Text: string(r)})
+	}
+	p.handle(namedKeys["tab"])
+	p.until("the held tab", 5*time.Second, func() bool { return m.s.CertFile == root+"/certs/other.crt" })
+	if !focused(m, "Certificate file") {
+		t.Errorf("the tab left the field:\n%s", plain(m.render()))
+	}
 }

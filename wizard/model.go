@@ -302,6 +302,9 @@ func (m *model) updateForm(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if c, ok := msg.(completedMsg); ok {
 		return m, m.completed(c)
 	}
+	if k, ok := msg.(tea.KeyPressMsg); ok && m.phase == phaseAsk && m.earlyTab(k) {
+		return m, nil
+	}
 	f, cmd := m.form.Update(msg)
 	m.form = f.(*huh.Form)
 	switch m.form.State {

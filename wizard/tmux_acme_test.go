@@ -19,7 +19,7 @@ import (
 // person would, against a real ACME CA: Pebble v2.10 (testpebble, Modern)
 // on loopback, validating HTTP-01 on port 80, with two certificate
 // profiles. The wizard is given Pebble as "Another ACME CA" with its
-// directory URL and CA bundle, lists the two profiles its directory
+// directory URL and CA bundle (its file name completed with tab), lists the two profiles its directory
 // offers, and the one picked (shortlived, 6 days) is what Pebble issues:
 // the site then serves a certificate from Pebble's root with that
 // lifetime, to the backend through nginx, and the saved answers carry
@@ -58,7 +58,13 @@ func TestTmuxWizardACMEProfileFromPebble(t *testing.T) {
 	s.text(ca.DirectoryURL)
 	s.keys("Enter")
 	s.waitUntil("the CA bundle field", w, focused("CA bundle for the CA's server"))
-	s.text(ca.Bundle)
+	// The bundle's name is completed with tab, as in a shell: its
+	// directory holds one name that begins with "bu".
+	s.text(strings.TrimSuffix(ca.Bundle, "ndle.pem"))
+	s.keys("Tab")
+	s.waitUntil("the completed bundle", w, func(sc string) bool {
+		return strings.Contains(strings.Join(strings.Fields(sc), ""), ca.Bundle) && !strings.Contains(sc, "tab complete")
+	})
 	s.shot("acme-cadir")
 	s.keys("Enter")
 	sc := s.waitFor("Which certificate profile?", 30*time.Second)
