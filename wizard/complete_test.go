@@ -211,3 +211,24 @@ func TestModelEarlyTab(t *testing.T) {
 		t.Errorf("the tab left the field:\n%s", plain(m.render()))
 	}
 }
+
+// The help line of a path field names each key once, as on other pages.
+func TestPathFieldHelpLine(t *testing.T) {
+	b := newFakeBackend(t)
+	m, p := startModel(t, b, nil)
+	for _, k := range [][]string{
+		{"enter"}, {"end", "enter"}, {"home", "enter"}, {"wiz.test", "enter", "enter"},
+		{"127.0.0.1:9", "enter"}, {"enter"}, {"home", "enter"}, {"home", "down", "enter"},
+	} {
+		p.keys(k...)
+	}
+	onPage(t, m, p, "existing")
+	if help := plain(m.helpLine()); strings.Count(help, "enter") != 1 {
+		t.Errorf("help line %q", strings.TrimSpace(help))
+	}
+	p.keys("/")
+	p.until("the completion of /", 5*time.Second, func() bool { return strings.Contains(plain(m.helpLine()), "tab complete") })
+	if help := plain(m.helpLine()); strings.Count(help, "enter") != 1 || strings.Count(help, "tab") != 2 {
+		t.Errorf("help line %q, want shift+tab back, tab complete, enter next", strings.TrimSpace(help))
+	}
+}

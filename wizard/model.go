@@ -175,6 +175,9 @@ func (m *model) buildPage(i int) tea.Cmd {
 	for _, f := range m.paths {
 		f.in.WithKeyMap(pathKeyMap()) // after the form's: tab completes
 	}
+	if len(m.paths) > 0 {
+		m.form.UpdateFieldPositions() // which of next and submit enter is, as huh does after a key map
+	}
 	return tea.Batch(cmd, m.updateLive(), m.updateCompletions())
 }
 
