@@ -355,7 +355,10 @@ func buildProfile(s *State, b *fields) {
 
 // buildProfileUnreachable: the CA did not answer. The user may go on with
 // its default, type a profile (checked with the CA when planning), or
-// give a proxy and ask again.
+// give a proxy and ask again. When the CA's server is not trusted (any
+// CA: a private one, or a firewall that inspects TLS in front of Let's
+// Encrypt) the page also asks for the CA bundle, and asking again is the
+// default.
 func buildProfileUnreachable(s *State, b *fields) {
 	untrusted := untrustedCA(s.caErr)
 	why := caProblem(s.caErr, s.caTimeout) +
