@@ -645,3 +645,31 @@ func TestModelPresetBehindInspectingProxy(t *testing.T) {
 	p.keys("b")
 	contains(t, "the change menu", plain(m.render()), "CA bundle")
 }
+
+// The plain prompts ask for the CA bundle when the CA's server is not
+// trusted, and ask the CA again by default (an empty line).
+func TestAccessibleUntrustedCAAsksForBundle(t *testing.T) {
+	ca := newTestCA(t, leProfiles, false)
+	b := newFakeBackend(t)
+	cfg := testConfig(t, b)
+	cfg.LookupEnv = envWith(nil)
+	lines := []string{"4", "1", "app.example.org", "", "127.0.0.1:9", "", "1", "1", // up to ACME
+		"8", ca.URL, "", // another CA, its URL, no bundle
+		"/no/such/root.pem", ca.Bundle, "", "", // refused, then the bundle; no proxy; ask again
+		"5",          // tlsserver
+		"", "", "3"} // HTTP-01, no e-mail, quit at the review
+	var out bytes.Buffer
+	cfg.In = strings.NewReader(strings.Join(lines, "\n") + "\n")
+	cfg.Out, cfg.Accessible = &out, true
+	o := Run(t.Context(), *cfg)
+	text := out.String()
+	keepTranscript(t, text)
+	if o.Status != Quit || len(b.plans()) != 1 {
+		t.Fatalf("status %v, %d plans; transcript:\n%s", o.Status, len(b.plans()), text)
+	}
+	contains(t, "the transcript", text, "presents a TLS certificate signed by a root this host does not trust",
+		"CA bundle for the CA's server", "file not found", "3. Ask the CA again (with the CA bundle above)", "What now? [3]", "tlsserver: Valid 45 days")
+	if got := b.plans()[0].TLS; got.CABundle != ca.Bundle || got.Profile != "tlsserver" || got.Directory != ca.URL {
+		t.Errorf("planned tls %+v", got)
+	}
+}
