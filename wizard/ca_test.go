@@ -656,7 +656,7 @@ func TestAccessibleUntrustedCAAsksForBundle(t *testing.T) {
 	lines := []string{"4", "1", "app.example.org", "", "127.0.0.1:9", "", "1", "1", // up to ACME
 		"8", ca.URL, "", // another CA, its URL, no bundle
 		"/no/such/root.pem", ca.Bundle, "", "", // refused, then the bundle; no proxy; ask again
-		"5",          // tlsserver
+		"5",         // tlsserver
 		"", "", "3"} // HTTP-01, no e-mail, quit at the review
 	var out bytes.Buffer
 	cfg.In = strings.NewReader(strings.Join(lines, "\n") + "\n")
