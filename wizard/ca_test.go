@@ -1,25 +1,29 @@
 package wizard
 
 import (
+	"bufio"
 	"bytes"
-	"charm.land/huh/v2"
-	"io"
-	"log"
-	"reflect"
-	"strings"
-	"sync/atomic"
-	"time"
-
+	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
-	"github.com/rpwizard/rpwizard/acme"
-	"github.com/rpwizard/rpwizard/answers"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"charm.land/huh/v2"
+
+	"github.com/rpwizard/rpwizard/acme"
+	"github.com/rpwizard/rpwizard/answers"
+	"github.com/rpwizard/rpwizard/internal/testenv"
 )
 
 // testCA is a real ACME directory served over HTTPS on loopback by
@@ -270,7 +274,7 @@ func TestModelUnreachableCA(t *testing.T) {
 	}{
 		{name: "refused", url: closedURL(t), why: "connection refused", then: []string{"enter", "down", "enter", "tlsserver", "enter"}, profile: "tlsserver"},
 		{name: "hangs", url: hanging.URL, bundle: hanging.Bundle, why: "No answer within 500ms", then: []string{"enter", "enter"}, spinning: true},
-		{name: "untrusted", url: untrusted.URL, why: "not signed by a trusted root", then: []string{"shift+tab", "enter", untrusted.Bundle, "enter"}, profile: "classic"},
+		{name: "untrusted", url: untrusted.URL, why: "signed by a root this host does not trust", then: []string{"shift+tab", "enter", untrusted.Bundle, "enter"}, profile: "classic"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b := newFakeBackend(t)
@@ -525,5 +529,147 @@ func TestModelKeysWhileAskingTheCA(t *testing.T) {
 	}
 	if len(b.plans()) != 0 {
 		t.Error("planned after ctrl+c")
+	}
+}
+
+// inspectingProxy is an HTTPS proxy that inspects TLS, as some campus
+// and company firewalls do: it answers CONNECT, and then presents its own
+// certificate for the host asked for, signed by a root this host does not
+// trust (Bundle), and answers for the CA with a directory listing
+// profiles. Only the directory is served: the wizard reads nothing else.
+type inspectingProxy struct {
+	URL    string // http://127.0.0.1:port
+	Bundle string // the proxy's root (PEM)
+}
+
+func newInspectingProxy(t *testing.T, host string, profiles map[string]string) *inspectingProxy {
+	t.Helper()
+	ca := testenv.NewInHouseCA(t, t.TempDir(), host)
+	cert, err := tls.LoadX509KeyPair(ca.CertFile, ca.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "https://" + host
+	dir, _ := json.Marshal(map[string]any{
+		"newNonce": base + "/nonce", "newAccount": base + "/account", "newOrder": base + "/order",
+		"revokeCert": base + "/revoke", "keyChange": base + "/key-change", "meta": map[string]any{"profiles": profiles},
+	})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n")
+		tc := tls.Server(conn, &tls.Config{Certificates: []tls.Certificate{cert}})
+		req, err := http.ReadRequest(bufio.NewReader(tc))
+		if err != nil {
+			return // the client refused the certificate
+		}
+		resp := &http.Response{StatusCode: http.StatusNotFound, ProtoMajor: 1, ProtoMinor: 1, Header: http.Header{}, Close: true,
+			Body: io.NopCloser(strings.NewReader("not found")), ContentLength: 9}
+		if req.URL.Path == "/directory" {
+			resp.StatusCode, resp.Body, resp.ContentLength = http.StatusOK, io.NopCloser(bytes.NewReader(dir)), int64(len(dir))
+			resp.Header.Set("Content-Type", "application/json")
+		}
+		resp.Write(tc)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	t.Cleanup(srv.Close)
+	return &inspectingProxy{URL: srv.URL, Bundle: ca.CAFile}
+}
+
+// Let's Encrypt behind a firewall that inspects TLS: the CA's server is
+// not trusted, and the unreachable page offers the CA bundle (validated
+// by the answers' rules: a missing file is refused under the field) and
+// to ask again, which it picks itself. With the firewall's root the CA
+// answers with its profiles, the bundle is asked on a page of its own
+// from then on, and it reaches the answers (tls.ca_bundle with tls.ca
+// letsencrypt) and the review.
+func TestModelPresetBehindInspectingProxy(t *testing.T) {
+	px := newInspectingProxy(t, "acme-v02.api.letsencrypt.org", leProfiles)
+	b := newFakeBackend(t)
+	m, p := startModel(t, b, func(c *Config) {
+		c.CATimeout = 5 * time.Second
+		c.LookupEnv = envWith(nil)
+	})
+	m.s.Proxy = px.URL // as if typed on an earlier visit of the page
+	toCA(t, m, p)
+	p.keys("enter") // Let's Encrypt
+	onPage(t, m, p, "profile")
+	screen := plain(m.render())
+	fits(t, m.render(), 80, 24)
+	keepScreen(t, "untrusted", m.render())
+	contains(t, "the unreachable page", screen, "✗ Let's Encrypt did not answer", "acme-v02.api.letsencrypt.org presents a TLS certificate signed by a root this host does not trust",
+		"CA bundle for the CA's server", "root-only or world-readable", "> Ask the CA again (with the CA bundle above)")
+	if strings.Contains(flat(screen), "You may go on") {
+		t.Errorf("the page says that going on is fine, but the apply would fail the same way:\n%s", screen)
+	}
+
+	missing := filepath.Join(t.TempDir(), "no-such-root.pem")
+	p.keys(missing, "enter")
+	contains(t, "a missing bundle", plain(m.render()), "file not found")
+	if m.flow.pages[m.page].id != "profile" || m.s.CABundleForCA {
+		t.Fatalf("a missing bundle was taken (page %s)", m.flow.pages[m.page].id)
+	}
+	p.keys("ctrl+u", px.Bundle, "enter", "enter", "enter") // the bundle, the proxy as it is, ask again
+	onPage(t, m, p, "profile")
+	contains(t, "the profiles through the firewall", plain(m.render()), "Which certificate profile? (Let's Encrypt lists 4 profiles)", "shortlived: 6 days")
+	if !showCABundleCA(m.s) {
+		t.Error("the bundle given for Let's Encrypt has no page of its own")
+	}
+	if i := m.flow.forKey(m.s, "tls.ca_bundle"); i < 0 || m.flow.pages[i].id != "cabundleca" {
+		t.Errorf("a problem with tls.ca_bundle goes to page %d, want cabundleca", i)
+	}
+	p.keys("down", "down", "down", "enter") // shortlived
+	onPage(t, m, p, "acme")
+	p.keys("enter", "enter")
+	p.until("the review", 5*time.Second, func() bool { return m.phase == phaseReview })
+	contains(t, "the review", plain(m.reviewText), "the CA's server trusted with", "profile shortlived")
+	if nows := strings.Join(strings.Fields(plain(m.reviewText)), ""); !strings.Contains(nows, "trustedwith"+px.Bundle) {
+		t.Errorf("the review does not name the bundle %s", px.Bundle)
+	}
+	got := b.plans()[0].TLS
+	want := answers.TLS{Mode: "acme", CA: "letsencrypt", Directory: "https://acme-v02.api.letsencrypt.org/directory", CABundle: px.Bundle, Proxy: px.URL, Profile: "shortlived", Challenge: "http-01", KeyType: "ec256"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("planned tls:\n got %+v\nwant %+v", got, want)
+	}
+
+	// Back to the CA page and on again: the bundle is asked on its own
+	// page, before the CA is asked.
+	p.keys("b")
+	contains(t, "the change menu", plain(m.render()), "CA bundle")
+}
+
+// The plain prompts ask for the CA bundle when the CA's server is not
+// trusted, and ask the CA again by default (an empty line).
+func TestAccessibleUntrustedCAAsksForBundle(t *testing.T) {
+	ca := newTestCA(t, leProfiles, false)
+	b := newFakeBackend(t)
+	cfg := testConfig(t, b)
+	cfg.LookupEnv = envWith(nil)
+	lines := []string{"4", "1", "app.example.org", "", "127.0.0.1:9", "", "1", "1", // up to ACME
+		"8", ca.URL, "", // another CA, its URL, no bundle
+		"/no/such/root.pem", ca.Bundle, "", "", // refused, then the bundle; no proxy; ask again
+		"5",         // tlsserver
+		"", "", "3"} // HTTP-01, no e-mail, quit at the review
+	var out bytes.Buffer
+	cfg.In = strings.NewReader(strings.Join(lines, "\n") + "\n")
+	cfg.Out, cfg.Accessible = &out, true
+	o := Run(t.Context(), *cfg)
+	text := out.String()
+	keepTranscript(t, text)
+	if o.Status != Quit || len(b.plans()) != 1 {
+		t.Fatalf("status %v, %d plans; transcript:\n%s", o.Status, len(b.plans()), text)
+	}
+	contains(t, "the transcript", text, "presents a TLS certificate signed by a root this host does not trust",
+		"CA bundle for the CA's server", "file not found", "3. Ask the CA again (with the CA bundle above)", "What now? [3]", "tlsserver: Valid 45 days")
+	if got := b.plans()[0].TLS; got.CABundle != ca.Bundle || got.Profile != "tlsserver" || got.Directory != ca.URL {
+		t.Errorf("planned tls %+v", got)
 	}
 }

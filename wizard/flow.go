@@ -122,6 +122,7 @@ type fields struct {
 	accessible bool
 	list       []huh.Field
 	live       *liveHint
+	paths      []*pathField // fields that name a file, completed with tab
 }
 
 // liveHint is a hint that follows what is typed (full-screen mode only):

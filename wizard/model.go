@@ -50,7 +50,8 @@ type model struct {
 	form   *huh.Form
 	first  huh.Field
 	live   *liveHint
-	liveV  string // the value the live hint was last asked for
+	liveV  string       // the value the live hint was last asked for
+	paths  []*pathField // the page's fields that name a file
 	notice string
 	width  int
 	height int
@@ -170,7 +171,14 @@ func (m *model) buildPage(i int) tea.Cmd {
 	m.flow.pages[i].build(m.s, b)
 	cmd := m.setForm(b.list)
 	m.live, m.liveV = b.live, "\x00"
-	return tea.Batch(cmd, m.updateLive())
+	m.paths = b.paths
+	for _, f := range m.paths {
+		f.in.WithKeyMap(pathKeyMap()) // after the form's: tab completes
+	}
+	if len(m.paths) > 0 {
+		m.form.UpdateFieldPositions() // which of next and submit enter is, as huh does after a key map
+	}
+	return tea.Batch(cmd, m.updateLive(), m.updateCompletions())
 }
 
 // refit makes the form measure and draw itself again after a hint
@@ -294,6 +302,12 @@ func (m *model) updateForm(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.live.set(h.hint)
 		return m, m.refit()
 	}
+	if c, ok := msg.(completedMsg); ok {
+		return m, m.completed(c)
+	}
+	if k, ok := msg.(tea.KeyPressMsg); ok && m.phase == phaseAsk && m.earlyTab(k) {
+		return m, nil
+	}
 	f, cmd := m.form.Update(msg)
 	m.form = f.(*huh.Form)
 	switch m.form.State {
@@ -316,7 +330,7 @@ func (m *model) updateForm(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.startPage(next)
 	}
 	if m.phase == phaseAsk {
-		cmd = tea.Batch(cmd, m.updateLive())
+		cmd = tea.Batch(cmd, m.updateLive(), m.updateCompletions())
 	}
 	return m, cmd
 }

@@ -43,7 +43,7 @@ func (m *model) canApply() bool { return !m.cfg.DryRun && m.planErr == nil && m.
 
 // startChange offers the questions asked so far.
 func (m *model) startChange() tea.Cmd {
-	m.phase, m.live = phaseChange, nil
+	m.phase, m.live, m.paths = phaseChange, nil, nil
 	b := &fields{}
 	buildChange(m.flow, m.s, &m.change, b)
 	return m.setForm(b.list)

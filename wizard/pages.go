@@ -30,6 +30,7 @@ func newFlow() *flow {
 		{id: "tls", title: "Certificate", keys: []string{"tls.mode"}, build: buildTLS},
 		{id: "ca", title: "Certificate authority", keys: []string{"tls.ca"}, show: showACME, build: buildCA, after: afterCA},
 		{id: "cadir", title: "CA directory", keys: []string{"tls.directory", "tls.ca_bundle"}, show: showCADir, build: buildCADir},
+		{id: "cabundleca", title: "CA bundle", keys: []string{"tls.ca_bundle"}, show: showCABundleCA, build: buildCABundleCA},
 		{id: "profile", title: "Certificate profile", keys: []string{"tls.profile", "tls.proxy"}, show: showACME, build: buildProfile, after: afterProfile, prepare: prepareProfile},
 		{id: "profilename", title: "Certificate profile", keys: []string{"tls.profile"}, show: showProfileName, build: buildProfileName},
 		{id: "eab", title: "Account binding", keys: []string{"tls.eab_kid", "tls.eab_hmac_file"}, show: showEAB, build: buildEAB},

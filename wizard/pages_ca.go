@@ -2,6 +2,7 @@ package wizard
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
@@ -211,8 +212,23 @@ func buildCADir(s *State, b *fields) {
 	b.input(in, title, hint, s.Directory)
 	bundle := huh.NewInput().Value(&s.CABundle).Placeholder("empty: the system's roots").
 		Validate(s.validator(s.CABundle, func(c *State, v string) { c.CABundle = v }, "tls.ca_bundle"))
-	b.input(bundle, "CA bundle for the CA's server (optional)",
+	b.pathInput(bundle, &s.CABundle, "CA bundle for the CA's server (optional)",
 		"A PEM file of the root that signed its TLS certificate: for a private CA, or a firewall that inspects TLS. Empty for a public CA.", s.CABundle)
+}
+
+// showCABundleCA: a CA without a directory page (a preset) whose server
+// was not trusted, and a CA bundle was given for it: it is asked again
+// on every pass, like the directory page asks it for another CA, so that
+// it can be changed or emptied.
+func showCABundleCA(s *State) bool {
+	return showACME(s) && !showCADir(s) && s.CABundleForCA
+}
+
+func buildCABundleCA(s *State, b *fields) {
+	bundle := huh.NewInput().Value(&s.CABundle).Placeholder("empty: the system's roots").
+		Validate(s.validator(s.CABundle, func(c *State, v string) { c.CABundle = v }, "tls.ca_bundle"))
+	b.pathInput(bundle, &s.CABundle, "CA bundle for "+s.caTitle()+"'s server (optional)",
+		"Given because this host did not trust the CA's server. "+bundleHint+" Empty: the system's roots.", s.CABundle)
 }
 
 // named puts the field's name before its validation error, so that the
@@ -235,11 +251,36 @@ func named(label string, validate func(string) error) func(string) error {
 // bundle and proxy of the answers.
 func (s *State) caRequest() acme.Request {
 	r := acme.Request{Directory: s.directoryURL(), Proxy: strings.TrimSpace(s.Proxy), HTTPClientTimeout: s.caTimeout}
-	if showCADir(s) {
+	if s.acmeBundle() {
 		r.CABundle = strings.TrimSpace(s.CABundle)
 	}
 	return r
 }
+
+// acmeBundle reports whether the CA bundle belongs to the ACME answers:
+// it is asked with the directory URL, or it was given for the CA after
+// its server's certificate was not trusted.
+func (s *State) acmeBundle() bool {
+	return showCADir(s) || (showACME(s) && s.CABundleForCA)
+}
+
+// untrustedCA reports whether the CA could not be asked because its
+// server's TLS certificate is not signed by a root this host trusts.
+func untrustedCA(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ua x509.UnknownAuthorityError
+	if errors.As(err, &ua) {
+		return true
+	}
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "not signed by a trusted root") || strings.Contains(msg, "certificate signed by unknown authority")
+}
+
+// bundleHint says what the CA bundle for the CA's server is.
+const bundleHint = "A PEM file of the root that signed the CA server's TLS certificate: your organisation's root, " +
+	"for a private CA or a firewall that inspects TLS; a file root can read (root-only or world-readable)."
 
 // caKey is what the directory fetched depends on.
 func caKey(r acme.Request) string {
@@ -314,10 +355,31 @@ func buildProfile(s *State, b *fields) {
 
 // buildProfileUnreachable: the CA did not answer. The user may go on with
 // its default, type a profile (checked with the CA when planning), or
-// give a proxy and ask again.
+// give a proxy and ask again. When the CA's server is not trusted (any
+// CA: a private one, or a firewall that inspects TLS in front of Let's
+// Encrypt) the page also asks for the CA bundle, and asking again is the
+// default.
 func buildProfileUnreachable(s *State, b *fields) {
-	b.note("✗ "+s.caTitle()+" did not answer", caProblem(s.caErr, s.caTimeout)+
-		"\nYou may go on: the CA is asked again during the apply (a failure there rolls everything back).")
+	untrusted := untrustedCA(s.caErr)
+	why := caProblem(s.caErr, s.caTimeout) +
+		"\nYou may go on: the CA is asked again during the apply (a failure there rolls everything back)."
+	if untrusted {
+		// Short, to leave room for the bundle; the apply would fail the
+		// same way, so going on is not offered in words.
+		host := s.directoryURL()
+		if u, err := url.Parse(host); err == nil && u.Host != "" {
+			host = u.Host
+		}
+		why = host + " presents a TLS certificate signed by a root this host does not trust: " +
+			"a private CA, or a firewall that inspects TLS. Give that root below."
+	}
+	b.note("✗ "+s.caTitle()+" did not answer", why)
+	if untrusted {
+		// The one fix for an untrusted server: the root that signed it.
+		bundle := huh.NewInput().Value(&s.CABundle).Placeholder("e.g. /usr/local/share/ca-certificates/proxy-root.crt").
+			Validate(s.validator(s.CABundle, func(c *State, v string) { c.CABundle, c.CABundleForCA = v, true }, "tls.ca_bundle"))
+		b.pathInput(bundle, &s.CABundle, "CA bundle for the CA's server", "The PEM file of that root; root-only or world-readable.", s.CABundle)
+	}
 	proxyHint := "Empty: no proxy"
 	if env := proxyEnv(s); env != "" {
 		proxyHint = "Empty: " + env + " from the environment"
@@ -325,13 +387,22 @@ func buildProfileUnreachable(s *State, b *fields) {
 	px := huh.NewInput().Value(&s.Proxy).Placeholder("http://proxy.example.org:3128").
 		Validate(s.validator(s.Proxy, func(c *State, v string) { c.Proxy = v }, "tls.proxy"))
 	b.input(px, "Outbound HTTP proxy to the CA (optional)", proxyHint+"; used for every request to the CA.", s.Proxy)
-	if s.ProfileChoice == "" || s.ProfileChoice == ProfileRetry {
+	again := "Ask the CA again (e.g. with the proxy above)"
+	switch {
+	case untrusted:
+		// Going on would fail at the apply: asking again with a bundle
+		// is what helps.
+		again = "Ask the CA again (with the CA bundle above)"
+		if s.ProfileChoice == "" {
+			s.ProfileChoice = ProfileRetry
+		}
+	case s.ProfileChoice == "" || s.ProfileChoice == ProfileRetry:
 		s.ProfileChoice = ProfileDefault
 	}
 	opts := []huh.Option[string]{
 		huh.NewOption("Go on with the CA's default profile", ProfileDefault),
 		huh.NewOption("Type a profile name (checked with the CA before anything changes)", ProfileTyped),
-		huh.NewOption("Ask the CA again (e.g. with the proxy above)", ProfileRetry),
+		huh.NewOption(again, ProfileRetry),
 	}
 	b.sel(huh.NewSelect[string]().Value(&s.ProfileChoice), "What now?", "", opts, s.ProfileChoice)
 }
@@ -367,6 +438,9 @@ func caProblem(err error, timeout time.Duration) string {
 func afterProfile(s *State) string {
 	if s.caErr == nil {
 		return ""
+	}
+	if untrustedCA(s.caErr) && !showCADir(s) && strings.TrimSpace(s.CABundle) != "" {
+		s.CABundleForCA = true // given for this CA: from now on it is asked on its own page
 	}
 	switch s.ProfileChoice {
 	case ProfileRetry:
@@ -497,7 +571,7 @@ func buildEAB(s *State, b *fields) {
 	b.input(kid, "EAB key id", "Not secret: it is saved with the answers.", s.EABKID)
 	file := huh.NewInput().Value(&s.EABHMACFile).Placeholder("empty: " + EABHMACEnv + " from the environment").
 		Validate(s.validator(s.EABHMACFile, func(c *State, v string) { c.EABHMACFile = v }, "tls.eab_hmac_file"))
-	b.input(file, "HMAC key file (optional)", "A root-only file (chmod 600) that holds the HMAC key; only its name is saved.", s.EABHMACFile)
+	b.pathInput(file, &s.EABHMACFile, "HMAC key file (optional)", "A root-only file (chmod 600) that holds the HMAC key; only its name is saved.", s.EABHMACFile)
 }
 
 // hmacWords says where the HMAC key is read from, never what it is.

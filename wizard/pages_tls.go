@@ -137,10 +137,10 @@ func showExisting(s *State) bool { return s.TLSMode == "existing" }
 func buildExisting(s *State, b *fields) {
 	c := huh.NewInput().Value(&s.CertFile).Placeholder("e.g. /etc/ssl/certs/site.pem").
 		Validate(s.validator(s.CertFile, func(c *State, v string) { c.CertFile = v }, "tls.cert_file"))
-	b.input(c, "Certificate file (PEM, full chain)", "The certificate followed by its intermediate certificates.", s.CertFile)
+	b.pathInput(c, &s.CertFile, "Certificate file (PEM, full chain)", "The certificate followed by its intermediate certificates.", s.CertFile)
 	k := huh.NewInput().Value(&s.KeyFile).Placeholder("e.g. /etc/ssl/private/site.key").
 		Validate(s.validator(s.KeyFile, func(c *State, v string) { c.KeyFile = v }, "tls.key_file"))
-	b.input(k, "Private key file (PEM)", "The key of that certificate; it stays where it is.", s.KeyFile)
+	b.pathInput(k, &s.KeyFile, "Private key file (PEM)", "The key of that certificate; it stays where it is.", s.KeyFile)
 }
 
 // afterExisting checks the chain against the system's roots: an in-house
@@ -182,5 +182,5 @@ func buildCABundle(s *State, b *fields) {
 			}
 			return nil
 		})
-	b.input(in, "CA bundle (PEM) for the self-test", hint, s.CABundle)
+	b.pathInput(in, &s.CABundle, "CA bundle (PEM) for the self-test", hint, s.CABundle)
 }

@@ -56,8 +56,15 @@ type State struct {
 	KeyFile     string
 	// CABundle is a PEM file of extra trusted roots (an in-house CA), so
 	// that the self-test can verify an existing certificate's chain, or
-	// the root of a private ACME CA's server (asked with the directory URL).
+	// the root of an ACME CA's server: asked with the directory URL, or,
+	// for any CA, when its server's certificate was not trusted (a
+	// private CA, a firewall that inspects TLS).
 	CABundle string
+	// CABundleForCA: the CA bundle was given for a CA without a
+	// directory page (a preset such as Let's Encrypt) after its server's
+	// certificate was not trusted; it is then part of the ACME answers
+	// and asked on a page of its own.
+	CABundleForCA bool
 
 	// CA is the ACME CA: a preset name (acme/presets) or CACustom.
 	CA string
@@ -181,6 +188,8 @@ func (s *State) Answers() *answers.Answers {
 		}
 		if showCADir(s) {
 			a.TLS.Directory = strings.TrimSpace(s.Directory)
+		}
+		if s.acmeBundle() {
 			a.TLS.CABundle = strings.TrimSpace(s.CABundle)
 		}
 		a.TLS.Profile = strings.TrimSpace(s.Profile)
