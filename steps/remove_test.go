@@ -47,6 +47,18 @@ func timerHost(t *testing.T) (*Env, *installer.Server, string) {
 		t.Fatal(err)
 	}
 	srv := &installer.Server{Name: "nginx", PIDFile: filepath.Join(root, "run/nginx.pid"), TestArgv: []string{"true"}}
+	tx := applyAll(t, e, srv, changes)
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(log)
+	return e, srv, log
+}
+
+// applyAll begins a transaction for e's server and applies changes in it;
+// the caller commits or rolls back.
+func applyAll(t *testing.T, e *Env, srv *installer.Server, changes []installer.Change) *installer.Tx {
+	t.Helper()
 	tx, err := installer.Begin(context.Background(), e.Host.Layout.StateDir, srv, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -56,11 +68,7 @@ func timerHost(t *testing.T) (*Env, *installer.Server, string) {
 			t.Fatal(err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(log)
-	return e, srv, log
+	return tx
 }
 
 func describe(changes []installer.Change) string {
@@ -111,15 +119,7 @@ func TestRemoveLastACMESiteDropsTheTimer(t *testing.T) {
 	}
 
 	// A failure after the timer was stopped and its units removed.
-	tx, err := installer.Begin(context.Background(), e.Host.Layout.StateDir, srv, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range changes {
-		if err := tx.Apply(context.Background(), c); err != nil {
-			t.Fatal(err)
-		}
-	}
+	tx := applyAll(t, e, srv, changes)
 	if _, err := os.Lstat(filepath.Join(dir, renewalTimer)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the timer unit is still there: %v", err)
 	}
@@ -140,15 +140,7 @@ func TestRemoveLastACMESiteDropsTheTimer(t *testing.T) {
 
 	// Committed, then undone: the same.
 	os.Remove(log)
-	tx, err = installer.Begin(context.Background(), e.Host.Layout.StateDir, srv, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range changes {
-		if err := tx.Apply(context.Background(), c); err != nil {
-			t.Fatal(err)
-		}
-	}
+	tx = applyAll(t, e, srv, changes)
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -245,22 +237,10 @@ func TestRewrittenTimerRunsAgainAfterRollback(t *testing.T) {
 	if got := describe(changes); !strings.HasPrefix(got, "run systemctl stop rpwizard-renew.timer (a rollback runs systemctl restart rpwizard-renew.timer once the files are back)") {
 		t.Fatalf("the rewrite does not stop the timer first, with a restart once the files are back:\n%s", got)
 	}
-	apply := func() *installer.Tx {
-		tx, err := installer.Begin(context.Background(), e.Host.Layout.StateDir, srv, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range changes {
-			if err := tx.Apply(context.Background(), c); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return tx
-	}
 	const applied = "stop rpwizard-renew.timer (timer unit present)\ndaemon-reload (timer unit present)\nrestart rpwizard-renew.timer (timer unit present)\n"
 	const restored = "daemon-reload (timer unit present)\nrestart rpwizard-renew.timer (timer unit present)\n"
 
-	tx := apply()
+	tx := applyAll(t, e, srv, changes)
 	if err := tx.Apply(context.Background(), installer.Change{Kind: installer.Run, Argv: []string{"systemctl", "fail"}}); err == nil {
 		t.Fatal("the failing change did not fail")
 	}
@@ -275,7 +255,7 @@ func TestRewrittenTimerRunsAgainAfterRollback(t *testing.T) {
 	}
 
 	os.Remove(log)
-	tx = apply()
+	tx = applyAll(t, e, srv, changes)
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
