@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/rpwizard/rpwizard/host"
 )
 
 // The renewal figure (issue #12, "live sessions stay up"): WebSockets held
@@ -375,20 +377,8 @@ func serverChildren(server string) map[int]proc {
 	if err != nil {
 		return out
 	}
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, f := range stats {
-		st, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		s := string(st)
-		i := strings.LastIndexByte(s, ')')
-		fields := strings.Fields(s[i+1:])
-		if len(fields) < 2 || fields[1] != strconv.Itoa(master) {
-			continue
-		}
-		dir := filepath.Dir(f)
-		pid, _ := strconv.Atoi(filepath.Base(dir))
+	for pid := range host.Children(master) {
+		dir := filepath.Join("/proc", strconv.Itoa(pid))
 		cmdline, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
 		out[pid] = proc{shuttingDown: bytes.Contains(cmdline, []byte("shutting down")), rssMiB: pssMiB(dir)}
 	}
