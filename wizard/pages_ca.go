@@ -607,28 +607,11 @@ func buildEABEnv(s *State, b *fields) {
 		"  read -rs " + EABHMACEnv + " && export " + EABHMACEnv + "\n" +
 		"  sudo --preserve-env=" + EABHMACEnv + " rpwizard\n" +
 		"or name a root-only file (chmod 600) that holds it."
-	b.note("HMAC key missing", body)
-	if s.EABEnv == "" {
-		s.EABEnv = EnvQuit
-	}
-	opts := []huh.Option[string]{
-		huh.NewOption("Quit now, set it and run again (nothing is changed)", EnvQuit),
-		huh.NewOption("Name a file that holds it", EnvOther),
-		huh.NewOption("Continue (this host's account is registered with the CA already)", EnvContinue),
-	}
-	b.sel(huh.NewSelect[string]().Value(&s.EABEnv), "What now?", "", opts, s.EABEnv)
+	secretMissing(b, "HMAC key missing", body, &s.EABEnv, "Quit now, set it and run again (nothing is changed)",
+		"Name a file that holds it", "Continue (this host's account is registered with the CA already)")
 }
 
-func afterEABEnv(s *State) string {
-	switch s.EABEnv {
-	case EnvQuit:
-		return jumpQuit
-	case EnvOther:
-		s.EABEnv = ""
-		return "eab"
-	}
-	return ""
-}
+func afterEABEnv(s *State) string { return afterSecretMissing(&s.EABEnv, "eab") }
 
 // directoryProblem is what the answers cannot tell about the typed
 // directory URL: empty for another CA (the answers would take Let's

@@ -109,25 +109,39 @@ func buildDNSEnv(s *State, b *fields) {
 		"rpwizard needs them when it asks for the certificate. Quit and run:\n  sudo %s rpwizard\n"+
 		"(each can also be NAME_FILE, naming a root-only file that holds the value)",
 		s.DNSProvider, strings.Join(missing, "\n  "), strings.Join(assign, " "))
-	b.note("Credentials missing for "+s.DNSProvider, body)
-	if s.DNSEnv == "" {
-		s.DNSEnv = EnvQuit
-	}
-	opts := []huh.Option[string]{
-		huh.NewOption("Quit now, set them and run again (nothing is changed)", EnvQuit),
-		huh.NewOption("Pick another DNS provider", EnvOther),
-		huh.NewOption("Continue anyway (the certificate step will fail and roll back)", EnvContinue),
-	}
-	b.sel(huh.NewSelect[string]().Value(&s.DNSEnv), "What now?", "", opts, s.DNSEnv)
+	secretMissing(b, "Credentials missing for "+s.DNSProvider, body, &s.DNSEnv, "Quit now, set them and run again (nothing is changed)",
+		"Pick another DNS provider", "Continue anyway (the certificate step will fail and roll back)")
 }
 
-func afterDNSEnv(s *State) string {
-	switch s.DNSEnv {
+func afterDNSEnv(s *State) string { return afterSecretMissing(&s.DNSEnv, "dns") }
+
+// secretMissing is the page for credentials that must come from the
+// environment (or a root-only file) and do not: body says how to set
+// them; choice picks quit (the default), other (the labels say what) or
+// continue.
+func secretMissing(b *fields, title, body string, choice *string, quit, other, cont string) {
+	b.note(title, body)
+	if *choice == "" {
+		*choice = EnvQuit
+	}
+	opts := []huh.Option[string]{
+		huh.NewOption(quit, EnvQuit),
+		huh.NewOption(other, EnvOther),
+		huh.NewOption(cont, EnvContinue),
+	}
+	b.sel(huh.NewSelect[string]().Value(choice), "What now?", "", opts, *choice)
+}
+
+// afterSecretMissing goes where the choice of secretMissing leads: quit,
+// back to the page otherPage (the choice cleared, so that it is asked
+// again), or on.
+func afterSecretMissing(choice *string, otherPage string) string {
+	switch *choice {
 	case EnvQuit:
 		return jumpQuit
 	case EnvOther:
-		s.DNSEnv = ""
-		return "dns"
+		*choice = ""
+		return otherPage
 	}
 	return ""
 }
